@@ -1,0 +1,31 @@
+# chatstorm: two commands on a fresh clone. `make demo` runs a bounded headless load
+# against the built-in reference agent; `make test` runs the suite. Both install first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_REPORT ?= reports/demo
+
+.PHONY: demo test lint install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/locust -f locustfiles/telegram.py --headless --users 40 --spawn-rate 10 \
+		--run-time 30s --time-scale 0.1 --report-dir $(DEMO_REPORT) --only-summary
+
+test: $(STAMP)
+	$(BIN)/ruff check harness locustfiles tests
+	$(BIN)/ruff format --check harness locustfiles tests
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -1,0 +1,140 @@
+"""The reference agent: a known system under test, for demos and for testing the harness.
+
+It behaves like a typical production chat agent with a MessageBuffer: it waits for
+``debounce_s`` of silence (never longer than ``max_batch_wait_s`` after a batch's first
+message) before it processes the batch, thinks, then answers in several parts with gaps.
+Its first part names every client message of the batch. At most ``capacity`` batches are
+processed at once across all chats, so latency grows with load the way a real agent's
+does.
+
+Everything it does is written to ``log`` with the times it happened, so the harness's
+measurements can be checked against ground truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.clock import Clock
+from harness.scenario.models import AgentSettings
+
+Deliver = Callable[[str], object]
+
+
+@dataclass
+class BatchRecord:
+    """One processed batch: what came in, when it closed, what went out when."""
+
+    chat_id: str
+    batch_no: int
+    received: list[tuple[str, float]]
+    t_closed: float = 0.0
+    t_started: float = 0.0
+    sent: list[tuple[str, float]] = field(default_factory=list)
+    cancelled: bool = False
+
+
+@dataclass
+class _ChatBuffer:
+    deliver: Deliver
+    pending: list[tuple[str, float]] = field(default_factory=list)
+    batch_started: float = 0.0
+    timer: asyncio.TimerHandle | None = None
+    tasks: set[asyncio.Task] = field(default_factory=set)
+    batches: int = 0
+
+
+class ReferenceAgent:
+    """A debouncing, multi-part-replying agent with a ground-truth log."""
+
+    def __init__(self, settings: AgentSettings, clock: Clock, seed: int | str = 0) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.log: list[BatchRecord] = []
+        self._rng = random.Random(f"agent:{seed}")
+        self._chats: dict[str, _ChatBuffer] = {}
+        self._capacity = asyncio.Semaphore(settings.capacity) if settings.capacity else None
+
+    def connect(self, chat_id: str, deliver: Deliver) -> None:
+        """Start a chat; the agent's messages to it go to ``deliver``."""
+        self._chats[chat_id] = _ChatBuffer(deliver)
+
+    def chat_ids(self) -> list[str]:
+        return list(self._chats)
+
+    def disconnect(self, chat_id: str) -> None:
+        """End a chat: pending batches are dropped, replies in progress cancelled."""
+        chat = self._chats.pop(chat_id, None)
+        if chat is None:
+            return
+        if chat.timer is not None:
+            chat.timer.cancel()
+        for task in chat.tasks:
+            task.cancel()
+
+    def receive(self, chat_id: str, text: str) -> float:
+        """A client message arrives; returns the time the agent received it."""
+        now = Clock.now()
+        chat = self._chats[chat_id]
+        if not chat.pending:
+            chat.batch_started = now
+        chat.pending.append((text, now))
+        if chat.timer is not None:
+            chat.timer.cancel()
+        settings = self.settings
+        due = min(
+            now + self.clock.real(settings.debounce_s),
+            chat.batch_started + self.clock.real(settings.max_batch_wait_s),
+        )
+        chat.timer = asyncio.get_running_loop().call_later(due - now, self._close_batch, chat_id)
+        return now
+
+    def _close_batch(self, chat_id: str) -> None:
+        chat = self._chats.get(chat_id)
+        if chat is None or not chat.pending:
+            return
+        chat.batches += 1
+        record = BatchRecord(chat_id, chat.batches, chat.pending, t_closed=Clock.now())
+        chat.pending, chat.timer = [], None
+        self.log.append(record)
+        task = asyncio.get_running_loop().create_task(self._answer(chat, record))
+        chat.tasks.add(task)
+        task.add_done_callback(chat.tasks.discard)
+
+    async def _answer(self, chat: _ChatBuffer, record: BatchRecord) -> None:
+        settings = self.settings
+        think = self.clock.draw(self._rng, settings.think_time_s)
+        parts = self._rng.randint(*settings.reply_parts)
+        gaps = [self.clock.draw(self._rng, settings.part_gap_s) for _ in range(parts - 1)]
+        try:
+            if self._capacity is None:
+                await self._speak(chat, record, think, parts, gaps)
+            else:
+                async with self._capacity:
+                    await self._speak(chat, record, think, parts, gaps)
+        except asyncio.CancelledError:
+            record.cancelled = True
+            raise
+
+    async def _speak(
+        self, chat: _ChatBuffer, record: BatchRecord, think: float, parts: int, gaps: list[float]
+    ) -> None:
+        record.t_started = Clock.now()
+        await asyncio.sleep(think)
+        for index in range(parts):
+            if index:
+                await asyncio.sleep(gaps[index - 1])
+            text = reply_text(record, index, parts)
+            record.sent.append((text, Clock.now()))
+            chat.deliver(text)
+
+
+def reply_text(record: BatchRecord, index: int, parts: int) -> str:
+    """Part ``index`` of the answer to a batch; the first names every message in it."""
+    if index == 0:
+        quoted = " | ".join(f"«{text}»" for text, _ in record.received)
+        return f"[batch {record.batch_no}, {len(record.received)} msg] You said: {quoted}"
+    return f"[batch {record.batch_no}, part {index + 1}/{parts}] More on that."

@@ -1,0 +1,18 @@
+"""The conversation engine: pattern steps, bursts with pauses, reply collection, transcript."""
+
+from harness.conversation.engine import Conversation, run_conversation
+from harness.conversation.records import (
+    ConversationObserver,
+    ConversationResult,
+    TranscriptEntry,
+    TurnRecord,
+)
+
+__all__ = [
+    "Conversation",
+    "ConversationObserver",
+    "ConversationResult",
+    "TranscriptEntry",
+    "TurnRecord",
+    "run_conversation",
+]

@@ -1,0 +1,57 @@
+"""What a conversation produces: transcript lines, measured turns, and how it ended.
+
+These are plain immutable records, made on the asyncio side and safe to hand to another
+thread (the Locust side drains them in batches).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from harness.metrics.burst import BurstMeasurement
+
+EndReason = Literal["max_turns", "total_timeout", "interrupted", "transport_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    conversation_id: str
+    scenario: str
+    persona: str
+    turn: int
+    role: Literal["client", "agent"]
+    text: str
+    t: float
+    """Monotonic seconds: when the client message was acknowledged or the agent's arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One completed turn: its burst's measurement and the late replies that followed it."""
+
+    conversation_id: str
+    scenario: str
+    turn: int
+    burst: BurstMeasurement
+    late_replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationResult:
+    conversation_id: str
+    scenario: str
+    turns: int
+    end_reason: EndReason
+    bursts_interrupted: int
+    error: str | None = None
+
+
+class ConversationObserver(Protocol):
+    """Receives everything a conversation produces, as it happens."""
+
+    def on_message(self, entry: TranscriptEntry) -> None: ...
+
+    def on_turn(self, record: TurnRecord) -> None: ...
+
+    def on_end(self, result: ConversationResult) -> None: ...

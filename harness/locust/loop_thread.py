@@ -1,0 +1,186 @@
+"""The asyncio core beside gevent: one event loop in a real OS thread per Locust process.
+
+Locust users are gevent greenlets; the harness core (engine, transports, agent) is
+asyncio. Running the core on one loop in its own OS thread keeps every timestamp on the
+asyncio side, free of gevent's scheduling, and never blocks the gevent hub:
+
+- gevent -> loop: callables go into a deque; one ``call_soon_threadsafe`` wakes the loop
+  per batch, not per call.
+- loop -> gevent: callables go into another deque; one gevent ``async_`` watcher (its
+  ``send`` is thread-safe) wakes a dispatcher greenlet that runs them in order.
+- waiting greenlets park on a gevent ``AsyncResult``; no ``concurrent.futures`` locks,
+  which cost CPU and multiply GC pauses at thousands of users.
+
+The thread is started with gevent's *original* ``start_new_thread`` so that it is a real
+thread even after ``monkey.patch_all()``, and the loop is uvloop's, which does not use
+the (patched) ``select`` module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import gevent
+import gevent.event
+from gevent.monkey import get_original
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency on every platform we run on
+    uvloop = None
+
+log = logging.getLogger(__name__)
+
+_start_new_thread = get_original("_thread", "start_new_thread")
+_allocate_lock = get_original("_thread", "allocate_lock")
+
+
+class Submission:
+    """A coroutine running on the loop; a greenlet waits on ``result``, anyone may cancel."""
+
+    __slots__ = ("_cancelled", "_owner", "_task", "result")
+
+    def __init__(self, owner: LoopThread) -> None:
+        self._owner = owner
+        self._task: asyncio.Task | None = None
+        self._cancelled = False
+        self.result: gevent.event.AsyncResult = gevent.event.AsyncResult()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block this greenlet (only) until the coroutine finishes; re-raises its error."""
+        return self.result.get(timeout=timeout)
+
+    def cancel(self) -> None:
+        """Cancel the coroutine if it is still running; safe to call at any time."""
+        if not self.result.ready():
+            self._owner.call_soon(self._cancel_in_loop)
+
+    def _cancel_in_loop(self) -> None:
+        self._cancelled = True
+        if self._task is not None:
+            self._task.cancel()
+
+
+class LoopThread:
+    """Owns the process's event loop thread and the two queues across the boundary."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._to_loop: deque[Callable[[], object]] = deque()
+        self._to_gevent: deque[Callable[[], object]] = deque()
+        self._loop_wake_pending = False
+        self._gevent_wake_pending = False
+        self._wakeup = gevent.event.Event()
+        self._watcher: Any = None
+        self._dispatcher: gevent.Greenlet | None = None
+        self._stopped = _allocate_lock()
+
+    @property
+    def running(self) -> bool:
+        return self.loop is not None
+
+    def start(self) -> None:
+        """Start the loop thread and the dispatcher greenlet; returns once the loop runs."""
+        if self.loop is not None:
+            return
+        self._watcher = gevent.get_hub().loop.async_()
+        self._watcher.start(self._wakeup.set)
+        self._dispatcher = gevent.spawn(self._dispatch_forever)
+        ready = _allocate_lock()
+        ready.acquire()
+        self._stopped.acquire()
+        _start_new_thread(self._thread_main, (ready,))
+        if not ready.acquire(timeout=10):
+            raise RuntimeError("the harness event loop thread did not start within 10 s")
+
+    def _thread_main(self, ready: Any) -> None:
+        loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        loop.call_soon(ready.release)
+        try:
+            loop.run_forever()
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        finally:
+            loop.close()
+            self._stopped.release()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel what still runs, stop the loop, wait for the thread, run what it posted."""
+        if self.loop is None:
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if not self._stopped.acquire(timeout=timeout):
+            log.warning("the harness event loop did not stop within %.0f s", timeout)
+        self.loop = None
+        self._run_posted()
+        if self._dispatcher is not None:
+            self._dispatcher.kill(block=False)
+        if self._watcher is not None:
+            self._watcher.close()
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop thread (from the gevent side)."""
+        self._to_loop.append(callback)
+        if not self._loop_wake_pending and self.loop is not None:
+            self._loop_wake_pending = True
+            self.loop.call_soon_threadsafe(self._run_submitted)
+
+    def submit(self, factory: Callable[[], Awaitable[Any]]) -> Submission:
+        """Start ``factory()`` as a task on the loop; the result arrives on the gevent side."""
+        submission = Submission(self)
+        self.call_soon(lambda: self._start_task(submission, factory))
+        return submission
+
+    def post(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the gevent side, in order (from the loop thread)."""
+        self._to_gevent.append(callback)
+        if not self._gevent_wake_pending:
+            self._gevent_wake_pending = True
+            self._watcher.send()
+
+    def _run_submitted(self) -> None:
+        self._loop_wake_pending = False
+        queue = self._to_loop
+        while queue:
+            queue.popleft()()
+
+    def _start_task(self, submission: Submission, factory: Callable[[], Awaitable[Any]]) -> None:
+        if submission._cancelled:
+            self.post(lambda: submission.result.set(None))
+            return
+        task = asyncio.ensure_future(factory())
+        submission._task = task
+        task.add_done_callback(lambda done: self.post(lambda: _settle(submission, done)))
+
+    def _dispatch_forever(self) -> None:
+        while True:
+            self._wakeup.wait()
+            self._wakeup.clear()
+            self._run_posted()
+
+    def _run_posted(self) -> None:
+        self._gevent_wake_pending = False
+        queue = self._to_gevent
+        while queue:
+            try:
+                queue.popleft()()
+            except Exception:
+                log.exception("a harness callback failed on the Locust side")
+
+
+def _settle(submission: Submission, task: asyncio.Task) -> None:
+    if task.cancelled():
+        submission.result.set(None)
+    elif task.exception() is not None:
+        submission.result.set_exception(task.exception())
+    else:
+        submission.result.set(task.result())

@@ -1,0 +1,78 @@
+"""chatstorm's Locust command-line options.
+
+Locust imports the locustfile before it parses the full command line, but User classes
+(one per scenario) must exist at import time; so ``--scenario`` is also read early,
+straight from ``sys.argv`` (or ``LOCUST_SCENARIO``), by ``scenario_paths``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.transport import TRANSPORTS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options with Locust's parser (``events.init_command_line_parser``)."""
+    group = parser.add_argument_group("chatstorm", "Conversational load against a chat agent")
+    group.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="mock",
+        env_var="LOCUST_TRANSPORT",
+        help="How messages reach the agent (default: mock, the built-in reference agent).",
+    )
+    group.add_argument(
+        "--scenario",
+        action="append",
+        default=None,
+        help="Scenario file or folder; repeatable (default: scenarios/). "
+        "LOCUST_SCENARIO takes a comma-separated list.",
+    )
+    group.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=1.0,
+        env_var="LOCUST_TIME_SCALE",
+        help="Multiply every scenario time (pauses, windows, the agent's delays) by this; "
+        "0.1 runs ten times faster. Reported latencies stay real milliseconds.",
+    )
+    group.add_argument(
+        "--report-dir",
+        default=None,
+        env_var="LOCUST_REPORT_DIR",
+        help="Write report.json and transcripts.jsonl into this folder.",
+    )
+    group.add_argument(
+        "--seed",
+        default="0",
+        env_var="LOCUST_SEED",
+        help="Seed for personas and timing: the same seed replays the same conversations.",
+    )
+    parser.set_defaults(class_picker=True)
+
+
+def scenario_paths(argv: Sequence[str], default: Path) -> list[str]:
+    """The ``--scenario`` values given on the command line or in LOCUST_SCENARIO."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--scenario", action="append", default=None)
+    known, _ = early.parse_known_args(list(argv))
+    if known.scenario:
+        return known.scenario
+    from_env = os.environ.get("LOCUST_SCENARIO")
+    if from_env:
+        return [part for part in from_env.split(",") if part]
+    return [str(default)]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value

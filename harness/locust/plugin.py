@@ -1,0 +1,69 @@
+"""Wires chatstorm into Locust: options, one runtime per process, reports at test end.
+
+``locustfiles/telegram.py`` calls ``install`` and exposes the User classes it returns.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from locust import events
+from locust.env import Environment
+from locust.runners import LocalRunner
+
+from harness.locust.options import add_arguments, scenario_paths
+from harness.locust.runtime import LocustRuntime
+from harness.locust.users import RUNTIMES, ConversationUser, user_classes
+from harness.report import print_summary
+from harness.scenario import Scenario, ScenarioError, load_scenarios
+
+
+def install(
+    default_scenarios: Path, argv: Sequence[str] | None = None
+) -> dict[str, type[ConversationUser]]:
+    """Load the scenarios named on the command line, register the listeners, return the
+    User classes. Invalid scenarios stop Locust with every problem listed, file:line."""
+    paths = scenario_paths(sys.argv[1:] if argv is None else argv, default_scenarios)
+    try:
+        scenarios = load_scenarios(paths)
+    except ScenarioError as exc:
+        sys.stderr.write(f"chatstorm: invalid scenarios:\n{exc}\n")
+        raise SystemExit(2) from None
+    _register(scenarios)
+    return user_classes(scenarios)
+
+
+def _register(scenarios: list[Scenario]) -> None:
+    state: dict[str, LocustRuntime] = {}
+
+    @events.init_command_line_parser.add_listener
+    def _options(parser, **_kwargs) -> None:
+        add_arguments(parser)
+
+    @events.init.add_listener
+    def _init(environment: Environment, **_kwargs) -> None:
+        runtime = LocustRuntime(environment, scenarios)
+        RUNTIMES[environment] = runtime
+        state["runtime"] = runtime
+
+    @events.test_start.add_listener
+    def _test_start(environment: Environment, **_kwargs) -> None:
+        RUNTIMES[environment].begin()
+
+    @events.test_stop.add_listener
+    def _test_stop(environment: Environment, **_kwargs) -> None:
+        runtime = RUNTIMES[environment]
+        runtime.settle()
+        if isinstance(environment.runner, LocalRunner):
+            runtime.finish_report({"users": environment.runner.target_user_count})
+
+    @events.quit.add_listener
+    def _quit(**_kwargs) -> None:
+        runtime = state.get("runtime")
+        if runtime is None:
+            return
+        runtime.shutdown()
+        if runtime.report is not None:
+            print_summary(runtime.report)

@@ -1,0 +1,190 @@
+"""The harness inside one Locust process: its loop thread, transport and recorder.
+
+Conversations run whole inside the event loop; the gevent side only starts them, waits
+on their results and drains finished records, in batches, into Locust's request events
+and the Recorder. Every figure is timestamped on the asyncio side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from functools import partial
+from pathlib import Path
+
+from locust.env import Environment
+
+from harness.clock import Clock
+from harness.conversation import (
+    ConversationObserver,
+    ConversationResult,
+    TranscriptEntry,
+    TurnRecord,
+    run_conversation,
+)
+from harness.locust.loop_thread import LoopThread, Submission
+from harness.report import TRANSCRIPT_FILE, Recorder, build_report, write_report
+from harness.scenario import Scenario
+from harness.transport import Transport, create_transport
+
+log = logging.getLogger("chatstorm")
+SETTLE_TIMEOUT_S = 15.0
+
+
+class ReplyTimeout(Exception):
+    """The agent sent nothing within the scenario's first_reply_timeout."""
+
+
+class ConversationFailed(Exception):
+    """A conversation ended on a transport error."""
+
+
+class LocustRuntime:
+    def __init__(self, environment: Environment, scenarios: list[Scenario]) -> None:
+        options = environment.parsed_options
+        self.environment = environment
+        self.scenarios = {scenario.name: scenario for scenario in scenarios}
+        self.clock = Clock(options.time_scale)
+        self.seed = options.seed
+        self.transport_name = options.transport
+        self.report_dir = Path(options.report_dir) if options.report_dir else None
+        self.loop = LoopThread()
+        self.recorder = Recorder()
+        self.report: dict | None = None
+        self._transport: Transport | None = None
+        self._active: set[asyncio.Task] = set()
+        self._serial = itertools.count(1)
+        self._gevent_side = _LocustObserver(self)
+        self._loop_side = _Handoff(self.loop, self._gevent_side)
+
+    def begin(self) -> None:
+        """A test starts: fresh figures and transcript; the loop and transport on first use."""
+        self.recorder.close()
+        transcript = self.report_dir / TRANSCRIPT_FILE if self.report_dir else None
+        self.recorder = Recorder(transcript)
+        self.report = None
+        if not self.loop.running:
+            self.loop.start()
+            self.loop.call_soon(self._open_transport)
+
+    def _open_transport(self) -> None:
+        self._transport = create_transport(self.transport_name, self.clock, self.seed)
+
+    def start_conversation(self, scenario: Scenario) -> Submission:
+        conversation_id = f"{scenario.name}#{os.getpid()}-{next(self._serial)}"
+        return self.loop.submit(partial(self._converse, scenario, conversation_id))
+
+    async def _converse(self, scenario: Scenario, conversation_id: str) -> ConversationResult:
+        task = asyncio.current_task()
+        assert task is not None and self._transport is not None
+        self._active.add(task)
+        try:
+            return await run_conversation(
+                self._transport, scenario, conversation_id, self.clock, self._loop_side, self.seed
+            )
+        finally:
+            self._active.discard(task)
+
+    def settle(self) -> None:
+        """After users stopped: wait until every interrupted conversation has reported."""
+        if not self.loop.running:
+            return
+        try:
+            self.loop.submit(self._wait_active).wait(timeout=SETTLE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("conversations did not wind down within %.0f s", SETTLE_TIMEOUT_S)
+
+    async def _wait_active(self) -> None:
+        if self._active:
+            await asyncio.gather(*self._active, return_exceptions=True)
+
+    def finish_report(self, run: dict) -> dict:
+        """Build the report (and write it when --report-dir was given)."""
+        self.report = build_report(
+            self.recorder,
+            {
+                "transport": self.transport_name,
+                "time_scale": self.clock.time_scale,
+                "seed": self.seed,
+                **run,
+            },
+        )
+        if self.report_dir is not None:
+            path = write_report(self.report_dir, self.report)
+            log.info("chatstorm report written to %s", path)
+        return self.report
+
+    def shutdown(self) -> None:
+        if self.loop.running and self._transport is not None:
+            self.loop.submit(self._transport.close).wait(timeout=SETTLE_TIMEOUT_S)
+        self.loop.stop()
+        self.recorder.close()
+
+
+class _Handoff:
+    """Loop-side observer: hands every record to the gevent side, in order."""
+
+    def __init__(self, loop: LoopThread, target: ConversationObserver) -> None:
+        self._post = loop.post
+        self._target = target
+
+    def on_message(self, entry: TranscriptEntry) -> None:
+        self._post(partial(self._target.on_message, entry))
+
+    def on_turn(self, record: TurnRecord) -> None:
+        self._post(partial(self._target.on_turn, record))
+
+    def on_end(self, result: ConversationResult) -> None:
+        self._post(partial(self._target.on_end, result))
+
+
+class _LocustObserver:
+    """Gevent-side observer: records into the Recorder and Locust's request events."""
+
+    def __init__(self, runtime: LocustRuntime) -> None:
+        self._runtime = runtime
+        self._fire = runtime.environment.events.request.fire
+
+    def on_message(self, entry: TranscriptEntry) -> None:
+        self._runtime.recorder.on_message(entry)
+
+    def on_turn(self, record: TurnRecord) -> None:
+        self._runtime.recorder.on_turn(record)
+        burst, name = record.burst, record.scenario
+        for ms in burst.send_ms:
+            self._request("send", name, ms)
+        if burst.timed_out:
+            timeout = self._runtime.scenarios[name].collect.first_reply_timeout
+            self._request(
+                "first_reply",
+                name,
+                self._runtime.clock.real(timeout) * 1000,
+                exception=ReplyTimeout(f"no agent reply within {timeout:g} s"),
+            )
+            return
+        if burst.first_reply_ms is not None and burst.complete_reply_ms is not None:
+            self._request("first_reply", name, burst.first_reply_ms, burst.messages_in_reply)
+            self._request("complete_reply", name, burst.complete_reply_ms, burst.messages_in_reply)
+        for ms in burst.reply_gaps_ms:
+            self._request("reply_gap", name, ms)
+
+    def on_end(self, result: ConversationResult) -> None:
+        self._runtime.recorder.on_end(result)
+        if result.error is not None:
+            self._request(
+                "conversation", result.scenario, 0, exception=ConversationFailed(result.error)
+            )
+
+    def _request(
+        self, kind: str, name: str, ms: float, length: int = 0, exception: Exception | None = None
+    ) -> None:
+        self._fire(
+            request_type=kind,
+            name=name,
+            response_time=ms,
+            response_length=length,
+            exception=exception,
+            context={},
+        )

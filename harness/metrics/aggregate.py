@@ -1,0 +1,159 @@
+"""Run-wide accounting: counters and histograms per scenario, merged for totals.
+
+Everything here is counts, maxima and minima, so two processes' figures merge exactly.
+The report's shape (``to_report``) is the contract documented in the README.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from harness.metrics.burst import BurstMeasurement
+from harness.metrics.histogram import Histogram
+
+LATENCIES = ("send", "first_reply", "complete_reply", "reply_gap")
+
+
+@dataclass
+class ScenarioStats:
+    conversations: int = 0
+    conversations_interrupted: int = 0
+    end_reasons: Counter[str] = field(default_factory=Counter)
+    bursts: int = 0
+    bursts_interrupted: int = 0
+    client_messages: int = 0
+    agent_messages: int = 0
+    timeouts: int = 0
+    late_replies: int = 0
+    premature_bursts: int = 0
+    premature_messages: int = 0
+    reply_groups_per_burst: Histogram = field(default_factory=lambda: Histogram(exact=True))
+    messages_per_reply: Histogram = field(default_factory=lambda: Histogram(exact=True))
+    latency_ms: dict[str, Histogram] = field(
+        default_factory=lambda: {name: Histogram() for name in LATENCIES}
+    )
+    max_pause_without_premature_s: float | None = None
+    min_pause_with_premature_s: float | None = None
+
+    def add_burst(self, burst: BurstMeasurement, late_replies: int) -> None:
+        self.bursts += 1
+        self.client_messages += burst.client_messages
+        self.agent_messages += burst.agent_messages + late_replies
+        self.late_replies += late_replies
+        self.timeouts += burst.timed_out
+        self.premature_bursts += burst.premature
+        self.premature_messages += burst.premature_messages
+        self.reply_groups_per_burst.add(burst.reply_groups)
+        if not burst.timed_out:
+            self.messages_per_reply.add(burst.messages_in_reply)
+        latency = self.latency_ms
+        for value in burst.send_ms:
+            latency["send"].add(value)
+        if burst.first_reply_ms is not None:
+            latency["first_reply"].add(burst.first_reply_ms)
+        if burst.complete_reply_ms is not None:
+            latency["complete_reply"].add(burst.complete_reply_ms)
+        for value in burst.reply_gaps_ms:
+            latency["reply_gap"].add(value)
+        if burst.pauses_without_premature_s:
+            self.max_pause_without_premature_s = _max(
+                self.max_pause_without_premature_s, max(burst.pauses_without_premature_s)
+            )
+        if burst.pauses_with_premature_s:
+            self.min_pause_with_premature_s = _min(
+                self.min_pause_with_premature_s, min(burst.pauses_with_premature_s)
+            )
+
+    def add_conversation(self, end_reason: str, bursts_interrupted: int) -> None:
+        self.conversations += 1
+        self.conversations_interrupted += end_reason == "interrupted"
+        self.end_reasons[end_reason] += 1
+        self.bursts_interrupted += bursts_interrupted
+
+    def merge(self, other: ScenarioStats) -> None:
+        for name in (
+            "conversations",
+            "conversations_interrupted",
+            "bursts",
+            "bursts_interrupted",
+            "client_messages",
+            "agent_messages",
+            "timeouts",
+            "late_replies",
+            "premature_bursts",
+            "premature_messages",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.end_reasons.update(other.end_reasons)
+        self.reply_groups_per_burst.merge(other.reply_groups_per_burst)
+        self.messages_per_reply.merge(other.messages_per_reply)
+        for name, histogram in other.latency_ms.items():
+            self.latency_ms[name].merge(histogram)
+        self.max_pause_without_premature_s = _max(
+            self.max_pause_without_premature_s, other.max_pause_without_premature_s
+        )
+        self.min_pause_with_premature_s = _min(
+            self.min_pause_with_premature_s, other.min_pause_with_premature_s
+        )
+
+    def to_report(self) -> dict:
+        return {
+            "conversations": self.conversations,
+            "conversations_interrupted": self.conversations_interrupted,
+            "end_reasons": dict(sorted(self.end_reasons.items())),
+            "bursts": self.bursts,
+            "bursts_interrupted": self.bursts_interrupted,
+            "client_messages": self.client_messages,
+            "agent_messages": self.agent_messages,
+            "timeouts": self.timeouts,
+            "timeout_rate": _rate(self.timeouts, self.bursts),
+            "late_replies": self.late_replies,
+            "premature_bursts": self.premature_bursts,
+            "premature_reply_rate": _rate(self.premature_bursts, self.bursts),
+            "premature_messages": self.premature_messages,
+            "reply_groups_per_burst": self.reply_groups_per_burst.counts(),
+            "messages_per_reply": self.messages_per_reply.counts(),
+            "latency_ms": {name: h.summary() for name, h in self.latency_ms.items()},
+            "debounce_estimate_s": {
+                "max_pause_without_premature": self.max_pause_without_premature_s,
+                "min_pause_with_premature": self.min_pause_with_premature_s,
+            },
+        }
+
+
+class RunStats:
+    """Per-scenario stats of a whole run, with totals merged on demand."""
+
+    def __init__(self) -> None:
+        self.scenarios: dict[str, ScenarioStats] = {}
+
+    def scenario(self, name: str) -> ScenarioStats:
+        stats = self.scenarios.get(name)
+        if stats is None:
+            stats = self.scenarios[name] = ScenarioStats()
+        return stats
+
+    def totals(self) -> ScenarioStats:
+        total = ScenarioStats()
+        for stats in self.scenarios.values():
+            total.merge(stats)
+        return total
+
+    def to_report(self) -> dict:
+        return {
+            "scenarios": {name: s.to_report() for name, s in sorted(self.scenarios.items())},
+            "totals": self.totals().to_report(),
+        }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _max(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _min(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)

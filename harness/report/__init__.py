@@ -1,0 +1,14 @@
+"""Reports: the Recorder (stats + transcript stream), report.json, the printed summary."""
+
+from harness.report.recorder import Recorder
+from harness.report.summary import print_summary
+from harness.report.writer import REPORT_FILE, TRANSCRIPT_FILE, build_report, write_report
+
+__all__ = [
+    "REPORT_FILE",
+    "TRANSCRIPT_FILE",
+    "Recorder",
+    "build_report",
+    "print_summary",
+    "write_report",
+]

@@ -1,0 +1,63 @@
+"""The Recorder: turns what conversations produce into run stats and a transcript file.
+
+It is the observer at the end of the line, whether the engine calls it directly
+(``harness run``, tests) or the Locust side drains records into it from the loop thread.
+Transcript lines are written as they come, so a long run never holds them all in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from harness.clock import Clock
+from harness.conversation.records import ConversationResult, TranscriptEntry, TurnRecord
+from harness.metrics.aggregate import RunStats
+
+
+class Recorder:
+    def __init__(self, transcript_path: Path | None = None) -> None:
+        self.stats = RunStats()
+        self.started_mono = Clock.now()
+        self.started_wall = time.time()
+        self._transcript: BinaryIO | None = None
+        if transcript_path is not None:
+            transcript_path.parent.mkdir(parents=True, exist_ok=True)
+            self._transcript = transcript_path.open("wb")
+
+    def wall_time(self, monotonic: float) -> float:
+        """Epoch seconds of a monotonic timestamp, anchored at the recorder's start."""
+        return self.started_wall + (monotonic - self.started_mono)
+
+    def on_message(self, entry: TranscriptEntry) -> None:
+        if self._transcript is None:
+            return
+        wall = datetime.fromtimestamp(self.wall_time(entry.t), UTC)
+        line = {
+            "conversation_id": entry.conversation_id,
+            "scenario": entry.scenario,
+            "persona": entry.persona,
+            "turn": entry.turn,
+            "role": entry.role,
+            "text": entry.text,
+            "time": wall.isoformat(timespec="milliseconds"),
+            "t_s": round(entry.t - self.started_mono, 6),
+        }
+        self._transcript.write(orjson.dumps(line) + b"\n")
+
+    def on_turn(self, record: TurnRecord) -> None:
+        self.stats.scenario(record.scenario).add_burst(record.burst, record.late_replies)
+
+    def on_end(self, result: ConversationResult) -> None:
+        self.stats.scenario(result.scenario).add_conversation(
+            result.end_reason, result.bursts_interrupted
+        )
+
+    def close(self) -> None:
+        if self._transcript is not None:
+            self._transcript.close()
+            self._transcript = None

@@ -1,0 +1,78 @@
+"""The batching summary printed after a run: one row per scenario, plus totals."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _groups(histogram: dict[str, int]) -> str:
+    total = sum(histogram.values())
+    if not total:
+        return "-"
+    mean = sum(int(key) * count for key, count in histogram.items()) / total
+    return f"{mean:.2f}"
+
+
+def batching_table(report: dict) -> Table:
+    table = Table(title="chatstorm: conversations and batching", title_justify="left")
+    for header in (
+        "Scenario",
+        "Conv",
+        "Interr.",
+        "Bursts",
+        "Premature",
+        "Groups/burst",
+        "Msgs/reply",
+        "Timeouts",
+        "Late",
+        "First p50/p95 ms",
+        "Complete p95 ms",
+        "Debounce est. s",
+    ):
+        table.add_column(header, justify="left" if header == "Scenario" else "right")
+    rows = list(report["scenarios"].items()) + [("Total", report["totals"])]
+    for name, figures in rows:
+        first = figures["latency_ms"]["first_reply"]
+        complete = figures["latency_ms"]["complete_reply"]
+        debounce = figures["debounce_estimate_s"]
+        table.add_row(
+            name,
+            str(figures["conversations"]),
+            str(figures["conversations_interrupted"]),
+            str(figures["bursts"]),
+            _pct(figures["premature_reply_rate"]),
+            _groups(figures["reply_groups_per_burst"]),
+            _groups(figures["messages_per_reply"]),
+            f"{figures['timeouts']} ({_pct(figures['timeout_rate'])})",
+            str(figures["late_replies"]),
+            f"{_ms(first['p50'])} / {_ms(first['p95'])}",
+            _ms(complete["p95"]),
+            f"{_s(debounce['max_pause_without_premature'])} .. "
+            f"{_s(debounce['min_pause_with_premature'])}",
+            end_section=name == rows[-2][0] if len(rows) > 1 else False,
+        )
+    return table
+
+
+def print_summary(report: dict, console: Console | None = None) -> None:
+    console = console or Console(width=160)
+    console.print(batching_table(report))
+    scale = report["run"].get("time_scale", 1.0)
+    if scale != 1.0:
+        console.print(
+            f"Times are real measured time; the run compressed scenario time by "
+            f"time_scale={scale} (divide by it for scenario seconds)."
+        )

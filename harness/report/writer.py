@@ -1,0 +1,32 @@
+"""report.json: the run's figures in one file, the contract documented in the README."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from harness.clock import Clock
+from harness.report.recorder import Recorder
+
+REPORT_FILE = "report.json"
+TRANSCRIPT_FILE = "transcripts.jsonl"
+
+
+def build_report(recorder: Recorder, run: dict) -> dict:
+    """The report: ``run`` (how it ran) plus per-scenario and total figures."""
+    started = datetime.fromtimestamp(recorder.started_wall, UTC)
+    header = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "duration_s": round(Clock.now() - recorder.started_mono, 3),
+        **run,
+    }
+    return {"run": header, **recorder.stats.to_report()}
+
+
+def write_report(report_dir: Path, report: dict) -> Path:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / REPORT_FILE
+    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    return path

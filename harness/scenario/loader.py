@@ -1,0 +1,164 @@
+"""Loading scenarios from YAML files and folders, with errors that point at the line.
+
+A file holds one scenario (a mapping with ``name``) or several (``scenarios: [...]``).
+Every problem in every file is collected before anything is reported, so a user fixes
+them all in one pass: ``file:line: field.path: message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from harness.scenario.models import Scenario
+
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.path}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """One or more scenario files are invalid; ``problems`` lists each with its line."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The YAML files named, folders expanded recursively in sorted order."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ScenarioError([Problem(str(path), 0, "(file)", "no such file or folder")])
+    return files
+
+
+def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
+    """Every scenario in the given files and folders; raises ScenarioError listing all problems."""
+    scenarios: list[Scenario] = []
+    problems: list[Problem] = []
+    where: dict[str, str] = {}
+    files = scenario_files(paths)
+    if not files:
+        raise ScenarioError(
+            [Problem(", ".join(map(str, paths)), 0, "(file)", "no .yaml files found")]
+        )
+    for file in files:
+        loaded, found = _load_file(file)
+        problems.extend(found)
+        for scenario, line in loaded:
+            if scenario.name in where:
+                problems.append(
+                    Problem(
+                        str(file),
+                        line,
+                        "name",
+                        f"duplicate scenario name {scenario.name!r}, "
+                        f"first defined in {where[scenario.name]}",
+                    )
+                )
+                continue
+            where[scenario.name] = f"{file}:{line}"
+            scenarios.append(scenario)
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def _load_file(file: Path) -> tuple[list[tuple[Scenario, int]], list[Problem]]:
+    name = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+        return [], [Problem(name, line, "(yaml)", str(exc.problem or exc).strip())]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return [], [Problem(name, 0, "(file)", str(exc))]
+    if isinstance(data, dict) and "scenarios" in data:
+        if set(data) != {"scenarios"} or not isinstance(data["scenarios"], list):
+            return [], [
+                Problem(
+                    name, 1, "scenarios", "a multi-scenario file holds only a 'scenarios:' list"
+                )
+            ]
+        entries = [(("scenarios", index), item) for index, item in enumerate(data["scenarios"])]
+    else:
+        entries = [((), data)]
+    loaded: list[tuple[Scenario, int]] = []
+    problems: list[Problem] = []
+    for prefix, item in entries:
+        if not isinstance(item, dict):
+            problems.append(
+                Problem(
+                    name,
+                    _line_of(root, prefix),
+                    _dotted(prefix) or "(root)",
+                    "expected a mapping with at least 'name:'",
+                )
+            )
+            continue
+        try:
+            loaded.append((Scenario.model_validate(item), _line_of(root, prefix)))
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = prefix + tuple(error["loc"])
+                problems.append(
+                    Problem(name, _line_of(root, loc), _dotted(loc) or "(root)", _message(error))
+                )
+    return loaded, problems
+
+
+def _message(error: dict) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if error["type"] == "extra_forbidden":
+        return "unknown field (check the spelling; `harness schema` lists the fields)"
+    return message
+
+
+def _dotted(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int:
+    """1-based line of the deepest YAML node that ``loc`` reaches."""
+    if node is None:
+        return 1
+    for part in loc:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+def _child(node: yaml.Node, part: object) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(part):
+                return value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]
+    return None

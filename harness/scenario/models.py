@@ -1,0 +1,217 @@
+"""Scenario models: what a simulated conversation is, validated before anything runs.
+
+Every duration is in scenario seconds (see ``harness.clock``). Unknown keys are errors,
+so a typo in a YAML file is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from harness.scenario.pattern import Step, format_pattern, parse_pattern
+
+BURST_LIMIT_DEFAULT = 5
+PersonalityPreset = Literal[
+    "normal", "difficult", "confused", "angry", "elderly", "tech_savvy", "impatient", "suspicious"
+]
+
+
+def _as_range(value: object) -> object:
+    """Accept ``[lo, hi]`` or a bare number (``2`` means exactly two seconds)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (value, value)
+    return value
+
+
+def _check_range(value: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = value
+    if lo < 0 or hi < lo:
+        raise ValueError(f"range [{lo}, {hi}] must satisfy 0 <= lo <= hi")
+    return value
+
+
+Seconds = Annotated[float, Field(ge=0)]
+SecondsRange = Annotated[
+    tuple[float, float], BeforeValidator(_as_range), AfterValidator(_check_range)
+]
+
+
+def _coerce_pattern(value: object) -> tuple[Step, ...]:
+    if isinstance(value, tuple) and all(isinstance(step, Step) for step in value):
+        return value
+    return parse_pattern(value)  # type: ignore[arg-type]
+
+
+PatternField = Annotated[
+    tuple[Step, ...],
+    BeforeValidator(_coerce_pattern),
+    PlainSerializer(format_pattern, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "examples": ["C3 A1 C2 A1", "C A"]},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "prefixItems": [{"enum": ["C", "A"]}, {"type": ["integer", "null"]}],
+                    },
+                },
+            ],
+            "description": "C<n>: the client sends n messages; A<m>: wait for a reply of m "
+            "messages (a hint). No count: decided at run time. Cycles until the end.",
+        }
+    ),
+]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Traits(StrictModel):
+    """How the simulated person behaves, each from 0 (not at all) to 1 (very)."""
+
+    patience: float = Field(0.5, ge=0, le=1)
+    tech_comfort: float = Field(0.5, ge=0, le=1)
+    tendency_to_interrupt: float = Field(0.3, ge=0, le=1)
+    provides_clear_info: float = Field(0.5, ge=0, le=1)
+    typing_chars_per_min: float = Field(200, gt=0)
+
+
+class Script(StrictModel):
+    """Utterance banks of the scripted engine; ``{slot}`` placeholders draw from ``slots``."""
+
+    openers: list[str] = Field(default_factory=lambda: ["Hi!"])
+    messages: list[str] = Field(default_factory=lambda: ["I have a question."])
+    follow_ups: list[str] = Field(default_factory=list)
+    closings: list[str] = Field(default_factory=lambda: ["Thanks, bye!"])
+    slots: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _slots_are_filled(self) -> Script:
+        import string
+
+        for bank in (self.openers, self.messages, self.follow_ups, self.closings):
+            for text in bank:
+                for _, name, _, _ in string.Formatter().parse(text):
+                    if name and name not in self.slots:
+                        raise ValueError(f"slot {{{name}}} in {text!r} has no values in slots")
+        for name, values in self.slots.items():
+            if not values:
+                raise ValueError(f"slot {name!r} has no values")
+        return self
+
+
+class Persona(StrictModel):
+    """A simulated person: who they are, what they want, how they write."""
+
+    name: str = "user"
+    style: str = "casual"
+    objective: str = "get an answer to a question"
+    language: str = "en"
+    knowledge_level: str = "average"
+    emotional_state: str = "calm"
+    constraints: list[str] = Field(default_factory=list)
+    personality: PersonalityPreset = "normal"
+    traits: Traits = Field(default_factory=Traits)
+    multi_message_probability: float = Field(0.3, ge=0, le=1)
+    max_messages_per_turn: int = Field(3, ge=1)
+    engine: Literal["scripted"] = "scripted"
+    script: Script = Field(default_factory=Script)
+
+
+class Timing(StrictModel):
+    """Human pauses. ``inter_message_delays[i]`` is the pause before message i+2 of a burst,
+    cycling when the burst is longer than the list; ``think_time`` precedes each new burst."""
+
+    inter_message_delays: list[SecondsRange] = Field(
+        default_factory=lambda: [(0.5, 3.0)], min_length=1
+    )
+    think_time: SecondsRange = (2.0, 8.0)
+
+
+class Collect(StrictModel):
+    """How a reply is collected: wait for a first message, then until silence."""
+
+    first_reply_timeout: Seconds = Field(30.0, gt=0)
+    quiet_window: Seconds = Field(3.0, gt=0)
+    max_collect: Seconds = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> Collect:
+        if self.max_collect < self.quiet_window:
+            raise ValueError("max_collect must be at least quiet_window")
+        return self
+
+
+class AgentSettings(StrictModel):
+    """The built-in reference agent, used when the transport is ``mock``."""
+
+    debounce_s: Seconds = 2.0
+    max_batch_wait_s: Seconds = 20.0
+    think_time_s: SecondsRange = (0.5, 1.5)
+    reply_parts: Annotated[tuple[int, int], BeforeValidator(_as_range)] = (1, 3)
+    part_gap_s: SecondsRange = (0.2, 1.0)
+    capacity: int | None = Field(None, ge=1)
+
+    @field_validator("reply_parts")
+    @classmethod
+    def _parts_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = value
+        if lo < 1 or hi < lo:
+            raise ValueError(f"reply_parts [{lo}, {hi}] must satisfy 1 <= lo <= hi")
+        return value
+
+    @model_validator(mode="after")
+    def _batch_wait_covers_debounce(self) -> AgentSettings:
+        if self.max_batch_wait_s < self.debounce_s:
+            raise ValueError("max_batch_wait_s must be at least debounce_s")
+        return self
+
+
+class Scenario(StrictModel):
+    """One kind of conversation, run many times under load."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    weight: int = Field(1, ge=0)
+    persona: Persona = Field(default_factory=Persona)
+    pattern: PatternField = Field(default_factory=lambda: parse_pattern(None))
+    timing: Timing = Field(default_factory=Timing)
+    collect: Collect = Field(default_factory=Collect)
+    max_turns: int = Field(5, ge=1)
+    total_timeout: Seconds = Field(600.0, gt=0)
+    burst_limit: int = Field(BURST_LIMIT_DEFAULT, ge=1)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+
+    @model_validator(mode="after")
+    def _bursts_within_limit(self) -> Scenario:
+        if self.persona.max_messages_per_turn > self.burst_limit:
+            raise ValueError(
+                f"persona.max_messages_per_turn is {self.persona.max_messages_per_turn}, above "
+                f"burst_limit {self.burst_limit}; raise burst_limit if you mean it"
+            )
+        for step in self.pattern:
+            if step.speaker == "C" and step.count is not None and step.count > self.burst_limit:
+                raise ValueError(
+                    f"pattern step {step} sends more than burst_limit {self.burst_limit} "
+                    "messages; raise burst_limit if you mean it"
+                )
+        return self
+
+    @property
+    def pattern_text(self) -> str:
+        return format_pattern(self.pattern)
