@@ -69,6 +69,8 @@ ABBREVIATIONS = frozenset(
         "п.",
     }
 )
+# Abbreviations that also end sentences: a boundary when the next word is capitalised.
+SENTENCE_FINAL = frozenset({"etc.", "т.д.", "т.п.", "др.", "inc.", "ltd."})
 _BOUNDARY = re.compile(r"[.!?…]+[\"'»”)\]]*(?=\s)")
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•–])\s+")
 _INITIAL = re.compile(r"^\(?[A-ZА-ЯЁ]\.$")
@@ -116,7 +118,7 @@ def _sentences(block: str) -> list[str]:
     start = 0
     for match in _BOUNDARY.finditer(block):
         end = match.end()
-        if _is_abbreviation(block[start:end]):
+        if not _is_boundary(block[start:end], block[end:].lstrip()):
             continue
         sentence = block[start:end].strip()
         if sentence:
@@ -128,20 +130,25 @@ def _sentences(block: str) -> list[str]:
     return sentences
 
 
-def _is_abbreviation(candidate: str) -> bool:
-    words = candidate.split()
-    if not words:
-        return False
-    last = words[-1].lower()
-    if last in ABBREVIATIONS or _INITIAL.match(words[-1]):
+def _is_boundary(candidate: str, following: str) -> bool:
+    abbreviation = _trailing_abbreviation(candidate)
+    if abbreviation is None:
         return True
-    # "т. д." or "e. g." written with spaces: join the trailing short tokens and look again.
-    for size in (2, 3):
+    return abbreviation in SENTENCE_FINAL and following[:1].isupper()
+
+
+def _trailing_abbreviation(candidate: str) -> str | None:
+    """The abbreviation (or initial) ``candidate`` ends with, lower-cased; the longest wins,
+    so "т. д." written with a space is read as "т.д.", not as "д."."""
+    words = candidate.split()
+    for size in (3, 2):
         tail = words[-size:]
-        short = len(tail) == size and all(len(word) <= 3 for word in tail)
-        if short and "".join(tail).lower() in ABBREVIATIONS:
-            return True
-    return False
+        joined = "".join(tail).lower()
+        if len(tail) == size and all(len(w) <= 3 for w in tail) and joined in ABBREVIATIONS:
+            return joined
+    if words and (words[-1].lower() in ABBREVIATIONS or _INITIAL.match(words[-1])):
+        return words[-1].lower()
+    return None
 
 
 def _merge_evenly(pieces: list[str], max_parts: int) -> list[str]:

@@ -43,7 +43,7 @@ def batching_table(report: dict) -> Table:
         "Debounce est. s",
     ):
         table.add_column(header, justify="left" if header == "Scenario" else "right")
-    rows = list(report["scenarios"].items()) + [("Total", report["totals"])]
+    rows = [*list(report["scenarios"].items()), ("Total", report["totals"])]
     for name, figures in rows:
         first = figures["latency_ms"]["first_reply"]
         complete = figures["latency_ms"]["complete_reply"]

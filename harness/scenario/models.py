@@ -43,6 +43,7 @@ def _check_range(value: tuple[float, float]) -> tuple[float, float]:
 
 
 Seconds = Annotated[float, Field(ge=0)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
 SecondsRange = Annotated[
     tuple[float, float], BeforeValidator(_as_range), AfterValidator(_check_range)
 ]
@@ -146,9 +147,9 @@ class Timing(StrictModel):
 class Collect(StrictModel):
     """How a reply is collected: wait for a first message, then until silence."""
 
-    first_reply_timeout: Seconds = Field(30.0, gt=0)
-    quiet_window: Seconds = Field(3.0, gt=0)
-    max_collect: Seconds = Field(60.0, gt=0)
+    first_reply_timeout: PositiveSeconds = 30.0
+    quiet_window: PositiveSeconds = 3.0
+    max_collect: PositiveSeconds = 60.0
 
     @model_validator(mode="after")
     def _window_fits(self) -> Collect:
@@ -193,7 +194,7 @@ class Scenario(StrictModel):
     timing: Timing = Field(default_factory=Timing)
     collect: Collect = Field(default_factory=Collect)
     max_turns: int = Field(5, ge=1)
-    total_timeout: Seconds = Field(600.0, gt=0)
+    total_timeout: PositiveSeconds = 600.0
     burst_limit: int = Field(BURST_LIMIT_DEFAULT, ge=1)
     agent: AgentSettings = Field(default_factory=AgentSettings)
 

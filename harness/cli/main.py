@@ -1,0 +1,39 @@
+"""The ``harness`` command: scenario tooling beside the Locust runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import typer
+
+from harness.scenario import Scenario, ScenarioError, load_scenarios
+
+app = typer.Typer(
+    help="chatstorm: load-test conversational agents reached through Telegram.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def validate(
+    paths: list[Path] = typer.Argument(..., help="Scenario files or folders."),  # noqa: B008
+) -> None:
+    """Check scenario files; print each problem as file:line: field.path: message."""
+    try:
+        scenarios = load_scenarios(paths)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(f"{len(exc.problems)} problem(s) found", err=True)
+        raise typer.Exit(2) from None
+    for scenario in scenarios:
+        typer.echo(f"ok  {scenario.name}  [{scenario.pattern_text}]")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a scenario file (for editors and CI linting)."""
+    document = Scenario.model_json_schema()
+    typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())

@@ -1,0 +1,67 @@
+import random
+
+import pytest
+
+from harness.metrics.aggregate import ScenarioStats
+from harness.metrics.burst import measure_burst
+from harness.metrics.histogram import Histogram, bucket_3sig
+
+
+def test_buckets_keep_three_significant_digits():
+    assert bucket_3sig(1234.5) == 1230
+    assert bucket_3sig(12.345) == 12.3
+    assert bucket_3sig(0.012345) == 0.0123
+    assert bucket_3sig(0) == 0
+
+
+def test_percentiles_within_bucket_precision_of_exact():
+    rng = random.Random(1)
+    values = [rng.lognormvariate(5, 1) for _ in range(5000)]
+    h = Histogram()
+    for v in values:
+        h.add(v)
+    ordered = sorted(values)
+    for q in (0.5, 0.95, 0.99):
+        exact = ordered[int(q * len(values)) - 1]
+        assert h.percentile(q) == pytest.approx(exact, rel=0.01)
+    assert h.max == max(values)
+    assert h.count == 5000
+
+
+def test_merging_equals_recording_everything_in_one():
+    rng = random.Random(2)
+    values = [rng.uniform(1, 2000) for _ in range(3000)]
+    whole, left, right = Histogram(), Histogram(), Histogram()
+    for i, v in enumerate(values):
+        whole.add(v)
+        (left if i % 3 else right).add(v)
+    left.merge(right)
+    assert left.counts() == whole.counts()
+    assert left.summary() == whole.summary()
+
+
+def test_scenario_stats_merge_exactly():
+    a, b, both = ScenarioStats(), ScenarioStats(), ScenarioStats()
+    bursts = [
+        measure_burst([0, 1], [0, 1], [1.5, 2.0], False),
+        measure_burst([0, 8, 9], [0, 8, 9], [3, 12], False),
+        measure_burst([0], [0], [], True),
+    ]
+    for i, m in enumerate(bursts):
+        (a if i % 2 else b).add_burst(m, late_replies=i)
+        both.add_burst(m, late_replies=i)
+    a.add_conversation("max_turns", 0)
+    b.add_conversation("interrupted", 1)
+    both.add_conversation("max_turns", 0)
+    both.add_conversation("interrupted", 1)
+    a.merge(b)
+    assert a.to_report() == both.to_report()
+    report = both.to_report()
+    assert report["timeouts"] == 1 and report["premature_bursts"] == 1
+    assert report["reply_groups_per_burst"] == {"0": 1, "1": 1, "2": 1}
+    assert report["debounce_estimate_s"] == {
+        "max_pause_without_premature": 1,
+        "min_pause_with_premature": 8,
+    }
+    assert report["late_replies"] == 3
+    assert report["conversations_interrupted"] == 1 and report["bursts_interrupted"] == 1
