@@ -48,8 +48,10 @@ def test_scenario_stats_merge_exactly():
         measure_burst([0], [0], [], True),
     ]
     for i, m in enumerate(bursts):
-        (a if i % 2 else b).add_burst(m, late_replies=i)
-        both.add_burst(m, late_replies=i)
+        (a if i % 2 else b).add_burst(m)
+        (a if i % 2 else b).add_late(i)
+        both.add_burst(m)
+        both.add_late(i)
     a.add_conversation("max_turns", 0)
     b.add_conversation("interrupted", 1)
     both.add_conversation("max_turns", 0)

@@ -36,6 +36,17 @@ class BatchRecord:
     sent: list[tuple[str, float]] = field(default_factory=list)
     cancelled: bool = False
 
+    def to_dict(self) -> dict:
+        return {
+            "chat_id": self.chat_id,
+            "batch": self.batch_no,
+            "received": [{"text": text, "t": t} for text, t in self.received],
+            "t_closed": self.t_closed,
+            "t_started": self.t_started,
+            "sent": [{"text": text, "t": t} for text, t in self.sent],
+            "cancelled": self.cancelled,
+        }
+
 
 @dataclass
 class _ChatBuffer:

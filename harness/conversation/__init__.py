@@ -4,6 +4,7 @@ from harness.conversation.engine import Conversation, run_conversation
 from harness.conversation.records import (
     ConversationObserver,
     ConversationResult,
+    LateReplies,
     TranscriptEntry,
     TurnRecord,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "Conversation",
     "ConversationObserver",
     "ConversationResult",
+    "LateReplies",
     "TranscriptEntry",
     "TurnRecord",
     "run_conversation",

@@ -5,7 +5,8 @@ pauses, then collect the reply: wait up to ``first_reply_timeout`` (from the las
 message's acknowledgement) for a first agent message, then keep collecting until
 ``quiet_window`` of silence or ``max_collect`` after the last message. Agent messages
 that arrive after the collection closed and before the next burst's first message are
-that turn's late replies; a turn is reported once its late window has closed.
+that turn's late replies. A turn is reported the moment its collection closes; its late
+replies, if any, when the next burst starts or the conversation ends.
 
 When the run stops mid-turn (cancellation) or ``total_timeout`` strikes, the turn in
 flight is counted as interrupted: never as a burst with missing replies or a timeout.
@@ -15,29 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
 
 from harness.clock import Clock
 from harness.conversation.records import (
     ConversationObserver,
     ConversationResult,
     EndReason,
+    LateReplies,
     TranscriptEntry,
     TurnRecord,
 )
-from harness.metrics.burst import BurstMeasurement, measure_burst
+from harness.metrics.burst import measure_burst
 from harness.persona import BurstRequest, PersonaEngine, create_persona
 from harness.scenario.models import Scenario
 from harness.scenario.pattern import Turn, iter_turns
 from harness.transport.base import AgentMessage, Session, Transport
-
-
-@dataclass
-class _Measured:
-    """A turn whose reply collection closed; its late window is still open."""
-
-    turn: int
-    burst: BurstMeasurement
 
 
 class Conversation:
@@ -63,7 +56,7 @@ class Conversation:
             scenario.persona, random.Random(f"{seed}:{scenario.name}:{conversation_id}:persona")
         )
         self._history: list[tuple[str, str]] = []
-        self._measured: _Measured | None = None
+        self._late_window_turn: int | None = None
         self._turns = 0
 
     async def run(self) -> ConversationResult:
@@ -93,7 +86,7 @@ class Conversation:
         return self._finish(reason, in_flight, error)
 
     def _finish(self, reason: EndReason, in_flight: bool, error: str | None) -> ConversationResult:
-        self._report_measured(self.session.inbox.drain(), before=None)
+        self._close_late_window(self.session.inbox.drain(), before=None)
         result = ConversationResult(
             self.id, self.scenario.name, self._turns, reason, int(in_flight), error
         )
@@ -123,14 +116,15 @@ class Conversation:
             acks.append(sent.t_ack)
             if position == 0:
                 waiting = self.session.inbox.drain()
-                self._report_measured(waiting, before=sent.t_ack)
+                self._close_late_window(waiting, before=sent.t_ack)
                 arrivals.extend(m for m in waiting if m.t_received >= sent.t_ack)
             self._record("client", index, text, sent.t_ack)
         timed_out = await self._collect(acks[-1], arrivals)
         for message in arrivals:
             self._record("agent", index, message.text, message.t_received)
         burst = measure_burst(calls, acks, [m.t_received for m in arrivals], timed_out)
-        self._measured = _Measured(index, burst)
+        self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, burst))
+        self._late_window_turn = index
         self._turns += 1
 
     async def _collect(self, last_sent: float, arrivals: list[AgentMessage]) -> bool:
@@ -160,17 +154,15 @@ class Conversation:
         arrivals.append(message)
         return True
 
-    def _report_measured(self, waiting: list[AgentMessage], before: float | None) -> None:
-        """Close the pending turn's late window: messages before ``before`` are its late replies."""
-        measured, self._measured = self._measured, None
+    def _close_late_window(self, waiting: list[AgentMessage], before: float | None) -> None:
+        """Messages that arrived before ``before`` (all, when None) are the last turn's late
+        replies."""
+        turn, self._late_window_turn = self._late_window_turn, None
         late = [m for m in waiting if before is None or m.t_received < before]
-        turn = measured.turn if measured else 0
         for message in late:
-            self._record("agent", turn, message.text, message.t_received)
-        if measured is not None:
-            self.observer.on_turn(
-                TurnRecord(self.id, self.scenario.name, measured.turn, measured.burst, len(late))
-            )
+            self._record("agent", turn or 0, message.text, message.t_received)
+        if late and turn is not None:
+            self.observer.on_late(LateReplies(self.id, self.scenario.name, turn, len(late)))
 
     def _record(self, role: str, turn: int, text: str, t: float) -> None:
         self._history.append((role, text))

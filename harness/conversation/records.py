@@ -28,13 +28,22 @@ class TranscriptEntry:
 
 @dataclass(frozen=True, slots=True)
 class TurnRecord:
-    """One completed turn: its burst's measurement and the late replies that followed it."""
+    """One turn whose reply collection has closed, reported at once."""
 
     conversation_id: str
     scenario: str
     turn: int
     burst: BurstMeasurement
-    late_replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class LateReplies:
+    """Agent messages that arrived after a turn's collection closed, before the next burst."""
+
+    conversation_id: str
+    scenario: str
+    turn: int
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,5 +62,7 @@ class ConversationObserver(Protocol):
     def on_message(self, entry: TranscriptEntry) -> None: ...
 
     def on_turn(self, record: TurnRecord) -> None: ...
+
+    def on_late(self, record: LateReplies) -> None: ...
 
     def on_end(self, result: ConversationResult) -> None: ...

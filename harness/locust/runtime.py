@@ -20,12 +20,19 @@ from harness.clock import Clock
 from harness.conversation import (
     ConversationObserver,
     ConversationResult,
+    LateReplies,
     TranscriptEntry,
     TurnRecord,
     run_conversation,
 )
 from harness.locust.loop_thread import LoopThread, Submission
-from harness.report import TRANSCRIPT_FILE, Recorder, build_report, write_report
+from harness.report import (
+    TRANSCRIPT_FILE,
+    Recorder,
+    build_report,
+    write_ground_truth,
+    write_report,
+)
 from harness.scenario import Scenario
 from harness.transport import Transport, create_transport
 
@@ -113,8 +120,14 @@ class LocustRuntime:
         )
         if self.report_dir is not None:
             path = write_report(self.report_dir, self.report)
+            batches = self.loop.submit(self._ground_truth).wait(timeout=SETTLE_TIMEOUT_S)
+            if batches:
+                write_ground_truth(self.report_dir, self.recorder, batches)
             log.info("chatstorm report written to %s", path)
         return self.report
+
+    async def _ground_truth(self) -> list[dict]:
+        return self._transport.ground_truth() if self._transport is not None else []
 
     def shutdown(self) -> None:
         if self.loop.running and self._transport is not None:
@@ -135,6 +148,9 @@ class _Handoff:
 
     def on_turn(self, record: TurnRecord) -> None:
         self._post(partial(self._target.on_turn, record))
+
+    def on_late(self, record: LateReplies) -> None:
+        self._post(partial(self._target.on_late, record))
 
     def on_end(self, result: ConversationResult) -> None:
         self._post(partial(self._target.on_end, result))
@@ -169,6 +185,9 @@ class _LocustObserver:
             self._request("complete_reply", name, burst.complete_reply_ms, burst.messages_in_reply)
         for ms in burst.reply_gaps_ms:
             self._request("reply_gap", name, ms)
+
+    def on_late(self, record: LateReplies) -> None:
+        self._runtime.recorder.on_late(record)
 
     def on_end(self, result: ConversationResult) -> None:
         self._runtime.recorder.on_end(result)

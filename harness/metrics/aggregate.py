@@ -36,11 +36,14 @@ class ScenarioStats:
     max_pause_without_premature_s: float | None = None
     min_pause_with_premature_s: float | None = None
 
-    def add_burst(self, burst: BurstMeasurement, late_replies: int) -> None:
+    def add_late(self, count: int) -> None:
+        self.late_replies += count
+        self.agent_messages += count
+
+    def add_burst(self, burst: BurstMeasurement) -> None:
         self.bursts += 1
         self.client_messages += burst.client_messages
-        self.agent_messages += burst.agent_messages + late_replies
-        self.late_replies += late_replies
+        self.agent_messages += burst.agent_messages
         self.timeouts += burst.timed_out
         self.premature_bursts += burst.premature
         self.premature_messages += burst.premature_messages

@@ -2,13 +2,22 @@
 
 from harness.report.recorder import Recorder
 from harness.report.summary import print_summary
-from harness.report.writer import REPORT_FILE, TRANSCRIPT_FILE, build_report, write_report
+from harness.report.writer import (
+    GROUND_TRUTH_FILE,
+    REPORT_FILE,
+    TRANSCRIPT_FILE,
+    build_report,
+    write_ground_truth,
+    write_report,
+)
 
 __all__ = [
+    "GROUND_TRUTH_FILE",
     "REPORT_FILE",
     "TRANSCRIPT_FILE",
     "Recorder",
     "build_report",
     "print_summary",
+    "write_ground_truth",
     "write_report",
 ]

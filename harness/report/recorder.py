@@ -15,7 +15,12 @@ from typing import BinaryIO
 import orjson
 
 from harness.clock import Clock
-from harness.conversation.records import ConversationResult, TranscriptEntry, TurnRecord
+from harness.conversation.records import (
+    ConversationResult,
+    LateReplies,
+    TranscriptEntry,
+    TurnRecord,
+)
 from harness.metrics.aggregate import RunStats
 
 
@@ -33,6 +38,10 @@ class Recorder:
         """Epoch seconds of a monotonic timestamp, anchored at the recorder's start."""
         return self.started_wall + (monotonic - self.started_mono)
 
+    def relative(self, monotonic: float) -> float:
+        """Seconds since the recorder started: the ``t_s`` axis of transcripts and logs."""
+        return round(monotonic - self.started_mono, 6)
+
     def on_message(self, entry: TranscriptEntry) -> None:
         if self._transcript is None:
             return
@@ -45,12 +54,15 @@ class Recorder:
             "role": entry.role,
             "text": entry.text,
             "time": wall.isoformat(timespec="milliseconds"),
-            "t_s": round(entry.t - self.started_mono, 6),
+            "t_s": self.relative(entry.t),
         }
         self._transcript.write(orjson.dumps(line) + b"\n")
 
     def on_turn(self, record: TurnRecord) -> None:
-        self.stats.scenario(record.scenario).add_burst(record.burst, record.late_replies)
+        self.stats.scenario(record.scenario).add_burst(record.burst)
+
+    def on_late(self, record: LateReplies) -> None:
+        self.stats.scenario(record.scenario).add_late(record.count)
 
     def on_end(self, result: ConversationResult) -> None:
         self.stats.scenario(result.scenario).add_conversation(

@@ -12,6 +12,7 @@ from harness.report.recorder import Recorder
 
 REPORT_FILE = "report.json"
 TRANSCRIPT_FILE = "transcripts.jsonl"
+GROUND_TRUTH_FILE = "reference_agent.jsonl"
 
 
 def build_report(recorder: Recorder, run: dict) -> dict:
@@ -30,3 +31,24 @@ def write_report(report_dir: Path, report: dict) -> Path:
     path = report_dir / REPORT_FILE
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     return path
+
+
+def write_ground_truth(report_dir: Path, recorder: Recorder, batches: list[dict]) -> Path:
+    """The reference agent's log beside the transcripts, its times on the same ``t_s`` axis."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / GROUND_TRUTH_FILE
+    with path.open("wb") as out:
+        for batch in batches:
+            line = {
+                **batch,
+                "received": [_relative(m, recorder) for m in batch["received"]],
+                "sent": [_relative(m, recorder) for m in batch["sent"]],
+                "t_closed": recorder.relative(batch["t_closed"]),
+                "t_started": recorder.relative(batch["t_started"]),
+            }
+            out.write(orjson.dumps(line) + b"\n")
+    return path
+
+
+def _relative(message: dict, recorder: Recorder) -> dict:
+    return {"text": message["text"], "t_s": recorder.relative(message["t"])}

@@ -55,5 +55,13 @@ class MockTransport:
 
     async def close(self) -> None:
         for agent in self.agents.values():
-            for chat_id in list(agent.chat_ids()):
+            for chat_id in agent.chat_ids():
                 agent.disconnect(chat_id)
+
+    def ground_truth(self) -> list[dict]:
+        """Every batch every reference agent processed, with monotonic times."""
+        return [
+            {"scenario": name, **batch.to_dict()}
+            for name, agent in sorted(self.agents.items())
+            for batch in agent.log
+        ]

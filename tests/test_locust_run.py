@@ -1,0 +1,304 @@
+"""Real Locust runs in subprocesses: headless with a report, failures, bad input, the web UI.
+
+Locust monkey-patches the whole process with gevent, so it never runs inside pytest's
+own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LOCUST = [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "telegram.py")]
+SCALE = 0.05
+
+BATCHED = """\
+name: Batched
+pattern: "C3 A3"
+max_turns: 3
+persona: {multi_message_probability: 0}
+timing: {inter_message_delays: [0.4], think_time: 0.5}
+collect: {first_reply_timeout: 5, quiet_window: 1.0, max_collect: 10}
+agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
+"""
+PREMATURE = """\
+name: Premature
+pattern: "C3 A2"
+max_turns: 3
+persona: {multi_message_probability: 0}
+timing: {inter_message_delays: [3.0, 0.4], think_time: 0.5}
+collect: {first_reply_timeout: 5, quiet_window: 1.0, max_collect: 10}
+agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 2, part_gap_s: 0.3}
+"""
+SILENT = """\
+name: Silent
+pattern: "C1 A"
+max_turns: 2
+collect: {first_reply_timeout: 1, quiet_window: 1, max_collect: 2}
+agent: {think_time_s: 1000}
+"""
+
+
+def scenario_dir(tmp_path: Path, **files: str) -> Path:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / f"{name}.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return folder
+
+
+def locust(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*LOCUST, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def headless(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    tmp_path = tmp_path_factory.mktemp("headless")
+    scenarios = scenario_dir(tmp_path, batched=BATCHED, premature=PREMATURE)
+    report = tmp_path / "report"
+    result = locust(
+        "--headless",
+        "-u",
+        "8",
+        "-r",
+        "8",
+        "-t",
+        "4s",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(SCALE),
+        "--report-dir",
+        str(report),
+        "--seed",
+        "7",
+        "--only-summary",
+    )
+    return result, tmp_path
+
+
+def test_headless_run_exits_cleanly_and_prints_the_batching_summary(headless):
+    result, _ = headless
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "chatstorm: conversations and batching" in result.stdout
+    assert "time_scale=0.05" in result.stdout
+    # Locust's own table (logged to stderr) carries our request rows.
+    for row in ("first_reply", "complete_reply", "reply_gap", "send"):
+        for name in ("Batched", "Premature"):
+            assert re.search(rf"^{row}\s+{name}\s", result.stderr, re.MULTILINE), (row, name)
+
+
+def test_report_has_every_documented_field(headless):
+    _, tmp_path = headless
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["run"]["transport"] == "mock"
+    assert report["run"]["time_scale"] == SCALE
+    assert report["run"]["seed"] == "7"
+    for figures in (*report["scenarios"].values(), report["totals"]):
+        for key in (
+            "conversations",
+            "bursts",
+            "client_messages",
+            "agent_messages",
+            "timeouts",
+            "late_replies",
+            "premature_bursts",
+            "reply_groups_per_burst",
+            "messages_per_reply",
+        ):
+            assert key in figures, key
+        for latency in ("first_reply", "complete_reply", "reply_gap"):
+            assert set(figures["latency_ms"][latency]) == {"count", "p50", "p95", "p99", "max"}
+        assert set(figures["debounce_estimate_s"]) == {
+            "max_pause_without_premature",
+            "min_pause_with_premature",
+        }
+    assert set(report["scenarios"]) == {"Batched", "Premature"}
+
+
+def test_report_figures_match_the_reference_agent(headless):
+    _, tmp_path = headless
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    batched, premature = report["scenarios"]["Batched"], report["scenarios"]["Premature"]
+    assert batched["bursts"] > 0 and premature["bursts"] > 0
+    assert batched["reply_groups_per_burst"] == {"1": batched["bursts"]}
+    assert batched["messages_per_reply"] == {"3": batched["bursts"]}
+    assert batched["premature_bursts"] == 0
+    assert premature["reply_groups_per_burst"] == {"2": premature["bursts"]}
+    assert premature["premature_messages"] == 2 * premature["bursts"]
+    # debounce 1.0 + think 0.6 scenario seconds, at time_scale 0.05 = 80 ms.
+    assert batched["latency_ms"]["first_reply"]["p50"] == pytest.approx(80, abs=8)
+    assert batched["latency_ms"]["complete_reply"]["p50"] == pytest.approx(110, abs=8)
+    estimate = premature["debounce_estimate_s"]
+    debounce = 1.0 * SCALE
+    assert estimate["max_pause_without_premature"] < debounce < estimate["min_pause_with_premature"]
+
+
+def test_transcripts_agree_with_the_agent_log_message_by_message(headless):
+    _, tmp_path = headless
+    transcripts = read_jsonl(tmp_path / "report" / "transcripts.jsonl")
+    batches = read_jsonl(tmp_path / "report" / "reference_agent.jsonl")
+    assert {"conversation_id", "scenario", "persona", "turn", "role", "text", "time"} <= set(
+        transcripts[0]
+    )
+    logged: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for batch in batches:
+        logged[batch["chat_id"], "client"].extend(batch["received"])
+        logged[batch["chat_id"], "agent"].extend(batch["sent"])
+    seen: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for line in transcripts:
+        seen[line["conversation_id"], line["role"]].append(line)
+    assert seen
+    for key, lines in seen.items():
+        truth = sorted(logged[key], key=lambda m: m["t_s"])
+        # The transcript holds what the harness saw: a prefix of what the agent logged
+        # (replies to an interrupted last burst were never collected).
+        assert len(lines) <= len(truth)
+        for line, message in zip(lines, truth, strict=False):
+            assert line["text"] == message["text"]
+            assert line["t_s"] == pytest.approx(message["t_s"], abs=0.003)
+
+
+def test_locust_table_counts_equal_the_report(headless):
+    result, tmp_path = headless
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    for name, figures in report["scenarios"].items():
+        expected = {
+            "first_reply": figures["latency_ms"]["first_reply"]["count"],
+            "complete_reply": figures["latency_ms"]["complete_reply"]["count"],
+            "reply_gap": figures["latency_ms"]["reply_gap"]["count"],
+            "send": figures["client_messages"],
+        }
+        for row, count in expected.items():
+            match = re.search(rf"^{row}\s+{name}\s+(\d+)\s", result.stderr, re.MULTILINE)
+            assert match and int(match.group(1)) == count, (row, name)
+
+
+def test_timeouts_are_locust_failures_and_set_the_exit_code(tmp_path):
+    scenarios = scenario_dir(tmp_path, silent=SILENT)
+    report = tmp_path / "report"
+    result = locust(
+        "--headless",
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "2s",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        "0.1",
+        "--report-dir",
+        str(report),
+        "--only-summary",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "no agent reply within 1 s" in result.stdout + result.stderr
+    figures = json.loads((report / "report.json").read_text())["scenarios"]["Silent"]
+    assert figures["timeouts"] == figures["bursts"] > 0
+    assert figures["latency_ms"]["first_reply"]["count"] == 0
+
+
+def test_invalid_scenarios_stop_locust_with_file_and_line(tmp_path):
+    scenarios = scenario_dir(tmp_path, broken="name: Broken\npattern: C3\n")
+    result = locust("--headless", "-u", "1", "-t", "1s", "--scenario", str(scenarios))
+    assert result.returncode == 2
+    assert f"{scenarios / 'broken.yaml'}:2: pattern: pattern has no agent step" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def http(url: str, form: dict | None = None) -> bytes | None:
+    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=5) as response:
+            return response.read()
+    except OSError:
+        return None
+
+
+def test_web_ui_runs_the_same_thing_interactively(tmp_path):
+    scenarios = scenario_dir(tmp_path, batched=BATCHED, premature=PREMATURE)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            *LOCUST,
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "--scenario",
+            str(scenarios),
+            "--time-scale",
+            str(SCALE),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        page = wait_for(lambda: http(base + "/"), 30, "the web UI").decode()
+        assert "Batched" in page and "Premature" in page  # one selectable class per scenario
+        started = json.loads(
+            http(base + "/swarm", {"user_count": 4, "spawn_rate": 4, "user_classes": ["Batched"]})
+        )
+        assert started["success"], started
+
+        def batched_replies():
+            stats = json.loads(http(base + "/stats/requests") or b"{}")
+            rows = {(s["method"], s["name"]): s for s in stats.get("stats", [])}
+            row = rows.get(("first_reply", "Batched"))
+            return stats if row and row["num_requests"] >= 4 else None
+
+        stats = wait_for(batched_replies, 30, "first_reply rows in the web UI")
+        names = {s["name"] for s in stats["stats"]}
+        assert "Premature" not in names  # only the picked scenario ran
+        assert http(base + "/stop", {}) is not None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in process.stderr.read()
