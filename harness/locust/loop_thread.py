@@ -35,6 +35,10 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on every platfo
 
 log = logging.getLogger(__name__)
 
+# The dispatcher yields to other greenlets after this many callbacks, so a flood of
+# finished conversations never holds the hub for long.
+DISPATCH_BATCH = 256
+
 _start_new_thread = get_original("_thread", "start_new_thread")
 _allocate_lock = get_original("_thread", "allocate_lock")
 
@@ -165,16 +169,21 @@ class LoopThread:
         while True:
             self._wakeup.wait()
             self._wakeup.clear()
-            self._run_posted()
+            while self._run_posted(DISPATCH_BATCH):
+                gevent.sleep(0)
 
-    def _run_posted(self) -> None:
+    def _run_posted(self, limit: int | None = None) -> bool:
+        """Run posted callbacks in order, at most ``limit``; True when some are left."""
         self._gevent_wake_pending = False
         queue = self._to_gevent
-        while queue:
+        done = 0
+        while queue and (limit is None or done < limit):
+            done += 1
             try:
                 queue.popleft()()
             except Exception:
                 log.exception("a harness callback failed on the Locust side")
+        return bool(queue)
 
 
 def _settle(submission: Submission, task: asyncio.Task) -> None:
