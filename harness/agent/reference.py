@@ -31,8 +31,8 @@ class BatchRecord:
     chat_id: str
     batch_no: int
     received: list[tuple[str, float]]
-    t_closed: float = 0.0
-    t_started: float = 0.0
+    t_closed: float | None = None
+    t_started: float | None = None
     sent: list[tuple[str, float]] = field(default_factory=list)
     cancelled: bool = False
 
@@ -77,12 +77,17 @@ class ReferenceAgent:
         return list(self._chats)
 
     def disconnect(self, chat_id: str) -> None:
-        """End a chat: pending batches are dropped, replies in progress cancelled."""
+        """End a chat: a pending batch is logged as cancelled, replies in progress stop."""
         chat = self._chats.pop(chat_id, None)
         if chat is None:
             return
         if chat.timer is not None:
             chat.timer.cancel()
+        if chat.pending:  # received but never processed: still part of the ground truth
+            chat.batches += 1
+            self.log.append(
+                BatchRecord(chat_id, chat.batches, chat.pending, Clock.now(), cancelled=True)
+            )
         for task in chat.tasks:
             task.cancel()
 

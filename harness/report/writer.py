@@ -43,8 +43,8 @@ def write_ground_truth(report_dir: Path, recorder: Recorder, batches: list[dict]
                 **batch,
                 "received": [_relative(m, recorder) for m in batch["received"]],
                 "sent": [_relative(m, recorder) for m in batch["sent"]],
-                "t_closed": recorder.relative(batch["t_closed"]),
-                "t_started": recorder.relative(batch["t_started"]),
+                "t_closed": _maybe_relative(batch["t_closed"], recorder),
+                "t_started": _maybe_relative(batch["t_started"], recorder),
             }
             out.write(orjson.dumps(line) + b"\n")
     return path
@@ -52,3 +52,7 @@ def write_ground_truth(report_dir: Path, recorder: Recorder, batches: list[dict]
 
 def _relative(message: dict, recorder: Recorder) -> dict:
     return {"text": message["text"], "t_s": recorder.relative(message["t"])}
+
+
+def _maybe_relative(monotonic: float | None, recorder: Recorder) -> float | None:
+    return None if monotonic is None else recorder.relative(monotonic)
