@@ -303,3 +303,29 @@ def test_web_ui_runs_the_same_thing_interactively(tmp_path):
             process.kill()
             process.wait()
     assert "Traceback" not in process.stderr.read()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--report-dir", "{blocker}/reports"),
+            "cannot write reports to {blocker}/reports: "
+            "Not a directory; choose a writable folder with --report-dir",
+        ),
+        (("--time-scale", "0"), "argument --time-scale: must be greater than 0, got 0"),
+        (("--transport", "carrier-pigeon"), "argument --transport: invalid choice"),
+        (
+            ("--scenario", "{blocker}/missing"),
+            "{blocker}/missing:0: (file): no such file or folder",
+        ),
+    ],
+)
+def test_bad_options_fail_in_one_clear_line(tmp_path, args, message):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    filled = [arg.format(blocker=blocker) for arg in args]
+    result = locust("--headless", "-u", "1", "-t", "1s", *filled, timeout=30)
+    assert result.returncode == 2
+    assert message.format(blocker=blocker) in result.stderr
+    assert "Traceback" not in result.stderr

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from locust import events
 from locust.env import Environment
-from locust.runners import LocalRunner
+from locust.runners import LocalRunner, MasterRunner
 
 from harness.locust.options import add_arguments, scenario_paths
 from harness.locust.runtime import LocustRuntime
 from harness.locust.users import RUNTIMES, ConversationUser, user_classes
-from harness.report import print_summary
+from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 
@@ -44,13 +44,21 @@ def _register(scenarios: list[Scenario]) -> None:
 
     @events.init.add_listener
     def _init(environment: Environment, **_kwargs) -> None:
+        report_dir = environment.parsed_options.report_dir
+        if report_dir:
+            try:
+                prepare_report_dir(Path(report_dir))
+            except OSError as exc:
+                sys.stderr.write(f"chatstorm: {exc}\n")
+                raise SystemExit(2) from None
         runtime = LocustRuntime(environment, scenarios)
         RUNTIMES[environment] = runtime
         state["runtime"] = runtime
 
     @events.test_start.add_listener
     def _test_start(environment: Environment, **_kwargs) -> None:
-        RUNTIMES[environment].begin()
+        if not isinstance(environment.runner, MasterRunner):  # a master runs no users
+            RUNTIMES[environment].begin()
 
     @events.test_stop.add_listener
     def _test_stop(environment: Environment, **_kwargs) -> None:

@@ -7,6 +7,7 @@ from harness.report.writer import (
     REPORT_FILE,
     TRANSCRIPT_FILE,
     build_report,
+    prepare_report_dir,
     write_ground_truth,
     write_report,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "TRANSCRIPT_FILE",
     "Recorder",
     "build_report",
+    "prepare_report_dir",
     "print_summary",
     "write_ground_truth",
     "write_report",

@@ -15,6 +15,24 @@ TRANSCRIPT_FILE = "transcripts.jsonl"
 GROUND_TRUTH_FILE = "reference_agent.jsonl"
 
 
+def prepare_report_dir(report_dir: Path) -> None:
+    """Create the report folder now, so a bad path fails before the run, not after it.
+
+    Raises OSError with a message that names the folder and the fix.
+    """
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        probe = report_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(
+            f"cannot write reports to {report_dir}: {reason}; choose a writable folder "
+            "with --report-dir"
+        ) from None
+
+
 def build_report(recorder: Recorder, run: dict) -> dict:
     """The report: ``run`` (how it ran) plus per-scenario and total figures."""
     started = datetime.fromtimestamp(recorder.started_wall, UTC)
