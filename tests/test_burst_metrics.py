@@ -3,8 +3,8 @@ import pytest
 from harness.metrics.burst import measure_burst
 
 
-def burst(acks, arrivals, timed_out=False):
-    return measure_burst(acks, acks, arrivals, timed_out)
+def burst(acks, arrivals, timed_out=False, quiet=2.0):
+    return measure_burst(acks, acks, arrivals, timed_out, quiet)
 
 
 def test_batched_burst_one_group():
@@ -15,8 +15,9 @@ def test_batched_burst_one_group():
     assert m.complete_reply_ms == pytest.approx(4500)
     assert m.reply_gaps_ms == pytest.approx((500, 1000))
     assert m.messages_in_reply == 3
-    assert m.pauses_without_premature_s == pytest.approx((1.0, 1.0))
-    assert m.pauses_with_premature_s == ()
+    assert m.debounce_evidence.sends == (0.0, 1.0, 2.0)
+    assert m.debounce_evidence.reply_starts == (5.0,)  # one reply: gaps under quiet_window
+    assert m.debounce_evidence.reaction == pytest.approx(3.0)
 
 
 def test_premature_replies_counted_per_interval():
@@ -24,8 +25,8 @@ def test_premature_replies_counted_per_interval():
     m = burst([0.0, 10.0, 10.5, 11.0], [3.0, 3.4, 14.0])
     assert m.premature_messages == 2
     assert m.reply_groups == 2
-    assert m.pauses_with_premature_s == pytest.approx((10.0,))
-    assert m.pauses_without_premature_s == pytest.approx((0.5, 0.5))
+    assert m.debounce_evidence.reply_starts == (3.0, 14.0)
+    assert m.debounce_evidence.reaction == pytest.approx(3.0)
     assert m.first_reply_ms == pytest.approx(3000)
     assert m.agent_messages == 3
 
@@ -41,6 +42,7 @@ def test_timeout_has_no_reply_latency():
     assert m.timed_out
     assert m.first_reply_ms is None and m.complete_reply_ms is None
     assert m.reply_groups == 0
+    assert m.debounce_evidence is None  # no reply: no evidence
 
 
 def test_message_at_the_last_send_counts_as_reply():
@@ -50,11 +52,11 @@ def test_message_at_the_last_send_counts_as_reply():
 
 
 def test_send_time_is_ack_minus_call():
-    m = measure_burst([0.0, 1.0], [0.2, 1.05], [2.0], False)
+    m = measure_burst([0.0, 1.0], [0.2, 1.05], [2.0], False, 1.0)
     assert m.send_ms == pytest.approx((200, 50))
     assert m.first_reply_ms == pytest.approx(950)
 
 
 def test_rejects_an_empty_burst():
     with pytest.raises(ValueError):
-        measure_burst([], [], [], False)
+        measure_burst([], [], [], False, 1.0)

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,8 @@ from harness.conversation import (
     TurnRecord,
     run_conversation,
 )
-from harness.scenario import Scenario
+from harness.metrics.debounce import estimate_debounce
+from harness.scenario import Scenario, load_scenarios
 from harness.transport.mock import MockTransport
 
 SCALE = 0.05  # one scenario second = 50 ms
@@ -88,6 +90,19 @@ SCENARIOS = {
             agent={"debounce_s": 0.5, "think_time_s": 1.5, "reply_parts": 1},
         ),
         2,
+    ),
+    # The agent thinks (2 s) longer than any pause (0.3-1.5 s): the answer to a pause over
+    # the debounce lands after the next message, never inside the pause.
+    "slow_thinker": (
+        make(
+            "slow_thinker",
+            pattern="C2 A",
+            max_turns=4,
+            timing={"inter_message_delays": [[0.3, 1.5]], "think_time": 1.0},
+            collect={"quiet_window": 2.0, "first_reply_timeout": 10, "max_collect": 20},
+            agent={"debounce_s": 1.0, "think_time_s": 2.0, "reply_parts": 1},
+        ),
+        6,
     ),
     # One batch at a time: the fourth user waits for three others.
     "capacity": (
@@ -237,9 +252,6 @@ def test_premature_replies_are_the_ones_the_agent_really_sent(run):
         assert burst.premature_messages == 2  # both parts of the answer to message 1
         assert burst.reply_groups == 2
         assert burst.messages_in_reply == 2
-        jitter_s = JITTER_MS / 1000
-        assert burst.pauses_with_premature_s == pytest.approx((3.0 * SCALE,), abs=jitter_s)
-        assert burst.pauses_without_premature_s == pytest.approx((0.4 * SCALE,), abs=jitter_s)
     batches = transport.agents["premature"].log
     assert sorted(len(b.received) for b in batches) == [1] * 6 + [2] * 6
     assert compare_with_log(collected, transport, "premature") == 6
@@ -298,8 +310,8 @@ def test_time_scale_applies_to_harness_and_agent():
         collected, _ = asyncio.run(play(only, scale))
         for record in collected.turns:
             assert record.burst.first_reply_ms == pytest.approx(1.6 * scale * 1000, abs=JITTER_MS)
-            pauses = record.burst.pauses_without_premature_s
-            assert pauses == pytest.approx((0.4 * scale,) * 2, abs=JITTER_MS / 1000)
+            sends = record.burst.debounce_evidence.sends  # relative to the first message
+            assert sends == pytest.approx((0, 0.4 * scale, 0.8 * scale), abs=JITTER_MS / 1000)
 
 
 def test_cancelled_conversation_counts_as_interrupted_not_timeout():
@@ -310,7 +322,8 @@ def test_cancelled_conversation_counts_as_interrupted_not_timeout():
         transport = MockTransport(clock)
         collected = Collected()
         task = asyncio.create_task(run_conversation(transport, scenario, "s-1", clock, collected))
-        while not any(m.role == "client" for m in collected.messages):
+        # Cancel while the reply is being collected: the agent has closed the batch.
+        while not transport.agents.get("stopped") or not transport.agents["stopped"].log:
             await asyncio.sleep(0.005)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -322,6 +335,7 @@ def test_cancelled_conversation_counts_as_interrupted_not_timeout():
     assert collected.turns == []
     (end,) = collected.ends
     assert end.end_reason == "interrupted" and end.bursts_interrupted == 1
+    assert [m.role for m in collected.messages] == ["client", "client"]  # not lost
 
 
 def test_total_timeout_ends_the_conversation():
@@ -331,3 +345,51 @@ def test_total_timeout_ends_the_conversation():
     (end,) = collected.ends
     assert end.end_reason == "total_timeout"
     assert len(collected.turns) == 2 and end.bursts_interrupted == 1
+
+
+def debounce_of(collected: Collected, scenario: str) -> tuple[float, float]:
+    samples = [t.burst.debounce_evidence for t in collected.turns_of(scenario)]
+    return estimate_debounce([s for s in samples if s is not None])
+
+
+def test_debounce_estimate_brackets_the_agents_window(run):
+    collected, _ = run
+    debounce = 1.0 * SCALE
+    without, with_answer = debounce_of(collected, "premature")
+    assert without == pytest.approx(0.4 * SCALE, abs=JITTER_MS / 1000)
+    assert with_answer == pytest.approx(3.0 * SCALE, abs=JITTER_MS / 1000)
+    assert without < debounce < with_answer
+
+
+def test_debounce_estimate_holds_when_the_agent_thinks_longer_than_the_pauses(run):
+    collected, transport = run
+    turns = collected.turns_of("slow_thinker")
+    assert len(turns) == 6 * 4
+    # The interval rule of "premature" sees nothing: every answer lands after the burst.
+    assert all(t.burst.premature_messages == 0 for t in turns)
+    # ...yet the agent did answer some first messages on their own:
+    split = [b for b in transport.agents["slow_thinker"].log if len(b.received) == 1]
+    assert split, "the scenario should make the agent answer some first messages alone"
+    without, with_answer = debounce_of(collected, "slow_thinker")
+    margin = 2 / 1000  # the agent and the harness see the same pause, give or take 2 ms
+    assert without < 1.0 * SCALE + margin
+    assert with_answer > 1.0 * SCALE - margin
+
+
+def test_debounce_brackets_of_the_shipped_scenarios_contain_their_agents_window():
+    """The demo's own scenarios: realistic pauses, varying think times, multi-part replies."""
+    scale = 0.03
+    shipped = load_scenarios([Path(__file__).resolve().parent.parent / "scenarios"])
+    runs = {s.name: (s.model_copy(update={"max_turns": 3}), 10) for s in shipped}
+    collected, _ = asyncio.run(play(runs, scale))
+    margin = 3 / 1000  # the agent and the harness see the same pause, give or take 3 ms
+    checked = 0
+    for scenario in shipped:
+        without, with_answer = debounce_of(collected, scenario.name)
+        window = scenario.agent.debounce_s * scale
+        if without is not None:
+            assert without < window + margin, (scenario.name, without, window)
+        if with_answer is not None:
+            assert with_answer > window - margin, (scenario.name, with_answer, window)
+        checked += without is not None and with_answer is not None
+    assert checked >= 2  # the scenarios whose long pauses do trigger give both ends

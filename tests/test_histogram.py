@@ -43,9 +43,9 @@ def test_merging_equals_recording_everything_in_one():
 def test_scenario_stats_merge_exactly():
     a, b, both = ScenarioStats(), ScenarioStats(), ScenarioStats()
     bursts = [
-        measure_burst([0, 1], [0, 1], [1.5, 2.0], False),
-        measure_burst([0, 8, 9], [0, 8, 9], [3, 12], False),
-        measure_burst([0], [0], [], True),
+        measure_burst([0, 1], [0, 1], [3.5, 4.0], False, 1.0),
+        measure_burst([0, 8, 9], [0, 8, 9], [3, 12], False, 1.0),
+        measure_burst([0], [0], [], True, 1.0),
     ]
     for i, m in enumerate(bursts):
         (a if i % 2 else b).add_burst(m)
@@ -64,6 +64,7 @@ def test_scenario_stats_merge_exactly():
     assert report["debounce_estimate_s"] == {
         "max_pause_without_premature": 1,
         "min_pause_with_premature": 8,
+        "bursts_sampled": 2,
     }
     assert report["late_replies"] == 3
     assert report["conversations_interrupted"] == 1 and report["bursts_interrupted"] == 1

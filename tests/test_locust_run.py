@@ -133,6 +133,7 @@ def test_report_has_every_documented_field(headless):
         assert set(figures["debounce_estimate_s"]) == {
             "max_pause_without_premature",
             "min_pause_with_premature",
+            "bursts_sampled",
         }
     assert set(report["scenarios"]) == {"Batched", "Premature"}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import dataclass, field
 
 from harness.clock import Clock
 from harness.conversation.records import (
@@ -23,6 +24,7 @@ from harness.conversation.records import (
     ConversationResult,
     EndReason,
     LateReplies,
+    Role,
     TranscriptEntry,
     TurnRecord,
 )
@@ -33,8 +35,23 @@ from harness.scenario.pattern import Turn, iter_turns
 from harness.transport.base import AgentMessage, Session, Transport
 
 
+@dataclass
+class _Burst:
+    """The turn in flight: what was sent when, and what arrived since its first message."""
+
+    turn: int
+    calls: list[float] = field(default_factory=list)
+    acks: list[float] = field(default_factory=list)
+    arrivals: list[AgentMessage] = field(default_factory=list)
+
+
 class Conversation:
-    """One simulated conversation. ``run`` returns how it ended; records go to the observer."""
+    """One simulated conversation. ``run`` returns how it ended; records go to the observer.
+
+    Every agent message is routed once, by its arrival time, by ``_accept``: before the
+    current burst's first message it is a late reply of the previous turn, after it part
+    of the burst. Transcript lines are emitted in time order, at the latest when a turn ends.
+    """
 
     def __init__(
         self,
@@ -56,12 +73,14 @@ class Conversation:
             scenario.persona, random.Random(f"{seed}:{scenario.name}:{conversation_id}:persona")
         )
         self._history: list[tuple[str, str]] = []
-        self._late_window_turn: int | None = None
+        self._entries: list[TranscriptEntry] = []
+        self._burst: _Burst | None = None
+        self._late_turn: int | None = None
+        self._late_count = 0
         self._turns = 0
 
     async def run(self) -> ConversationResult:
         reason: EndReason = "max_turns"
-        in_flight = False
         error: str | None = None
         try:
             async with asyncio.timeout(self.clock.real(self.scenario.total_timeout)):
@@ -72,21 +91,21 @@ class Conversation:
                         await asyncio.sleep(
                             self.clock.draw(self._timing, self.scenario.timing.think_time)
                         )
-                    in_flight = True
                     await self._play_turn(index, turn)
-                    in_flight = False
         except TimeoutError:
             reason = "total_timeout"
         except asyncio.CancelledError:
-            reason = "interrupted"
-            self._finish(reason, in_flight, None)
+            self._finish("interrupted", None)
             raise
-        except Exception as exc:  # a transport failure ends this conversation, not the run
-            reason, error = "transport_error", f"{type(exc).__name__}: {exc}"
-        return self._finish(reason, in_flight, error)
+        except Exception as exc:  # a failing transport or persona ends this conversation only
+            reason, error = "error", f"{type(exc).__name__}: {exc}"
+        return self._finish(reason, error)
 
-    def _finish(self, reason: EndReason, in_flight: bool, error: str | None) -> ConversationResult:
-        self._close_late_window(self.session.inbox.drain(), before=None)
+    def _finish(self, reason: EndReason, error: str | None) -> ConversationResult:
+        self._pull()
+        self._close_late_window()
+        self._flush_transcript()
+        in_flight = self._burst is not None
         result = ConversationResult(
             self.id, self.scenario.name, self._turns, reason, int(in_flight), error
         )
@@ -94,6 +113,8 @@ class Conversation:
         return result
 
     async def _play_turn(self, index: int, turn: Turn) -> None:
+        self._pull()
+        self._flush_transcript()  # the persona sees every reply that has arrived
         request = BurstRequest(
             turn=index,
             thoughts=turn.thoughts,
@@ -103,46 +124,44 @@ class Conversation:
         texts = await self.persona.next_burst(request)
         if not texts:
             raise ValueError(f"persona of {self.scenario.name!r} produced an empty burst")
-        calls: list[float] = []
-        acks: list[float] = []
-        arrivals: list[AgentMessage] = []
+        burst = self._burst = _Burst(index)
         delays = self.scenario.timing.inter_message_delays
         for position, text in enumerate(texts):
             if position:
                 pause = delays[(position - 1) % len(delays)]
                 await asyncio.sleep(self.clock.draw(self._timing, pause))
             sent = await self.session.send(text)
-            calls.append(sent.t_call)
-            acks.append(sent.t_ack)
-            if position == 0:
-                waiting = self.session.inbox.drain()
-                self._close_late_window(waiting, before=sent.t_ack)
-                arrivals.extend(m for m in waiting if m.t_received >= sent.t_ack)
+            burst.calls.append(sent.t_call)
+            burst.acks.append(sent.t_ack)
             self._record("client", index, text, sent.t_ack)
-        timed_out = await self._collect(acks[-1], arrivals)
-        for message in arrivals:
-            self._record("agent", index, message.text, message.t_received)
-        burst = measure_burst(calls, acks, [m.t_received for m in arrivals], timed_out)
-        self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, burst))
-        self._late_window_turn = index
+            self._pull()
+            if position == 0:
+                self._close_late_window()
+        timed_out = await self._collect(burst)
+        arrivals = [m.t_received for m in burst.arrivals]
+        quiet = self.clock.real(self.scenario.collect.quiet_window)
+        measured = measure_burst(burst.calls, burst.acks, arrivals, timed_out, quiet)
+        self._burst = None
+        self._late_turn = index
         self._turns += 1
+        self._flush_transcript()
+        self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured))
 
-    async def _collect(self, last_sent: float, arrivals: list[AgentMessage]) -> bool:
-        """Collect the reply into ``arrivals``; True when nothing came in time."""
+    async def _collect(self, burst: _Burst) -> bool:
+        """Collect the reply into the burst; True when nothing came in time."""
         collect = self.scenario.collect
-        inbox = self.session.inbox
-        arrivals.extend(inbox.drain())
+        last_sent = burst.acks[-1]
         hard_end = last_sent + self.clock.real(collect.max_collect)
-        if not any(m.t_received >= last_sent for m in arrivals):
+        if not any(m.t_received >= last_sent for m in burst.arrivals):
             first_by = min(last_sent + self.clock.real(collect.first_reply_timeout), hard_end)
-            if not await self._take(first_by, arrivals):
+            if not await self._take(first_by):
                 return True
         quiet = self.clock.real(collect.quiet_window)
-        while await self._take(min(arrivals[-1].t_received + quiet, hard_end), arrivals):
+        while await self._take(min(burst.arrivals[-1].t_received + quiet, hard_end)):
             pass
         return False
 
-    async def _take(self, until: float, arrivals: list[AgentMessage]) -> bool:
+    async def _take(self, until: float) -> bool:
         """Wait for one message that arrives by ``until``; leave a later one in the inbox."""
         inbox = self.session.inbox
         message = await inbox.get(until - Clock.now())
@@ -151,26 +170,45 @@ class Conversation:
         if message.t_received > until:
             inbox.unget(message)
             return False
-        arrivals.append(message)
+        self._accept(message)
         return True
 
-    def _close_late_window(self, waiting: list[AgentMessage], before: float | None) -> None:
-        """Messages that arrived before ``before`` (all, when None) are the last turn's late
-        replies."""
-        turn, self._late_window_turn = self._late_window_turn, None
-        late = [m for m in waiting if before is None or m.t_received < before]
-        for message in late:
-            self._record("agent", turn or 0, message.text, message.t_received)
-        if late and turn is not None:
-            self.observer.on_late(LateReplies(self.id, self.scenario.name, turn, len(late)))
+    def _pull(self) -> None:
+        """Accept every message that has arrived, without waiting."""
+        for message in self.session.inbox.drain():
+            self._accept(message)
 
-    def _record(self, role: str, turn: int, text: str, t: float) -> None:
-        self._history.append((role, text))
-        self.observer.on_message(
+    def _accept(self, message: AgentMessage) -> None:
+        burst = self._burst
+        if burst is not None and burst.acks and message.t_received >= burst.acks[0]:
+            burst.arrivals.append(message)
+            turn = burst.turn
+        else:
+            self._late_count += self._late_turn is not None
+            turn = self._late_turn if self._late_turn is not None else 0
+        self._record("agent", turn, message.text, message.t_received)
+
+    def _close_late_window(self) -> None:
+        """The previous turn's late replies are all in: report them."""
+        if self._late_turn is not None and self._late_count:
+            record = LateReplies(self.id, self.scenario.name, self._late_turn, self._late_count)
+            self.observer.on_late(record)
+        self._late_turn, self._late_count = None, 0
+
+    def _record(self, role: Role, turn: int, text: str, t: float) -> None:
+        self._entries.append(
             TranscriptEntry(
                 self.id, self.scenario.name, self.scenario.persona.name, turn, role, text, t
-            )  # type: ignore[arg-type]
+            )
         )
+
+    def _flush_transcript(self) -> None:
+        """Emit the recorded lines in time order, into the transcript and the history."""
+        self._entries.sort(key=lambda entry: entry.t)
+        for entry in self._entries:
+            self._history.append((entry.role, entry.text))
+            self.observer.on_message(entry)
+        self._entries.clear()
 
 
 async def run_conversation(

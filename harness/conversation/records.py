@@ -11,7 +11,8 @@ from typing import Literal, Protocol
 
 from harness.metrics.burst import BurstMeasurement
 
-EndReason = Literal["max_turns", "total_timeout", "interrupted", "transport_error"]
+EndReason = Literal["max_turns", "total_timeout", "interrupted", "error"]
+Role = Literal["client", "agent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,7 @@ class TranscriptEntry:
     scenario: str
     persona: str
     turn: int
-    role: Literal["client", "agent"]
+    role: Role
     text: str
     t: float
     """Monotonic seconds: when the client message was acknowledged or the agent's arrived."""

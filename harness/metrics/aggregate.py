@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.metrics.burst import BurstMeasurement
+from harness.metrics.burst import BurstMeasurement, DebounceEvidence
+from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce
 from harness.metrics.histogram import Histogram
 
 LATENCIES = ("send", "first_reply", "complete_reply", "reply_gap")
@@ -33,8 +34,7 @@ class ScenarioStats:
     latency_ms: dict[str, Histogram] = field(
         default_factory=lambda: {name: Histogram() for name in LATENCIES}
     )
-    max_pause_without_premature_s: float | None = None
-    min_pause_with_premature_s: float | None = None
+    debounce_samples: list[DebounceEvidence] = field(default_factory=list)
 
     def add_late(self, count: int) -> None:
         self.late_replies += count
@@ -59,14 +59,8 @@ class ScenarioStats:
             latency["complete_reply"].add(burst.complete_reply_ms)
         for value in burst.reply_gaps_ms:
             latency["reply_gap"].add(value)
-        if burst.pauses_without_premature_s:
-            self.max_pause_without_premature_s = _max(
-                self.max_pause_without_premature_s, max(burst.pauses_without_premature_s)
-            )
-        if burst.pauses_with_premature_s:
-            self.min_pause_with_premature_s = _min(
-                self.min_pause_with_premature_s, min(burst.pauses_with_premature_s)
-            )
+        if burst.debounce_evidence is not None and len(self.debounce_samples) < SAMPLE_LIMIT:
+            self.debounce_samples.append(burst.debounce_evidence)
 
     def add_conversation(self, end_reason: str, bursts_interrupted: int) -> None:
         self.conversations += 1
@@ -93,14 +87,11 @@ class ScenarioStats:
         self.messages_per_reply.merge(other.messages_per_reply)
         for name, histogram in other.latency_ms.items():
             self.latency_ms[name].merge(histogram)
-        self.max_pause_without_premature_s = _max(
-            self.max_pause_without_premature_s, other.max_pause_without_premature_s
-        )
-        self.min_pause_with_premature_s = _min(
-            self.min_pause_with_premature_s, other.min_pause_with_premature_s
-        )
+        room = SAMPLE_LIMIT - len(self.debounce_samples)
+        self.debounce_samples.extend(other.debounce_samples[:room])
 
     def to_report(self) -> dict:
+        without, with_premature = estimate_debounce(self.debounce_samples)
         return {
             "conversations": self.conversations,
             "conversations_interrupted": self.conversations_interrupted,
@@ -119,8 +110,9 @@ class ScenarioStats:
             "messages_per_reply": self.messages_per_reply.counts(),
             "latency_ms": {name: h.summary() for name, h in self.latency_ms.items()},
             "debounce_estimate_s": {
-                "max_pause_without_premature": self.max_pause_without_premature_s,
-                "min_pause_with_premature": self.min_pause_with_premature_s,
+                "max_pause_without_premature": without,
+                "min_pause_with_premature": with_premature,
+                "bursts_sampled": len(self.debounce_samples),
             },
         }
 
@@ -152,11 +144,3 @@ class RunStats:
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
-
-
-def _max(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else max(a, b)
-
-
-def _min(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else min(a, b)

@@ -8,11 +8,10 @@ r_1..r_k (from s_1 until the reply collection closed). Then:
 - a *premature* message arrives in [s_1, s_n): the agent answered before the user was done.
 - reply groups = the intervals [s_i, s_{i+1}) holding agent messages, plus one if any
   arrive after s_n. An agent that batches the burst scores 1.
-- each pause s_{i+1} - s_i either held an agent message (it triggered a premature reply)
-  or did not; the largest pause without and the smallest pause with one bracket the
-  agent's debounce window, as seen from outside. A reply that lands after the next
-  message was sent is counted in the pause it lands in, so the bracket is exact when the
-  agent's think time is shorter than the pauses that trigger it.
+- debounce evidence: the burst's message times, the agent's message times and the start
+  of each reply (a reply ends after ``quiet_window`` of silence), relative to s_1, plus
+  the reaction time F (start of the last reply after s_n, minus s_n).
+  ``harness.metrics.debounce`` turns the evidence of many bursts into the estimate.
 
 Times in, milliseconds (latencies) and seconds (pauses) out.
 """
@@ -26,6 +25,16 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class DebounceEvidence:
+    """What one burst tells about the agent's debounce, in seconds relative to s_1."""
+
+    sends: tuple[float, ...]
+    arrivals: tuple[float, ...]
+    reply_starts: tuple[float, ...]
+    reaction: float
+
+
+@dataclass(frozen=True, slots=True)
 class BurstMeasurement:
     client_messages: int
     send_ms: tuple[float, ...]
@@ -35,8 +44,7 @@ class BurstMeasurement:
     messages_in_reply: int
     premature_messages: int
     reply_groups: int
-    pauses_without_premature_s: tuple[float, ...]
-    pauses_with_premature_s: tuple[float, ...]
+    debounce_evidence: DebounceEvidence | None
     timed_out: bool
 
     @property
@@ -53,23 +61,22 @@ def measure_burst(
     send_acks: Sequence[float],
     arrivals: Sequence[float],
     timed_out: bool,
+    quiet_window: float,
 ) -> BurstMeasurement:
-    """Measure one burst. ``arrivals`` are sorted and none precedes ``send_acks[0]``."""
+    """Measure one burst. ``arrivals`` are sorted and none precedes ``send_acks[0]``;
+    ``quiet_window`` (seconds) is the silence that separates two replies."""
     if not send_acks or len(send_calls) != len(send_acks):
         raise ValueError("a burst needs at least one send, with a call and an ack time each")
     acks = list(send_acks)
     last = acks[-1]
     split = bisect_left(arrivals, last)
     early, reply = arrivals[:split], arrivals[split:]
-    groups = 0
-    without: list[float] = []
-    with_premature: list[float] = []
-    for start, end in itertools.pairwise(acks):
-        pause = end - start
-        held = bisect_left(early, end) > bisect_left(early, start)
-        (with_premature if held else without).append(pause)
-        groups += held
+    groups = sum(
+        bisect_left(early, end) > bisect_left(early, start)
+        for start, end in itertools.pairwise(acks)
+    )
     groups += bool(reply)
+
     return BurstMeasurement(
         client_messages=len(acks),
         send_ms=tuple((ack - call) * 1000 for call, ack in zip(send_calls, acks, strict=True)),
@@ -79,7 +86,24 @@ def measure_burst(
         messages_in_reply=len(reply),
         premature_messages=len(early),
         reply_groups=groups,
-        pauses_without_premature_s=tuple(without),
-        pauses_with_premature_s=tuple(with_premature),
+        debounce_evidence=_debounce_evidence(acks, arrivals, quiet_window),
         timed_out=timed_out,
+    )
+
+
+def _debounce_evidence(
+    acks: Sequence[float], arrivals: Sequence[float], quiet_window: float
+) -> DebounceEvidence | None:
+    """None when the burst says nothing about debouncing: one message, or no reply."""
+    last = acks[-1]
+    starts = [t for i, t in enumerate(arrivals) if i == 0 or t - arrivals[i - 1] >= quiet_window]
+    final = [t for t in starts if t >= last]
+    if len(acks) < 2 or not final:
+        return None
+    first = acks[0]
+    return DebounceEvidence(
+        sends=tuple(t - first for t in acks),
+        arrivals=tuple(t - first for t in arrivals),
+        reply_starts=tuple(t - first for t in starts),
+        reaction=final[-1] - last,
     )

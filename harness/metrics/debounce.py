@@ -1,0 +1,94 @@
+"""The agent's debounce window, estimated from outside.
+
+A debouncing agent waits for a pause longer than its window D, then answers what it has.
+Seen from outside, a pause either triggered an answer or did not; the largest pause that
+triggered nothing and the smallest that triggered an answer bracket D.
+
+Let F be the agent's typical reaction time to a finished burst (the median over the
+sampled bursts), and its spread three median absolute deviations of those times.
+
+- A pause longer than F + spread is longer than D, and its answer is due inside it: it
+  triggered an answer when an agent message arrived during it (DESIGN's interval rule).
+- A shorter pause's answer lands after the user's next message, maybe after the burst.
+  So each reply (a run of agent messages closed by ``quiet_window`` of silence) is
+  matched to the message whose answer was due nearest, at s_i + F. A reply that
+  arrived before the burst's last message answers one of the messages already sent. A
+  reply after it is the regular answer, unless it came too early for that: nearer an
+  earlier message's due time by more than the spread.
+
+A short pause counts as untriggered only when no reply began within the spread of its
+due time; when one did but was nearer the regular answer, the pause is left out as
+unclear rather than guessed. So the bracket comes from clear evidence only, and it
+holds while the agent's reaction time varies by less than the short pauses that
+trigger it. It uses a sample of bursts (the first ``SAMPLE_LIMIT`` of a scenario),
+so memory stays bounded on long runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+
+from harness.metrics.burst import DebounceEvidence
+
+SAMPLE_LIMIT = 2000
+
+
+def estimate_debounce(samples: Sequence[DebounceEvidence]) -> tuple[float | None, float | None]:
+    """(largest pause without an answer, smallest pause with one), in seconds."""
+    if not samples:
+        return None, None
+    reactions = [sample.reaction for sample in samples]
+    typical = statistics.median(reactions)
+    spread = 3 * statistics.median(abs(r - typical) for r in reactions)
+    largest_without: float | None = None
+    smallest_with: float | None = None
+    for sample in samples:
+        triggered, unclear = _classify_pauses(sample, typical, spread)
+        for index, (a, b) in enumerate(itertools.pairwise(sample.sends)):
+            pause = b - a
+            if index in triggered:
+                smallest_with = pause if smallest_with is None else min(smallest_with, pause)
+            elif index not in unclear:
+                largest_without = pause if largest_without is None else max(largest_without, pause)
+    return largest_without, smallest_with
+
+
+def _classify_pauses(
+    sample: DebounceEvidence, typical: float, spread: float
+) -> tuple[set[int], set[int]]:
+    """(pauses that triggered an answer, pauses that cannot be told), by index."""
+    sends, arrivals, starts = sample.sends, sample.arrivals, sample.reply_starts
+    last = len(sends) - 1
+    long_pauses = {
+        index for index, (a, b) in enumerate(itertools.pairwise(sends)) if b - a > typical + spread
+    }
+    triggered = {
+        index
+        for index in long_pauses
+        if bisect_left(arrivals, sends[index + 1]) > bisect_left(arrivals, sends[index])
+    }
+    for start in starts:
+        sent_before = bisect_right(sends, start)
+        if sent_before <= last:  # premature: it answers one of the messages already sent
+            triggered.add(_nearest_due(sends[:sent_before], start, typical))
+            continue
+        candidate = _nearest_due(sends, start, typical)
+        regular = abs(start - (sends[last] + typical))
+        if candidate != last and regular - abs(start - (sends[candidate] + typical)) > spread:
+            triggered.add(candidate)
+    triggered.discard(last)
+    unclear = {
+        index
+        for index in range(last)
+        if index not in triggered
+        and index not in long_pauses
+        and any(abs(start - (sends[index] + typical)) <= spread for start in starts)
+    }
+    return triggered, unclear
+
+
+def _nearest_due(sends: Sequence[float], start: float, typical: float) -> int:
+    return min(range(len(sends)), key=lambda i: abs(start - (sends[i] + typical)))

@@ -1,0 +1,66 @@
+"""The debounce estimate on synthetic agents whose window is known."""
+
+import random
+
+import pytest
+
+from harness.metrics.burst import measure_burst
+from harness.metrics.debounce import estimate_debounce
+
+
+def debouncing_agent(sends, debounce, think):
+    """Arrival times of a debouncing agent's (one-message) answers to ``sends``."""
+    answers = []
+    for index, sent in enumerate(sends):
+        nxt = sends[index + 1] if index + 1 < len(sends) else float("inf")
+        if nxt - sent > debounce:
+            answers.append(sent + debounce + think())
+    return sorted(answers)
+
+
+def evidence(sends, arrivals, quiet=0.5):
+    return measure_burst(sends, sends, arrivals, False, quiet).debounce_evidence
+
+
+def bursts(debounce, think, pauses, count=200, seed=3):
+    rng = random.Random(seed)
+    samples = []
+    for _ in range(count):
+        sends = [0.0]
+        for _ in range(2):
+            sends.append(sends[-1] + rng.uniform(*pauses))
+        arrivals = debouncing_agent(sends, debounce, lambda: think(rng))
+        samples.append(evidence(sends, arrivals))
+    return samples
+
+
+def test_brackets_the_window_when_answers_land_inside_the_pause():
+    samples = bursts(2.0, lambda rng: rng.uniform(0.2, 0.5), pauses=(0.5, 6.0))
+    without, with_answer = estimate_debounce(samples)
+    assert without < 2.0 < with_answer
+    assert with_answer - without < 0.3  # 200 bursts pin it down
+
+
+def test_brackets_the_window_when_the_agent_thinks_longer_than_the_pauses():
+    # Debounce 1 s, thinking 3-3.4 s: every answer lands after the user's next message,
+    # so no message arrives inside the pause that triggered it.
+    samples = bursts(1.0, lambda rng: rng.uniform(3.0, 3.4), pauses=(0.3, 2.0))
+    without, with_answer = estimate_debounce(samples)
+    assert without < 1.0 < with_answer
+    assert with_answer - without < 0.3
+
+
+def test_an_agent_that_answers_every_message_triggers_on_every_pause():
+    samples = bursts(0.0, lambda rng: 0.5, pauses=(1.0, 3.0))
+    without, with_answer = estimate_debounce(samples)
+    assert without is None and with_answer == pytest.approx(1.0, abs=0.05)
+
+
+def test_an_agent_that_always_waits_is_never_triggered():
+    samples = bursts(10.0, lambda rng: 1.0, pauses=(0.5, 3.0))
+    without, with_answer = estimate_debounce(samples)
+    assert with_answer is None and without == pytest.approx(3.0, abs=0.05)
+
+
+def test_no_evidence_no_estimate():
+    assert estimate_debounce([]) == (None, None)
