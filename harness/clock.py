@@ -9,7 +9,6 @@ convert back.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from dataclasses import dataclass
@@ -35,9 +34,6 @@ class Clock:
         """A uniformly drawn duration from a scenario range, in real seconds."""
         lo, hi = span
         return self.real(rng.uniform(lo, hi) if hi > lo else lo)
-
-    async def sleep(self, scenario_seconds: float) -> None:
-        await asyncio.sleep(self.real(scenario_seconds))
 
     @staticmethod
     def now() -> float:

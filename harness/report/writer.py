@@ -52,11 +52,16 @@ def write_report(report_dir: Path, report: dict) -> Path:
 
 
 def write_ground_truth(report_dir: Path, recorder: Recorder, batches: list[dict]) -> Path:
-    """The reference agent's log beside the transcripts, its times on the same ``t_s`` axis."""
+    """The reference agent's log beside the transcripts, its times on the same ``t_s`` axis.
+
+    Only this test's batches: in the web UI one process runs several tests in a row.
+    """
     report_dir.mkdir(parents=True, exist_ok=True)
     path = report_dir / GROUND_TRUTH_FILE
     with path.open("wb") as out:
         for batch in batches:
+            if batch["received"][0]["t"] < recorder.started_mono:
+                continue
             line = {
                 **batch,
                 "received": [_relative(m, recorder) for m in batch["received"]],
