@@ -330,3 +330,50 @@ def test_bad_options_fail_in_one_clear_line(tmp_path, args, message):
     assert result.returncode == 2
     assert message.format(blocker=blocker) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_objectives_decide_the_exit_code_both_ways(tmp_path):
+    expect_ok = BATCHED + "expect: {first_reply_p95_ms: 500, reply_groups_per_burst_max: 1.0}\n"
+    scenarios = scenario_dir(tmp_path, batched=expect_ok)
+    common = (
+        "--headless",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "3s",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(SCALE),
+        "--only-summary",
+    )
+    passing = locust(*common)
+    assert passing.returncode == 0, passing.stdout[-2000:]
+    assert "PASS  Batched: first_reply_p95_ms = " in passing.stdout
+    assert "Objectives: 2 passed, 0 failed" in passing.stdout
+    failing = locust(*common, "--expect", "first_reply_p95_ms=20")  # 80 ms is too slow
+    assert failing.returncode == 3
+    assert "FAIL  Batched: first_reply_p95_ms = " in failing.stdout
+    assert "(limit 20 ms)" in failing.stdout
+
+
+def test_objectives_that_tolerate_timeouts_override_locusts_failure_exit(tmp_path):
+    scenarios = scenario_dir(tmp_path, silent=SILENT + "expect: {timeout_rate_max: 1.0}\n")
+    result = locust(
+        "--headless",
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "2s",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        "0.1",
+        "--only-summary",
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "PASS  Silent: timeout_rate_max = 100.00% (limit 100.00%)" in result.stdout

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.report import parse_override
 from harness.transport import TRANSPORTS
 
 
@@ -52,6 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         env_var="LOCUST_SEED",
         help="Seed for personas and timing: the same seed replays the same conversations.",
     )
+    group.add_argument(
+        "--expect",
+        action="append",
+        type=_expectation,
+        default=None,
+        metavar="KEY=VALUE",
+        help="A service-level objective checked at the end of a headless run, for every "
+        "scenario (overrides its expect:), e.g. first_reply_p95_ms=3000. Repeatable.",
+    )
     parser.set_defaults(class_picker=True)
 
 
@@ -76,3 +86,10 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
     return value
+
+
+def _expectation(text: str) -> tuple[str, float]:
+    try:
+        return parse_override(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

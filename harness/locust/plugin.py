@@ -19,6 +19,8 @@ from harness.locust.users import RUNTIMES, ConversationUser, user_classes
 from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
+SLO_FAILED_EXIT_CODE = 3
+
 
 def install(
     default_scenarios: Path, argv: Sequence[str] | None = None
@@ -66,6 +68,9 @@ def _register(scenarios: list[Scenario]) -> None:
         runtime.settle()
         if isinstance(environment.runner, LocalRunner):
             runtime.finish_report({"users": environment.runner.target_user_count})
+            if runtime.slo_results:  # declared objectives decide the exit code
+                passed = all(result.passed for result in runtime.slo_results)
+                environment.process_exit_code = 0 if passed else SLO_FAILED_EXIT_CODE
 
     @events.quit.add_listener
     def _quit(**_kwargs) -> None:
@@ -75,3 +80,9 @@ def _register(scenarios: list[Scenario]) -> None:
         runtime.shutdown()
         if runtime.report is not None:
             print_summary(runtime.report)
+        if runtime.slo_results:
+            print("Service-level objectives:")
+            for result in runtime.slo_results:
+                print(f"  {result.line()}")
+            failed = sum(not result.passed for result in runtime.slo_results)
+            print(f"Objectives: {len(runtime.slo_results) - failed} passed, {failed} failed")

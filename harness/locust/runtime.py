@@ -29,7 +29,9 @@ from harness.locust.loop_thread import LoopThread, Submission
 from harness.report import (
     TRANSCRIPT_FILE,
     Recorder,
+    SloResult,
     build_report,
+    evaluate,
     write_ground_truth,
     write_report,
 )
@@ -57,6 +59,8 @@ class LocustRuntime:
         self.seed = options.seed
         self.transport_name = options.transport
         self.report_dir = Path(options.report_dir) if options.report_dir else None
+        self.expect_overrides = dict(options.expect or [])
+        self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
         self.recorder = Recorder()
         self.report: dict | None = None
@@ -108,7 +112,7 @@ class LocustRuntime:
             await asyncio.gather(*self._active, return_exceptions=True)
 
     def finish_report(self, run: dict) -> dict:
-        """Build the report (and write it when --report-dir was given)."""
+        """Build the report, check the objectives, write it when --report-dir was given."""
         self.report = build_report(
             self.recorder,
             {
@@ -118,6 +122,8 @@ class LocustRuntime:
                 **run,
             },
         )
+        self.slo_results = evaluate(self.report, self.scenarios, self.expect_overrides)
+        self.report["slo"] = [result.to_dict() for result in self.slo_results]
         if self.report_dir is not None:
             path = write_report(self.report_dir, self.report)
             batches = self.loop.submit(self._ground_truth).wait(timeout=SETTLE_TIMEOUT_S)

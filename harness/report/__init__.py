@@ -1,6 +1,7 @@
 """Reports: the Recorder (stats + transcript stream), report.json, the printed summary."""
 
 from harness.report.recorder import Recorder
+from harness.report.slo import SloResult, evaluate, parse_override
 from harness.report.summary import print_summary
 from harness.report.writer import (
     GROUND_TRUTH_FILE,
@@ -17,7 +18,10 @@ __all__ = [
     "REPORT_FILE",
     "TRANSCRIPT_FILE",
     "Recorder",
+    "SloResult",
     "build_report",
+    "evaluate",
+    "parse_override",
     "prepare_report_dir",
     "print_summary",
     "write_ground_truth",

@@ -183,6 +183,24 @@ class AgentSettings(StrictModel):
         return self
 
 
+class Expectations(StrictModel):
+    """Service-level objectives a headless run checks at the end (all optional).
+
+    Latency limits are real milliseconds; rates are fractions of bursts (0.05 = 5 %);
+    ``reply_groups_per_burst_max`` bounds the mean (1.0 = every burst answered as one).
+    """
+
+    first_reply_p50_ms: float | None = Field(None, gt=0)
+    first_reply_p95_ms: float | None = Field(None, gt=0)
+    first_reply_p99_ms: float | None = Field(None, gt=0)
+    complete_reply_p50_ms: float | None = Field(None, gt=0)
+    complete_reply_p95_ms: float | None = Field(None, gt=0)
+    complete_reply_p99_ms: float | None = Field(None, gt=0)
+    premature_reply_rate_max: float | None = Field(None, ge=0, le=1)
+    timeout_rate_max: float | None = Field(None, ge=0, le=1)
+    reply_groups_per_burst_max: float | None = Field(None, ge=0)
+
+
 class Scenario(StrictModel):
     """One kind of conversation, run many times under load."""
 
@@ -196,6 +214,7 @@ class Scenario(StrictModel):
     max_turns: int = Field(5, ge=1)
     total_timeout: PositiveSeconds = 600.0
     burst_limit: int = Field(BURST_LIMIT_DEFAULT, ge=1)
+    expect: Expectations = Field(default_factory=Expectations)
     agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @model_validator(mode="after")

@@ -1,0 +1,106 @@
+"""Service-level objectives: each one checked against the run's figures, PASS or FAIL.
+
+Objectives come from each scenario's ``expect:`` and from the command line
+(``--expect KEY=VALUE``), which overrides the scenario's value for every scenario. An
+objective with nothing to measure (no replies at all, say) fails: a run that proves
+nothing must not pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from harness.scenario.models import Expectations, Scenario
+
+LATENCY_KEYS = {
+    f"{name}_{level}_ms": (name, level)
+    for name in ("first_reply", "complete_reply")
+    for level in ("p50", "p95", "p99")
+}
+
+
+@dataclass(frozen=True)
+class SloResult:
+    scenario: str
+    key: str
+    limit: float
+    measured: float | None
+
+    @property
+    def passed(self) -> bool:
+        return self.measured is not None and self.measured <= self.limit
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        shown = "no data" if self.measured is None else _format(self.key, self.measured)
+        limit = _format(self.key, self.limit)
+        return f"{verdict}  {self.scenario}: {self.key} = {shown} (limit {limit})"
+
+    def to_dict(self) -> dict:
+        return {
+            "scenario": self.scenario,
+            "key": self.key,
+            "limit": self.limit,
+            "measured": self.measured,
+            "passed": self.passed,
+        }
+
+
+def parse_override(pair: str) -> tuple[str, float]:
+    """``"first_reply_p95_ms=3000"`` -> ``("first_reply_p95_ms", 3000.0)``, validated.
+
+    Raises ValueError naming the bad pair and the keys that exist.
+    """
+    key, sep, value = pair.partition("=")
+    key = key.strip()
+    if not sep or key not in Expectations.model_fields:
+        known = ", ".join(Expectations.model_fields)
+        raise ValueError(f"{pair!r}: write KEY=VALUE with KEY one of {known}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{pair!r}: {value!r} is not a number") from None
+    try:
+        Expectations.model_validate({key: number})
+    except ValidationError as exc:
+        raise ValueError(f"{pair!r}: {exc.errors()[0]['msg']}") from None
+    return key, number
+
+
+def evaluate(
+    report: dict, scenarios: Mapping[str, Scenario], overrides: Mapping[str, float]
+) -> list[SloResult]:
+    """Every objective of every scenario that ran, in a stable order."""
+    results: list[SloResult] = []
+    for name, figures in report["scenarios"].items():
+        scenario = scenarios.get(name)
+        declared = scenario.expect.model_dump(exclude_none=True) if scenario else {}
+        for key, limit in {**declared, **overrides}.items():
+            results.append(SloResult(name, key, float(limit), _measure(key, figures)))
+    return results
+
+
+def _measure(key: str, figures: dict) -> float | None:
+    if key in LATENCY_KEYS:
+        name, level = LATENCY_KEYS[key]
+        return figures["latency_ms"][name][level]
+    if key == "premature_reply_rate_max":
+        return figures["premature_reply_rate"]
+    if key == "timeout_rate_max":
+        return figures["timeout_rate"]
+    if key == "reply_groups_per_burst_max":
+        histogram = figures["reply_groups_per_burst"]
+        total = sum(histogram.values())
+        return sum(int(k) * n for k, n in histogram.items()) / total if total else None
+    raise KeyError(key)
+
+
+def _format(key: str, value: float) -> str:
+    if key.endswith("_ms"):
+        return f"{value:,.0f} ms"
+    if "rate" in key:
+        return f"{value:.2%}"
+    return f"{value:.2f}"
