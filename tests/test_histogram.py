@@ -68,3 +68,27 @@ def test_scenario_stats_merge_exactly():
     }
     assert report["late_replies"] == 3
     assert report["conversations_interrupted"] == 1 and report["bursts_interrupted"] == 1
+
+
+def test_state_round_trip_through_msgpack_merges_exactly():
+    import msgpack
+
+    from harness.metrics.aggregate import RunStats
+
+    bursts = [
+        measure_burst([0, 1], [0, 1], [3.5, 4.0], False, 1.0),
+        measure_burst([0, 8, 9], [0, 8, 9], [3, 12], False, 1.0),
+        measure_burst([0], [0], [], True, 1.0),
+    ]
+    one, two, both = RunStats(), RunStats(), RunStats()
+    for i, burst in enumerate(bursts):
+        for stats in ((one if i % 2 else two), both):
+            stats.scenario("S").add_burst(burst)
+            stats.scenario("T").add_late(i)
+    one.scenario("S").add_conversation("interrupted", 1)
+    both.scenario("S").add_conversation("interrupted", 1)
+    master = RunStats()
+    for worker in (one, two):
+        wire = msgpack.unpackb(msgpack.packb(worker.to_state()))
+        master.merge_state(wire)
+    assert master.to_report() == both.to_report()

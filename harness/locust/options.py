@@ -54,6 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Seed for personas and timing: the same seed replays the same conversations.",
     )
     group.add_argument(
+        "--conversations-per-user",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        env_var="LOCUST_CONVERSATIONS_PER_USER",
+        help="Each user stops after N conversations (default: until the run ends). With "
+        "it, a run can finish every conversation instead of interrupting them.",
+    )
+    group.add_argument(
         "--expect",
         action="append",
         type=_expectation,
@@ -85,6 +94,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
 
 

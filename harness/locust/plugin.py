@@ -11,7 +11,7 @@ from pathlib import Path
 
 from locust import events
 from locust.env import Environment
-from locust.runners import LocalRunner, MasterRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness.locust.options import add_arguments, scenario_paths
 from harness.locust.runtime import LocustRuntime
@@ -20,6 +20,7 @@ from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 SLO_FAILED_EXIT_CODE = 3
+WIRE_KEY = "chatstorm"  # our figures inside Locust's worker -> master stats message
 
 
 def install(
@@ -59,30 +60,63 @@ def _register(scenarios: list[Scenario]) -> None:
 
     @events.test_start.add_listener
     def _test_start(environment: Environment, **_kwargs) -> None:
-        if not isinstance(environment.runner, MasterRunner):  # a master runs no users
-            RUNTIMES[environment].begin()
+        RUNTIMES[environment].begin(runs_users=not _is_master(environment))
 
     @events.test_stop.add_listener
     def _test_stop(environment: Environment, **_kwargs) -> None:
+        if _is_master(environment):
+            return  # workers' final figures arrive later; the master concludes at quitting
         runtime = RUNTIMES[environment]
         runtime.settle()
-        if isinstance(environment.runner, LocalRunner):
-            runtime.finish_report({"users": environment.runner.target_user_count})
-            if runtime.slo_results:  # declared objectives decide the exit code
-                passed = all(result.passed for result in runtime.slo_results)
-                environment.process_exit_code = 0 if passed else SLO_FAILED_EXIT_CODE
+        _conclude(environment, runtime)
+
+    @events.report_to_master.add_listener
+    def _report_to_master(data: dict, **_kwargs) -> None:
+        runtime = state.get("runtime")
+        if runtime is not None:
+            data[WIRE_KEY] = runtime.take_unreported()
+
+    @events.worker_report.add_listener
+    def _worker_report(client_id: str, data: dict, **_kwargs) -> None:
+        runtime = state.get("runtime")
+        if runtime is not None and WIRE_KEY in data:
+            runtime.merge_worker_report(client_id, data[WIRE_KEY])
+
+    @events.quitting.add_listener
+    def _quitting(environment: Environment, **_kwargs) -> None:
+        if _is_master(environment):
+            _conclude(environment, RUNTIMES[environment])
 
     @events.quit.add_listener
     def _quit(**_kwargs) -> None:
         runtime = state.get("runtime")
         if runtime is None:
             return
+        if _is_master(runtime.environment):  # reports that came during the final wait
+            _conclude(runtime.environment, runtime)
         runtime.shutdown()
-        if runtime.report is not None:
-            print_summary(runtime.report)
+        if runtime.report is None or isinstance(runtime.environment.runner, WorkerRunner):
+            return
+        print_summary(runtime.report)
         if runtime.slo_results:
             print("Service-level objectives:")
             for result in runtime.slo_results:
                 print(f"  {result.line()}")
             failed = sum(not result.passed for result in runtime.slo_results)
             print(f"Objectives: {len(runtime.slo_results) - failed} passed, {failed} failed")
+
+
+def _is_master(environment: Environment) -> bool:
+    return isinstance(environment.runner, MasterRunner)
+
+
+def _conclude(environment: Environment, runtime: LocustRuntime) -> None:
+    """Build (and write) the report; declared objectives decide the exit code."""
+    runner = environment.runner
+    run: dict = {"users": runner.target_user_count}
+    if isinstance(runner, MasterRunner):
+        run["workers"] = len(runtime.workers_reported)
+    runtime.finish_report(run)
+    if runtime.slo_results and not isinstance(runner, WorkerRunner):
+        passed = all(result.passed for result in runtime.slo_results)
+        environment.process_exit_code = 0 if passed else SLO_FAILED_EXIT_CODE

@@ -26,6 +26,7 @@ from harness.conversation import (
     run_conversation,
 )
 from harness.locust.loop_thread import LoopThread, Submission
+from harness.metrics import RunStats
 from harness.report import (
     TRANSCRIPT_FILE,
     Recorder,
@@ -60,8 +61,11 @@ class LocustRuntime:
         self.transport_name = options.transport
         self.report_dir = Path(options.report_dir) if options.report_dir else None
         self.expect_overrides = dict(options.expect or [])
+        self.conversations_per_user: int | None = options.conversations_per_user
+        self.workers_reported: set[str] = set()
         self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
+        self.unreported = RunStats()
         self.recorder = Recorder()
         self.report: dict | None = None
         self._transport: Transport | None = None
@@ -70,15 +74,27 @@ class LocustRuntime:
         self._gevent_side = _LocustObserver(self)
         self._loop_side = _Handoff(self.loop, self._gevent_side)
 
-    def begin(self) -> None:
-        """A test starts: fresh figures and transcript; the loop and transport on first use."""
+    def begin(self, runs_users: bool) -> None:
+        """A test starts: fresh figures and transcript. A process that runs users (not a
+        master) starts its loop and transport on first use."""
         self.recorder.close()
-        transcript = self.report_dir / TRANSCRIPT_FILE if self.report_dir else None
-        self.recorder = Recorder(transcript)
+        transcript = self.report_dir / TRANSCRIPT_FILE if self.report_dir and runs_users else None
+        self.recorder = Recorder(transcript, mirror=self.unreported)
         self.report = None
-        if not self.loop.running:
+        if runs_users and not self.loop.running:
             self.loop.start()
             self.loop.call_soon(self._open_transport)
+
+    def take_unreported(self) -> dict:
+        """What this worker recorded since its last report to the master; then forget it."""
+        state = self.unreported.to_state()
+        self.unreported.scenarios.clear()
+        return state
+
+    def merge_worker_report(self, client_id: str, state: dict) -> None:
+        """On the master: add a worker's figures to the fleet's."""
+        self.workers_reported.add(client_id)
+        self.recorder.stats.merge_state(state)
 
     def _open_transport(self) -> None:
         self._transport = create_transport(self.transport_name, self.clock, self.seed)
@@ -126,7 +142,9 @@ class LocustRuntime:
         self.report["slo"] = [result.to_dict() for result in self.slo_results]
         if self.report_dir is not None:
             path = write_report(self.report_dir, self.report)
-            batches = self.loop.submit(self._ground_truth).wait(timeout=SETTLE_TIMEOUT_S)
+            batches = []
+            if self.loop.running:
+                batches = self.loop.submit(self._ground_truth).wait(timeout=SETTLE_TIMEOUT_S)
             if batches:
                 write_ground_truth(self.report_dir, self.recorder, batches)
             log.info("chatstorm report written to %s", path)

@@ -13,6 +13,7 @@ from weakref import WeakKeyDictionary
 
 from locust import User, constant, task
 from locust.env import Environment
+from locust.exception import StopUser
 
 from harness.locust.runtime import LocustRuntime
 from harness.scenario import Scenario
@@ -27,9 +28,16 @@ class ConversationUser(User):
     wait_time = constant(0)
     scenario: ClassVar[Scenario]
 
+    conversations_held = 0
+
     @task
     def converse(self) -> None:
-        submission = RUNTIMES[self.environment].start_conversation(self.scenario)
+        runtime = RUNTIMES[self.environment]
+        limit = runtime.conversations_per_user
+        if limit is not None and self.conversations_held >= limit:
+            raise StopUser()
+        self.conversations_held += 1
+        submission = runtime.start_conversation(self.scenario)
         try:
             submission.wait()
         finally:

@@ -14,6 +14,18 @@ from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce
 from harness.metrics.histogram import Histogram
 
 LATENCIES = ("send", "first_reply", "complete_reply", "reply_gap")
+COUNTERS = (
+    "conversations",
+    "conversations_interrupted",
+    "bursts",
+    "bursts_interrupted",
+    "client_messages",
+    "agent_messages",
+    "timeouts",
+    "late_replies",
+    "premature_bursts",
+    "premature_messages",
+)
 
 
 @dataclass
@@ -69,18 +81,7 @@ class ScenarioStats:
         self.bursts_interrupted += bursts_interrupted
 
     def merge(self, other: ScenarioStats) -> None:
-        for name in (
-            "conversations",
-            "conversations_interrupted",
-            "bursts",
-            "bursts_interrupted",
-            "client_messages",
-            "agent_messages",
-            "timeouts",
-            "late_replies",
-            "premature_bursts",
-            "premature_messages",
-        ):
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.end_reasons.update(other.end_reasons)
         self.reply_groups_per_burst.merge(other.reply_groups_per_burst)
@@ -89,6 +90,34 @@ class ScenarioStats:
             self.latency_ms[name].merge(histogram)
         room = SAMPLE_LIMIT - len(self.debounce_samples)
         self.debounce_samples.extend(other.debounce_samples[:room])
+
+    def to_state(self) -> dict:
+        """Raw counts, exactly mergeable elsewhere (what a worker sends its master)."""
+        return {
+            **{name: getattr(self, name) for name in COUNTERS},
+            "end_reasons": dict(self.end_reasons),
+            "reply_groups_per_burst": self.reply_groups_per_burst.to_state(),
+            "messages_per_reply": self.messages_per_reply.to_state(),
+            "latency_ms": {name: h.to_state() for name, h in self.latency_ms.items()},
+            "debounce_samples": [
+                [list(s.sends), list(s.arrivals), list(s.reply_starts), s.reaction]
+                for s in self.debounce_samples
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> ScenarioStats:
+        return cls(
+            **{name: state[name] for name in COUNTERS},
+            end_reasons=Counter(state["end_reasons"]),
+            reply_groups_per_burst=Histogram.from_state(state["reply_groups_per_burst"]),
+            messages_per_reply=Histogram.from_state(state["messages_per_reply"]),
+            latency_ms={n: Histogram.from_state(h) for n, h in state["latency_ms"].items()},
+            debounce_samples=[
+                DebounceEvidence(tuple(a), tuple(b), tuple(c), d)
+                for a, b, c, d in state["debounce_samples"]
+            ],
+        )
 
     def to_report(self) -> dict:
         without, with_premature = estimate_debounce(self.debounce_samples)
@@ -128,6 +157,14 @@ class RunStats:
         if stats is None:
             stats = self.scenarios[name] = ScenarioStats()
         return stats
+
+    def to_state(self) -> dict:
+        return {name: stats.to_state() for name, stats in self.scenarios.items()}
+
+    def merge_state(self, state: dict) -> None:
+        """Add another process's figures (``to_state`` output) to these."""
+        for name, scenario_state in state.items():
+            self.scenario(name).merge(ScenarioStats.from_state(scenario_state))
 
     def totals(self) -> ScenarioStats:
         total = ScenarioStats()

@@ -59,6 +59,17 @@ class Histogram:
         """The raw counts, JSON-ready (keys as strings), for exact merging elsewhere."""
         return {_key_text(key): n for key, n in sorted(self._counts.items())}
 
+    def to_state(self) -> dict:
+        """Everything needed to rebuild it exactly elsewhere (msgpack- and JSON-safe)."""
+        return {"exact": self.exact, "counts": self.counts(), "max": self.max}
+
+    @classmethod
+    def from_state(cls, state: dict) -> Histogram:
+        histogram = cls(state["exact"])
+        histogram._counts.update({float(key): n for key, n in state["counts"].items()})
+        histogram.max = state["max"]
+        return histogram
+
     def summary(self) -> dict[str, float | int | None]:
         """count, p50, p95, p99, max: what the report shows for a latency."""
         return {

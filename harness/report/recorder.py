@@ -25,8 +25,12 @@ from harness.metrics.aggregate import RunStats
 
 
 class Recorder:
-    def __init__(self, transcript_path: Path | None = None) -> None:
+    """``mirror``, when given, receives every figure too: a Locust worker keeps there what
+    it has not yet sent to its master."""
+
+    def __init__(self, transcript_path: Path | None = None, mirror: RunStats | None = None) -> None:
         self.stats = RunStats()
+        self._sinks = [self.stats] if mirror is None else [self.stats, mirror]
         self.started_mono = Clock.now()
         self.started_wall = time.time()
         self._transcript: BinaryIO | None = None
@@ -59,15 +63,18 @@ class Recorder:
         self._transcript.write(orjson.dumps(line) + b"\n")
 
     def on_turn(self, record: TurnRecord) -> None:
-        self.stats.scenario(record.scenario).add_burst(record.burst)
+        for stats in self._sinks:
+            stats.scenario(record.scenario).add_burst(record.burst)
 
     def on_late(self, record: LateReplies) -> None:
-        self.stats.scenario(record.scenario).add_late(record.count)
+        for stats in self._sinks:
+            stats.scenario(record.scenario).add_late(record.count)
 
     def on_end(self, result: ConversationResult) -> None:
-        self.stats.scenario(result.scenario).add_conversation(
-            result.end_reason, result.bursts_interrupted
-        )
+        for stats in self._sinks:
+            stats.scenario(result.scenario).add_conversation(
+                result.end_reason, result.bursts_interrupted
+            )
 
     def close(self) -> None:
         if self._transcript is not None:

@@ -1,0 +1,148 @@
+"""A real Locust master with two real workers on 127.0.0.1: the master's report is the fleet's.
+
+Every user holds a fixed number of conversations (--conversations-per-user) and the run
+outlasts them, so nothing is interrupted and the master's figures must equal, exactly,
+what the two workers' reference agents logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LOCUST = [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "telegram.py")]
+SCENARIO = """\
+name: Batched
+pattern: "C3 A3"
+max_turns: 2
+persona: {multi_message_probability: 0}
+timing: {inter_message_delays: [0.4], think_time: 0.5}
+collect: {first_reply_timeout: 5, quiet_window: 1.0, max_collect: 10}
+agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
+"""
+USERS, CONVERSATIONS_PER_USER = 6, 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("fleet")
+    (tmp / "scenarios").mkdir()
+    (tmp / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
+    port = free_port()
+    common = [
+        "--scenario",
+        str(tmp / "scenarios"),
+        "--time-scale",
+        "0.05",
+        "--conversations-per-user",
+        str(CONVERSATIONS_PER_USER),
+    ]
+    master = [
+        *LOCUST,
+        *common,
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--headless",
+        "-u",
+        str(USERS),
+        "-r",
+        str(USERS),
+        "-t",
+        "6s",
+        "--expect-workers",
+        "2",
+        "--report-dir",
+        str(tmp / "master"),
+        "--only-summary",
+        "--expect",
+        "reply_groups_per_burst_max=1",
+    ]
+    processes = [
+        subprocess.Popen(
+            master, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    ]
+    for name in ("w1", "w2"):
+        worker = [
+            *LOCUST,
+            *common,
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            "--report-dir",
+            str(tmp / name),
+        ]
+        processes.append(
+            subprocess.Popen(
+                worker, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        )
+    try:
+        outputs = [process.communicate(timeout=60) for process in processes]
+    finally:
+        for process in processes:  # never leave a Locust process behind
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+    (tmp / "master.out").write_text(outputs[0][0] + outputs[0][1])
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs[0][1][-3000:]
+    return tmp
+
+
+def test_master_report_covers_the_whole_fleet(fleet):
+    report = json.loads((fleet / "master" / "report.json").read_text())
+    assert report["run"]["workers"] == 2 and report["run"]["users"] == USERS
+    totals = report["totals"]
+    assert totals["conversations"] == USERS * CONVERSATIONS_PER_USER
+    assert totals["conversations_interrupted"] == 0
+    assert totals["end_reasons"] == {"max_turns": USERS * CONVERSATIONS_PER_USER}
+    workers = [json.loads((fleet / w / "report.json").read_text())["totals"] for w in ("w1", "w2")]
+    assert all(w["conversations"] > 0 for w in workers)  # both workers carried load
+    for key in ("conversations", "bursts", "client_messages", "agent_messages", "timeouts"):
+        assert totals[key] == sum(w[key] for w in workers), key
+    for latency in ("first_reply", "complete_reply", "reply_gap"):
+        counts = [w["latency_ms"][latency]["count"] for w in workers]
+        assert totals["latency_ms"][latency]["count"] == sum(counts)
+
+
+def test_master_report_equals_what_the_reference_agents_logged(fleet):
+    totals = json.loads((fleet / "master" / "report.json").read_text())["totals"]
+    batches = [b for w in ("w1", "w2") for b in read_jsonl(fleet / w / "reference_agent.jsonl")]
+    assert totals["bursts"] == len(batches)  # one batch per burst: the agent batched each
+    assert totals["client_messages"] == sum(len(b["received"]) for b in batches)
+    assert totals["agent_messages"] == sum(len(b["sent"]) for b in batches)
+    assert totals["reply_groups_per_burst"] == {"1": len(batches)}
+    assert totals["messages_per_reply"] == {"3": len(batches)}
+    assert not any(b["cancelled"] for b in batches)
+
+
+def test_master_prints_the_fleet_summary_and_judges_its_objectives(fleet):
+    output = (fleet / "master.out").read_text()
+    assert "chatstorm: conversations and batching" in output
+    assert "PASS  Batched: reply_groups_per_burst_max = 1.00 (limit 1.00)" in output
+    assert "Traceback" not in output
+    assert os.path.exists(fleet / "w1" / "transcripts.jsonl")
