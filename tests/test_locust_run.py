@@ -115,6 +115,8 @@ def test_report_has_every_documented_field(headless):
     assert report["run"]["transport"] == "mock"
     assert report["run"]["time_scale"] == SCALE
     assert report["run"]["seed"] == "7"
+    lag = report["run"]["loop_lag_ms"]  # the harness's own delay, sampled all run long
+    assert lag["count"] > 100 and lag["p50"] < 5 and lag["overloaded_windows"] >= 0
     for figures in (*report["scenarios"].values(), report["totals"]):
         for key in (
             "conversations",

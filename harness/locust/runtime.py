@@ -26,7 +26,8 @@ from harness.conversation import (
     run_conversation,
 )
 from harness.locust.loop_thread import LoopThread, Submission
-from harness.metrics import RunStats
+from harness.metrics import Histogram, RunStats
+from harness.metrics.loop_lag import WINDOW_S, LoopLagMonitor
 from harness.report import (
     TRANSCRIPT_FILE,
     Recorder,
@@ -62,6 +63,9 @@ class LocustRuntime:
         self.report_dir = Path(options.report_dir) if options.report_dir else None
         self.expect_overrides = dict(options.expect or [])
         self.conversations_per_user: int | None = options.conversations_per_user
+        self.loop_lag = Histogram()
+        self.overloaded_windows = 0
+        self._lag_monitor: LoopLagMonitor | None = None
         self.workers_reported: set[str] = set()
         self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
@@ -81,20 +85,56 @@ class LocustRuntime:
         transcript = self.report_dir / TRANSCRIPT_FILE if self.report_dir and runs_users else None
         self.recorder = Recorder(transcript, mirror=self.unreported)
         self.report = None
+        self.loop_lag, self.overloaded_windows = Histogram(), 0
         if runs_users and not self.loop.running:
             self.loop.start()
             self.loop.call_soon(self._open_transport)
+            self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
+            self.loop.submit(self._lag_monitor.run)
 
     def take_unreported(self) -> dict:
         """What this worker recorded since its last report to the master; then forget it."""
-        state = self.unreported.to_state()
+        state = {"stats": self.unreported.to_state(), "loop_lag": self.lag_state()}
         self.unreported.scenarios.clear()
+        self.loop_lag, self.overloaded_windows = Histogram(), 0
         return state
 
     def merge_worker_report(self, client_id: str, state: dict) -> None:
         """On the master: add a worker's figures to the fleet's."""
         self.workers_reported.add(client_id)
-        self.recorder.stats.merge_state(state)
+        self.recorder.stats.merge_state(state["stats"])
+        self.merge_lag_state(state["loop_lag"])
+
+    def _post_lag(self, lags_ms: list[float]) -> None:
+        self.loop.post(partial(self._record_lag, lags_ms))
+
+    def _record_lag(self, lags_ms: list[float]) -> None:
+        for lag in lags_ms:
+            self.loop_lag.add(lag)
+
+    def _post_overload(self, p99_ms: float, max_ms: float) -> None:
+        self.loop.post(partial(self._warn_overload, p99_ms, max_ms))
+
+    def _warn_overload(self, p99_ms: float, max_ms: float) -> None:
+        self.overloaded_windows += 1
+        log.warning(
+            "chatstorm: this process is overloaded: its event loop runs %.1f ms late (p99, "
+            "max %.0f ms) over the last %.0f s, so latencies include up to that much harness "
+            "delay; run fewer users per process (add workers or --processes)",
+            p99_ms,
+            max_ms,
+            WINDOW_S,
+        )
+
+    def lag_state(self) -> dict:
+        return {
+            "histogram": self.loop_lag.to_state(),
+            "overloaded_windows": self.overloaded_windows,
+        }
+
+    def merge_lag_state(self, state: dict) -> None:
+        self.loop_lag.merge(Histogram.from_state(state["histogram"]))
+        self.overloaded_windows += state["overloaded_windows"]
 
     def _open_transport(self) -> None:
         self._transport = create_transport(self.transport_name, self.clock, self.seed)
@@ -126,6 +166,8 @@ class LocustRuntime:
     async def _wait_active(self) -> None:
         if self._active:
             await asyncio.gather(*self._active, return_exceptions=True)
+        if self._lag_monitor is not None:
+            self._lag_monitor.flush()
 
     def finish_report(self, run: dict) -> dict:
         """Build the report, check the objectives, write it when --report-dir was given."""
@@ -135,6 +177,10 @@ class LocustRuntime:
                 "transport": self.transport_name,
                 "time_scale": self.clock.time_scale,
                 "seed": self.seed,
+                "loop_lag_ms": {
+                    **self.loop_lag.summary(),
+                    "overloaded_windows": self.overloaded_windows,
+                },
                 **run,
             },
         )

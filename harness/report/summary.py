@@ -70,6 +70,13 @@ def batching_table(report: dict) -> Table:
 def print_summary(report: dict, console: Console | None = None) -> None:
     console = console or Console(width=160)
     console.print(batching_table(report))
+    lag = report["run"].get("loop_lag_ms")
+    if lag and lag["overloaded_windows"]:
+        console.print(
+            f"[bold red]Overloaded:[/] the harness's event loop ran late (p99 {lag['p99']} ms, "
+            f"max {lag['max']:.0f} ms) in {lag['overloaded_windows']} window(s) of 5 s; "
+            "latencies include up to that much harness delay. Run fewer users per process."
+        )
     scale = report["run"].get("time_scale", 1.0)
     if scale != 1.0:
         console.print(
