@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.agent.reference import BatchRecord
 from harness.clock import Clock
 from harness.conversation import (
     ConversationResult,
@@ -140,9 +141,17 @@ class Collected:
         return [t for t in self.turns if t.scenario == scenario]
 
 
-async def play(scenarios: dict, scale: float) -> tuple[Collected, MockTransport]:
+class Log(dict):
+    """The reference agents' finished batches, by scenario: the ground truth."""
+
+    def add(self, scenario: str, batch: BatchRecord) -> None:
+        self.setdefault(scenario, []).append(batch)
+
+
+async def play(scenarios: dict, scale: float) -> tuple[Collected, Log]:
     clock = Clock(scale)
-    transport = MockTransport(clock)
+    log = Log()
+    transport = MockTransport(clock, on_batch=log.add)
     collected = Collected()
     await asyncio.gather(
         *(
@@ -151,11 +160,11 @@ async def play(scenarios: dict, scale: float) -> tuple[Collected, MockTransport]
             for i in range(count)
         )
     )
-    return collected, transport
+    return collected, log
 
 
 @pytest.fixture(scope="module")
-def run() -> tuple[Collected, MockTransport]:
+def run() -> tuple[Collected, Log]:
     return asyncio.run(play(SCENARIOS, SCALE))
 
 
@@ -181,11 +190,11 @@ class Truth:
         return held + bool(self.after)
 
 
-def truths(
-    transport: MockTransport, scenario: str, conversation_id: str, sizes: list[int]
-) -> list[Truth]:
+def truths(log: Log, scenario: str, conversation_id: str, sizes: list[int]) -> list[Truth]:
     """Cut the agent's log for one chat into bursts of the given sizes."""
-    batches = [b for b in transport.agents[scenario].log if b.chat_id == conversation_id]
+    batches = sorted(
+        (b for b in log[scenario] if b.chat_id == conversation_id), key=lambda b: b.batch_no
+    )
     received = [t for b in batches for _, t in b.received]
     sent = sorted(t for b in batches for _, t in b.sent)
     bursts, start = [], 0
@@ -199,7 +208,7 @@ def truths(
     return result
 
 
-def compare_with_log(collected: Collected, transport: MockTransport, scenario: str) -> int:
+def compare_with_log(collected: Collected, log: Log, scenario: str) -> int:
     checked = 0
     by_conversation: dict[str, list[TurnRecord]] = defaultdict(list)
     for record in collected.turns_of(scenario):
@@ -208,7 +217,7 @@ def compare_with_log(collected: Collected, transport: MockTransport, scenario: s
         records.sort(key=lambda r: r.turn)
         sizes = [r.burst.client_messages for r in records]
         for record, truth in zip(
-            records, truths(transport, scenario, conversation_id, sizes), strict=True
+            records, truths(log, scenario, conversation_id, sizes), strict=True
         ):
             burst = record.burst
             assert burst.premature_messages == truth.premature
@@ -225,7 +234,7 @@ def compare_with_log(collected: Collected, transport: MockTransport, scenario: s
 
 
 def test_batched_bursts_give_one_group_and_no_premature_reply(run):
-    collected, transport = run
+    collected, log = run
     turns = collected.turns_of("batched")
     assert len(turns) == 4 * 2
     for record in turns:
@@ -238,13 +247,13 @@ def test_batched_bursts_give_one_group_and_no_premature_reply(run):
         assert burst.first_reply_ms == pytest.approx(1.6 * SCALE * 1000, abs=JITTER_MS)
         assert burst.complete_reply_ms == pytest.approx(2.2 * SCALE * 1000, abs=JITTER_MS)
         assert burst.reply_gaps_ms == pytest.approx((0.3 * SCALE * 1000,) * 2, abs=JITTER_MS)
-    log = transport.agents["batched"].log
-    assert len(log) == 8 and all(len(batch.received) == 3 for batch in log)
-    assert compare_with_log(collected, transport, "batched") == 8
+    batches = log["batched"]
+    assert len(batches) == 8 and all(len(batch.received) == 3 for batch in batches)
+    assert compare_with_log(collected, log, "batched") == 8
 
 
 def test_premature_replies_are_the_ones_the_agent_really_sent(run):
-    collected, transport = run
+    collected, log = run
     turns = collected.turns_of("premature")
     assert len(turns) == 3 * 2
     for record in turns:
@@ -252,24 +261,23 @@ def test_premature_replies_are_the_ones_the_agent_really_sent(run):
         assert burst.premature_messages == 2  # both parts of the answer to message 1
         assert burst.reply_groups == 2
         assert burst.messages_in_reply == 2
-    batches = transport.agents["premature"].log
+    batches = log["premature"]
     assert sorted(len(b.received) for b in batches) == [1] * 6 + [2] * 6
-    assert compare_with_log(collected, transport, "premature") == 6
+    assert compare_with_log(collected, log, "premature") == 6
 
 
 def test_first_and_complete_reply_agree_with_the_log_everywhere(run):
-    collected, transport = run
+    collected, log = run
     checked = sum(
-        compare_with_log(collected, transport, name)
-        for name in ("batched", "premature", "capacity")
+        compare_with_log(collected, log, name) for name in ("batched", "premature", "capacity")
     )
     assert checked == 8 + 6 + 4
 
 
 def test_every_agent_message_sent_is_in_the_transcript_once(run):
-    collected, transport = run
+    collected, log = run
     for key in ("batched", "premature", "capacity"):
-        sent = sorted(text for b in transport.agents[key].log for text, _ in b.sent)
+        sent = sorted(text for b in log[key] for text, _ in b.sent)
         seen = sorted(m.text for m in collected.messages if m.scenario == key and m.role == "agent")
         assert seen == sent
 
@@ -284,7 +292,7 @@ def test_a_silent_agent_gives_timeouts_not_latencies(run):
 
 
 def test_late_replies_are_counted_as_late_not_premature(run):
-    collected, transport = run
+    collected, log = run
     turns = sorted(collected.turns_of("late"), key=lambda t: (t.conversation_id, t.turn))
     # Turn 0's reply lands in the think time before turn 1; turn 1 ends the conversation.
     assert [(t.turn, t.burst.timed_out) for t in turns] == [(0, True), (1, True)] * 2
@@ -292,7 +300,7 @@ def test_late_replies_are_counted_as_late_not_premature(run):
     assert all(t.burst.premature_messages == 0 for t in turns)
     late_texts = [m for m in collected.messages if m.scenario == "late" and m.role == "agent"]
     assert [m.turn for m in late_texts] == [0, 0]
-    answered = [b for b in transport.agents["late"].log if b.sent]
+    answered = [b for b in log["late"] if b.sent]
     assert len(answered) == 2
 
 
@@ -323,7 +331,7 @@ def test_cancelled_conversation_counts_as_interrupted_not_timeout():
         collected = Collected()
         task = asyncio.create_task(run_conversation(transport, scenario, "s-1", clock, collected))
         # Cancel while the reply is being collected: the agent has closed the batch.
-        while not transport.agents.get("stopped") or not transport.agents["stopped"].log:
+        while "stopped" not in transport.agents or not transport.agents["stopped"].closed_batches:
             await asyncio.sleep(0.005)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -362,13 +370,13 @@ def test_debounce_estimate_brackets_the_agents_window(run):
 
 
 def test_debounce_estimate_holds_when_the_agent_thinks_longer_than_the_pauses(run):
-    collected, transport = run
+    collected, log = run
     turns = collected.turns_of("slow_thinker")
     assert len(turns) == 6 * 4
     # The interval rule of "premature" sees nothing: every answer lands after the burst.
     assert all(t.burst.premature_messages == 0 for t in turns)
     # ...yet the agent did answer some first messages on their own:
-    split = [b for b in transport.agents["slow_thinker"].log if len(b.received) == 1]
+    split = [b for b in log["slow_thinker"] if len(b.received) == 1]
     assert split, "the scenario should make the agent answer some first messages alone"
     without, with_answer = debounce_of(collected, "slow_thinker")
     margin = 2 / 1000  # the agent and the harness see the same pause, give or take 2 ms

@@ -7,8 +7,9 @@ Its first part names every client message of the batch. At most ``capacity`` bat
 processed at once across all chats, so latency grows with load the way a real agent's
 does.
 
-Everything it does is written to ``log`` with the times it happened, so the harness's
-measurements can be checked against ground truth.
+Every batch, once finished (answered, cancelled, or dropped when its chat closed), is
+handed to ``on_batch`` with the times everything happened, so the harness's measurements
+can be checked against ground truth. Nothing is kept: a long run stays small.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from harness.clock import Clock
 from harness.scenario.models import AgentSettings
 
 Deliver = Callable[[str], object]
+BatchSink = Callable[["BatchRecord"], object]
 
 
 @dataclass
@@ -59,12 +61,19 @@ class _ChatBuffer:
 
 
 class ReferenceAgent:
-    """A debouncing, multi-part-replying agent with a ground-truth log."""
+    """A debouncing, multi-part-replying agent that reports every batch it handled."""
 
-    def __init__(self, settings: AgentSettings, clock: Clock, seed: int | str = 0) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        clock: Clock,
+        seed: int | str = 0,
+        on_batch: BatchSink | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
-        self.log: list[BatchRecord] = []
+        self.closed_batches = 0
+        self._on_batch = on_batch
         self._rng = random.Random(f"agent:{seed}")
         self._chats: dict[str, _ChatBuffer] = {}
         self._capacity = asyncio.Semaphore(settings.capacity) if settings.capacity else None
@@ -85,7 +94,7 @@ class ReferenceAgent:
             chat.timer.cancel()
         if chat.pending:  # received but never processed: still part of the ground truth
             chat.batches += 1
-            self.log.append(
+            self._finished(
                 BatchRecord(chat_id, chat.batches, chat.pending, Clock.now(), cancelled=True)
             )
         for task in chat.tasks:
@@ -115,7 +124,7 @@ class ReferenceAgent:
         chat.batches += 1
         record = BatchRecord(chat_id, chat.batches, chat.pending, t_closed=Clock.now())
         chat.pending, chat.timer = [], None
-        self.log.append(record)
+        self.closed_batches += 1
         task = asyncio.get_running_loop().create_task(self._answer(chat, record))
         chat.tasks.add(task)
         task.add_done_callback(chat.tasks.discard)
@@ -134,6 +143,12 @@ class ReferenceAgent:
         except asyncio.CancelledError:
             record.cancelled = True
             raise
+        finally:
+            self._finished(record)
+
+    def _finished(self, record: BatchRecord) -> None:
+        if self._on_batch is not None:
+            self._on_batch(record)
 
     async def _speak(
         self, chat: _ChatBuffer, record: BatchRecord, think: float, parts: int, gaps: list[float]

@@ -15,7 +15,9 @@ from functools import partial
 from pathlib import Path
 
 from locust.env import Environment
+from locust.runners import WorkerRunner
 
+from harness.agent.reference import BatchRecord
 from harness.clock import Clock
 from harness.conversation import (
     ConversationObserver,
@@ -29,12 +31,12 @@ from harness.locust.loop_thread import LoopThread, Submission
 from harness.metrics import Histogram, RunStats
 from harness.metrics.loop_lag import WINDOW_S, LoopLagMonitor
 from harness.report import (
+    GROUND_TRUTH_FILE,
     TRANSCRIPT_FILE,
     Recorder,
     SloResult,
     build_report,
     evaluate,
-    write_ground_truth,
     write_report,
 )
 from harness.scenario import Scenario
@@ -56,6 +58,7 @@ class LocustRuntime:
     def __init__(self, environment: Environment, scenarios: list[Scenario]) -> None:
         options = environment.parsed_options
         self.environment = environment
+        self.is_worker = isinstance(environment.runner, WorkerRunner)
         self.scenarios = {scenario.name: scenario for scenario in scenarios}
         self.clock = Clock(options.time_scale)
         self.seed = options.seed
@@ -82,8 +85,12 @@ class LocustRuntime:
         """A test starts: fresh figures and transcript. A process that runs users (not a
         master) starts its loop and transport on first use."""
         self.recorder.close()
-        transcript = self.report_dir / TRANSCRIPT_FILE if self.report_dir and runs_users else None
-        self.recorder = Recorder(transcript, mirror=self.unreported)
+        writes = self.report_dir is not None and runs_users
+        self.recorder = Recorder(
+            self.report_dir / TRANSCRIPT_FILE if writes else None,
+            mirror=self.unreported if self.is_worker else None,
+            ground_truth_path=self.report_dir / GROUND_TRUTH_FILE if writes else None,
+        )
         self.report = None
         self.loop_lag, self.overloaded_windows = Histogram(), 0
         if runs_users and not self.loop.running:
@@ -137,7 +144,14 @@ class LocustRuntime:
         self.overloaded_windows += state["overloaded_windows"]
 
     def _open_transport(self) -> None:
-        self._transport = create_transport(self.transport_name, self.clock, self.seed)
+        on_batch = self._post_batch if self.report_dir is not None else None
+        self._transport = create_transport(self.transport_name, self.clock, self.seed, on_batch)
+
+    def _post_batch(self, scenario: str, batch: BatchRecord) -> None:
+        self.loop.post(partial(self._record_batch, scenario, batch.to_dict()))
+
+    def _record_batch(self, scenario: str, batch: dict) -> None:
+        self.recorder.on_batch(scenario, batch)
 
     def start_conversation(self, scenario: Scenario) -> Submission:
         conversation_id = f"{scenario.name}#{os.getpid()}-{next(self._serial)}"
@@ -188,16 +202,8 @@ class LocustRuntime:
         self.report["slo"] = [result.to_dict() for result in self.slo_results]
         if self.report_dir is not None:
             path = write_report(self.report_dir, self.report)
-            batches = []
-            if self.loop.running:
-                batches = self.loop.submit(self._ground_truth).wait(timeout=SETTLE_TIMEOUT_S)
-            if batches:
-                write_ground_truth(self.report_dir, self.recorder, batches)
             log.info("chatstorm report written to %s", path)
         return self.report
-
-    async def _ground_truth(self) -> list[dict]:
-        return self._transport.ground_truth() if self._transport is not None else []
 
     def shutdown(self) -> None:
         if self.loop.running and self._transport is not None:

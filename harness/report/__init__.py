@@ -9,7 +9,6 @@ from harness.report.writer import (
     TRANSCRIPT_FILE,
     build_report,
     prepare_report_dir,
-    write_ground_truth,
     write_report,
 )
 
@@ -24,6 +23,5 @@ __all__ = [
     "parse_override",
     "prepare_report_dir",
     "print_summary",
-    "write_ground_truth",
     "write_report",
 ]

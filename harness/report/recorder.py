@@ -28,15 +28,18 @@ class Recorder:
     """``mirror``, when given, receives every figure too: a Locust worker keeps there what
     it has not yet sent to its master."""
 
-    def __init__(self, transcript_path: Path | None = None, mirror: RunStats | None = None) -> None:
+    def __init__(
+        self,
+        transcript_path: Path | None = None,
+        mirror: RunStats | None = None,
+        ground_truth_path: Path | None = None,
+    ) -> None:
         self.stats = RunStats()
         self._sinks = [self.stats] if mirror is None else [self.stats, mirror]
         self.started_mono = Clock.now()
         self.started_wall = time.time()
-        self._transcript: BinaryIO | None = None
-        if transcript_path is not None:
-            transcript_path.parent.mkdir(parents=True, exist_ok=True)
-            self._transcript = transcript_path.open("wb")
+        self._transcript = _open(transcript_path)
+        self._ground_truth = _open(ground_truth_path)
 
     def wall_time(self, monotonic: float) -> float:
         """Epoch seconds of a monotonic timestamp, anchored at the recorder's start."""
@@ -76,7 +79,38 @@ class Recorder:
                 result.end_reason, result.bursts_interrupted
             )
 
+    def on_batch(self, scenario: str, batch: dict) -> None:
+        """A reference agent's finished batch (``BatchRecord.to_dict``), on the ``t_s`` axis.
+
+        Batches begun before this recorder started (an earlier test) are left out.
+        """
+        if self._ground_truth is None or batch["received"][0]["t"] < self.started_mono:
+            return
+        line = {
+            "scenario": scenario,
+            **batch,
+            "received": [self._relative_message(m) for m in batch["received"]],
+            "sent": [self._relative_message(m) for m in batch["sent"]],
+            "t_closed": self._maybe_relative(batch["t_closed"]),
+            "t_started": self._maybe_relative(batch["t_started"]),
+        }
+        self._ground_truth.write(orjson.dumps(line) + b"\n")
+
+    def _relative_message(self, message: dict) -> dict:
+        return {"text": message["text"], "t_s": self.relative(message["t"])}
+
+    def _maybe_relative(self, monotonic: float | None) -> float | None:
+        return None if monotonic is None else self.relative(monotonic)
+
     def close(self) -> None:
-        if self._transcript is not None:
-            self._transcript.close()
-            self._transcript = None
+        for handle in (self._transcript, self._ground_truth):
+            if handle is not None:
+                handle.close()
+        self._transcript = self._ground_truth = None
+
+
+def _open(path: Path | None) -> BinaryIO | None:
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("wb")

@@ -49,33 +49,3 @@ def write_report(report_dir: Path, report: dict) -> Path:
     path = report_dir / REPORT_FILE
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     return path
-
-
-def write_ground_truth(report_dir: Path, recorder: Recorder, batches: list[dict]) -> Path:
-    """The reference agent's log beside the transcripts, its times on the same ``t_s`` axis.
-
-    Only this test's batches: in the web UI one process runs several tests in a row.
-    """
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / GROUND_TRUTH_FILE
-    with path.open("wb") as out:
-        for batch in batches:
-            if batch["received"][0]["t"] < recorder.started_mono:
-                continue
-            line = {
-                **batch,
-                "received": [_relative(m, recorder) for m in batch["received"]],
-                "sent": [_relative(m, recorder) for m in batch["sent"]],
-                "t_closed": _maybe_relative(batch["t_closed"], recorder),
-                "t_started": _maybe_relative(batch["t_started"], recorder),
-            }
-            out.write(orjson.dumps(line) + b"\n")
-    return path
-
-
-def _relative(message: dict, recorder: Recorder) -> dict:
-    return {"text": message["text"], "t_s": recorder.relative(message["t"])}
-
-
-def _maybe_relative(monotonic: float | None, recorder: Recorder) -> float | None:
-    return None if monotonic is None else recorder.relative(monotonic)

@@ -3,6 +3,9 @@ botapi and telethon plug into the same protocol."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from harness.agent.reference import BatchRecord
 from harness.clock import Clock
 from harness.transport.base import AgentMessage, Inbox, SentMessage, Session, Transport
 from harness.transport.mock import MockTransport
@@ -10,10 +13,18 @@ from harness.transport.mock import MockTransport
 TRANSPORTS = ("mock",)
 
 
-def create_transport(name: str, clock: Clock, seed: int | str = 0) -> Transport:
-    """The transport called ``name``; a ValueError names the ones available."""
+def create_transport(
+    name: str,
+    clock: Clock,
+    seed: int | str = 0,
+    on_batch: Callable[[str, BatchRecord], object] | None = None,
+) -> Transport:
+    """The transport called ``name``; a ValueError names the ones available.
+
+    ``on_batch`` receives the reference agent's finished batches (mock only).
+    """
     if name == "mock":
-        return MockTransport(clock, seed)
+        return MockTransport(clock, seed, on_batch)
     raise ValueError(f"unknown transport {name!r}: choose one of {', '.join(TRANSPORTS)}")
 
 

@@ -54,10 +54,6 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
-    def ground_truth(self) -> list[dict]:
-        """The agent's own log, when the transport knows it (mock); empty otherwise."""
-        ...
-
 
 class Inbox:
     """Arrived agent messages of one session, in order, with a deadline-aware ``get``.

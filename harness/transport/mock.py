@@ -1,13 +1,16 @@
 """The mock transport: the reference agent in the same event loop, no network.
 
 Zero setup and exact ground truth: each scenario gets its own reference agent (built
-from the scenario's ``agent:`` settings), whose log the tests compare with the harness's
-readings.
+from the scenario's ``agent:`` settings); every batch it finishes goes to ``on_batch``
+with the scenario's name, for the tests and ``reference_agent.jsonl``.
 """
 
 from __future__ import annotations
 
-from harness.agent.reference import ReferenceAgent
+from collections.abc import Callable
+from functools import partial
+
+from harness.agent.reference import BatchRecord, ReferenceAgent
 from harness.clock import Clock
 from harness.scenario.models import Scenario
 from harness.transport.base import Inbox, SentMessage
@@ -38,15 +41,23 @@ class MockTransport:
 
     name = "mock"
 
-    def __init__(self, clock: Clock, seed: int | str = 0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        seed: int | str = 0,
+        on_batch: Callable[[str, BatchRecord], object] | None = None,
+    ) -> None:
         self.clock = clock
         self.seed = seed
         self.agents: dict[str, ReferenceAgent] = {}
+        self._on_batch = on_batch
 
     def agent_for(self, scenario: Scenario) -> ReferenceAgent:
         agent = self.agents.get(scenario.name)
         if agent is None:
-            agent = ReferenceAgent(scenario.agent, self.clock, f"{self.seed}:{scenario.name}")
+            sink = None if self._on_batch is None else partial(self._on_batch, scenario.name)
+            seed = f"{self.seed}:{scenario.name}"
+            agent = ReferenceAgent(scenario.agent, self.clock, seed, sink)
             self.agents[scenario.name] = agent
         return agent
 
@@ -57,11 +68,3 @@ class MockTransport:
         for agent in self.agents.values():
             for chat_id in agent.chat_ids():
                 agent.disconnect(chat_id)
-
-    def ground_truth(self) -> list[dict]:
-        """Every batch every reference agent processed, with monotonic times."""
-        return [
-            {"scenario": name, **batch.to_dict()}
-            for name, agent in sorted(self.agents.items())
-            for batch in agent.log
-        ]
