@@ -48,6 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Write report.json and transcripts.jsonl into this folder.",
     )
     group.add_argument(
+        "--no-transcripts",
+        action="store_true",
+        default=False,
+        env_var="LOCUST_NO_TRANSCRIPTS",
+        help="With --report-dir, write report.json only: no transcripts.jsonl or "
+        "reference_agent.jsonl (a line per message costs CPU on the largest runs).",
+    )
+    group.add_argument(
         "--seed",
         default="0",
         env_var="LOCUST_SEED",

@@ -64,6 +64,7 @@ class LocustRuntime:
         self.seed = options.seed
         self.transport_name = options.transport
         self.report_dir = Path(options.report_dir) if options.report_dir else None
+        self.transcripts = not options.no_transcripts
         self.expect_overrides = dict(options.expect or [])
         self.conversations_per_user: int | None = options.conversations_per_user
         self.loop_lag = Histogram()
@@ -85,7 +86,7 @@ class LocustRuntime:
         """A test starts: fresh figures and transcript. A process that runs users (not a
         master) starts its loop and transport on first use."""
         self.recorder.close()
-        writes = self.report_dir is not None and runs_users
+        writes = self.report_dir is not None and runs_users and self.transcripts
         self.recorder = Recorder(
             self.report_dir / TRANSCRIPT_FILE if writes else None,
             mirror=self.unreported if self.is_worker else None,
@@ -98,6 +99,13 @@ class LocustRuntime:
             self.loop.call_soon(self._open_transport)
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
             self.loop.submit(self._lag_monitor.run)
+
+    def reset_figures(self) -> None:
+        """Start the figures afresh (--reset-stats, once all users have spawned)."""
+        self.recorder.stats = RunStats()
+        self.recorder.replace_mirror(self.unreported if self.is_worker else None)
+        self.unreported.scenarios.clear()
+        self.loop_lag, self.overloaded_windows = Histogram(), 0
 
     def take_unreported(self) -> dict:
         """What this worker recorded since its last report to the master; then forget it."""
@@ -144,7 +152,7 @@ class LocustRuntime:
         self.overloaded_windows += state["overloaded_windows"]
 
     def _open_transport(self) -> None:
-        on_batch = self._post_batch if self.report_dir is not None else None
+        on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None
         self._transport = create_transport(self.transport_name, self.clock, self.seed, on_batch)
 
     def _post_batch(self, scenario: str, batch: BatchRecord) -> None:

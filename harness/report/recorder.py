@@ -35,11 +35,15 @@ class Recorder:
         ground_truth_path: Path | None = None,
     ) -> None:
         self.stats = RunStats()
-        self._sinks = [self.stats] if mirror is None else [self.stats, mirror]
+        self.replace_mirror(mirror)
         self.started_mono = Clock.now()
         self.started_wall = time.time()
         self._transcript = _open(transcript_path)
         self._ground_truth = _open(ground_truth_path)
+
+    def replace_mirror(self, mirror: RunStats | None) -> None:
+        """Where figures go besides ``stats`` (after ``stats`` itself was replaced, too)."""
+        self._sinks = [self.stats] if mirror is None else [self.stats, mirror]
 
     def wall_time(self, monotonic: float) -> float:
         """Epoch seconds of a monotonic timestamp, anchored at the recorder's start."""
