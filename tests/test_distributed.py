@@ -127,6 +127,9 @@ def test_master_report_covers_the_whole_fleet(fleet):
     for latency in ("first_reply", "complete_reply", "reply_gap"):
         counts = [w["latency_ms"][latency]["count"] for w in workers]
         assert totals["latency_ms"][latency]["count"] == sum(counts)
+    timeline = report["load"]["timeline"]  # the fleet's users, the workers' bursts
+    assert max(row["users"] or 0 for row in timeline) == USERS
+    assert sum(row["bursts"] for row in timeline) == totals["bursts"]
 
 
 def test_master_report_equals_what_the_reference_agents_logged(fleet):

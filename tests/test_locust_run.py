@@ -297,6 +297,16 @@ def test_web_ui_runs_the_same_thing_interactively(tmp_path):
         stats = wait_for(batched_replies, 30, "first_reply rows in the web UI")
         names = {s["name"] for s in stats["stats"]}
         assert "Premature" not in names  # only the picked scenario ran
+        # The Conversations and Transcripts tabs, fed by the same poll.
+        assert "Conversations" in page and "Transcripts" in page
+        extended = {table["key"]: table["data"] for table in stats["extended_stats"]}
+        (row,) = extended["conversations"]
+        assert row["scenario"] == "Batched" and row["active"] == 4
+        assert row["bursts"] >= 4 and row["groups_per_burst"] == "1.00"
+        assert {line["who"] for line in extended["transcripts"]} == {"👤 user", "🤖 agent"}
+        live = json.loads(http(base + "/chatstorm/stats"))
+        assert live["scenarios"]["Batched"]["bursts"] >= row["bursts"]
+        assert live["recent"] and live["recent"][-1]["scenario"] == "Batched"
         assert http(base + "/stop", {}) is not None
     finally:
         process.send_signal(signal.SIGTERM)
@@ -379,3 +389,72 @@ def test_objectives_that_tolerate_timeouts_override_locusts_failure_exit(tmp_pat
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "PASS  Silent: timeout_rate_max = 100.00% (limit 100.00%)" in result.stdout
+
+
+def test_a_load_shape_drives_the_run_and_the_report_shows_quality_under_load(tmp_path):
+    scenarios = scenario_dir(tmp_path, batched=BATCHED)
+    report_dir = tmp_path / "report"
+    result = locust(
+        "--headless",
+        "-u",
+        "6",
+        "-r",
+        "50",
+        "--shape",
+        "step",
+        "--shape-steps",
+        "2",
+        "--shape-duration",
+        "4s",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(SCALE),
+        "--report-dir",
+        str(report_dir),
+        "--only-summary",
+    )  # no --run-time: the shape ends the run
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((report_dir / "report.json").read_text())
+    load = report["load"]
+    assert load["window_s"] == 10 and load["timeline"]
+    assert max(row["users"] for row in load["timeline"]) == 6
+    assert sum(row["bursts"] for row in load["timeline"]) == report["totals"]["bursts"]
+    assert sum(band["bursts"] for band in load["bands"]) == report["totals"]["bursts"]
+
+
+def test_a_shape_without_a_duration_is_refused_in_one_line(tmp_path):
+    result = locust("--headless", "-u", "5", "--shape", "ramp", timeout=30)
+    assert result.returncode == 2
+    assert "chatstorm: --shape ramp needs --shape-duration or --run-time" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_locusts_own_csv_html_and_json_carry_our_rows(tmp_path):
+    scenarios = scenario_dir(tmp_path, batched=BATCHED)
+    result = locust(
+        "--headless",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "3s",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(SCALE),
+        "--csv",
+        str(tmp_path / "run"),
+        "--html",
+        str(tmp_path / "run.html"),
+        "--json-file",
+        str(tmp_path / "run"),
+        "--only-summary",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    stats = json.loads((tmp_path / "run.json").read_text())
+    rows = {(s["method"], s["name"]): s["num_requests"] for s in stats}
+    assert rows[("first_reply", "Batched")] > 0 and rows[("complete_reply", "Batched")] > 0
+    assert "first_reply,Batched" in (tmp_path / "run_stats.csv").read_text()
+    assert "first_reply" in (tmp_path / "run.html").read_text()

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.locust.shapes import SHAPES
 from harness.report import parse_override
 from harness.transport import TRANSPORTS
 
@@ -78,6 +79,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="A service-level objective checked at the end of a headless run, for every "
         "scenario (overrides its expect:), e.g. first_reply_p95_ms=3000. Repeatable.",
+    )
+    shapes = parser.add_argument_group(
+        "chatstorm load shapes", "Users over time; the peak is -u/--users, the pace -r."
+    )
+    shapes.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default=None,
+        help="steady, ramp, step, spike or soak (see README).",
+    )
+    shapes.add_argument(
+        "--shape-duration",
+        default=None,
+        metavar="TIME",
+        help="How long the shape lasts, e.g. 10m (default: --run-time; soak: 1h).",
+    )
+    shapes.add_argument(
+        "--shape-steps",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="step: how many equal steps up to the peak (default 5).",
+    )
+    shapes.add_argument(
+        "--shape-baseline",
+        type=int,
+        default=0,
+        metavar="USERS",
+        help="spike: users before and after the spike (default 0).",
+    )
+    shapes.add_argument(
+        "--shape-spike-length",
+        default="60s",
+        metavar="TIME",
+        help="spike: how long the peak lasts (default 60s).",
     )
     parser.set_defaults(class_picker=True)
 

@@ -16,7 +16,9 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.locust.options import add_arguments, scenario_paths
 from harness.locust.runtime import LocustRuntime
-from harness.locust.users import RUNTIMES, ConversationUser, user_classes
+from harness.locust.shapes import ChatLoadShape, settings_from, shape_requested
+from harness.locust.users import RUNTIMES, user_classes
+from harness.locust.web import install_tabs
 from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
@@ -25,19 +27,22 @@ GC_THRESHOLDS_UNDER_LOAD = (200_000, 50, 1_000)
 WIRE_KEY = "chatstorm"  # our figures inside Locust's worker -> master stats message
 
 
-def install(
-    default_scenarios: Path, argv: Sequence[str] | None = None
-) -> dict[str, type[ConversationUser]]:
+def install(default_scenarios: Path, argv: Sequence[str] | None = None) -> dict[str, type]:
     """Load the scenarios named on the command line, register the listeners, return the
-    User classes. Invalid scenarios stop Locust with every problem listed, file:line."""
-    paths = scenario_paths(sys.argv[1:] if argv is None else argv, default_scenarios)
+    User classes (and the load shape, with --shape). Invalid scenarios stop Locust with
+    every problem listed, file:line."""
+    argv_used = sys.argv[1:] if argv is None else argv
+    paths = scenario_paths(argv_used, default_scenarios)
     try:
         scenarios = load_scenarios(paths)
     except ScenarioError as exc:
         sys.stderr.write(f"chatstorm: invalid scenarios:\n{exc}\n")
         raise SystemExit(2) from None
     _register(scenarios)
-    return user_classes(scenarios)
+    classes: dict[str, type] = dict(user_classes(scenarios))
+    if shape_requested(argv_used):
+        classes["ChatLoadShape"] = ChatLoadShape
+    return classes
 
 
 def _register(scenarios: list[Scenario]) -> None:
@@ -56,9 +61,18 @@ def _register(scenarios: list[Scenario]) -> None:
             except OSError as exc:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
+        options = environment.parsed_options
+        if options.shape is not None and not isinstance(environment.runner, WorkerRunner):
+            try:
+                settings_from(options)
+            except ValueError as exc:
+                sys.stderr.write(f"chatstorm: {exc}\n")
+                raise SystemExit(2) from None
         runtime = LocustRuntime(environment, scenarios)
         RUNTIMES[environment] = runtime
         state["runtime"] = runtime
+        if environment.web_ui is not None:
+            install_tabs(environment.web_ui, runtime.live_view)
 
     @events.test_start.add_listener
     def _test_start(environment: Environment, **_kwargs) -> None:

@@ -11,25 +11,28 @@ import asyncio
 import itertools
 import logging
 import os
+import time
+from collections import Counter, deque
 from functools import partial
 from pathlib import Path
 
+import gevent
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from harness.agent.reference import BatchRecord
 from harness.clock import Clock
 from harness.conversation import (
-    ConversationObserver,
     ConversationResult,
-    LateReplies,
     TranscriptEntry,
-    TurnRecord,
     run_conversation,
 )
 from harness.locust.loop_thread import LoopThread, Submission
-from harness.metrics import Histogram, RunStats
+from harness.locust.observers import Handoff, LocustObserver
+from harness.metrics import Histogram, RunStats, ScenarioStats
+from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagMonitor
+from harness.metrics.quality import QualityTimeline
 from harness.report import (
     GROUND_TRUTH_FILE,
     TRANSCRIPT_FILE,
@@ -44,14 +47,7 @@ from harness.transport import Transport, create_transport
 
 log = logging.getLogger("chatstorm")
 SETTLE_TIMEOUT_S = 15.0
-
-
-class ReplyTimeout(Exception):
-    """The agent sent nothing within the scenario's first_reply_timeout."""
-
-
-class ConversationFailed(Exception):
-    """A conversation ended on a transport error."""
+RECENT_LINES = 60  # transcript lines the web UI shows
 
 
 class LocustRuntime:
@@ -70,6 +66,13 @@ class LocustRuntime:
         self.loop_lag = Histogram()
         self.overloaded_windows = 0
         self._lag_monitor: LoopLagMonitor | None = None
+        self.quality = QualityTimeline()
+        self.quality_unreported = QualityTimeline()
+        self._user_sampler: gevent.Greenlet | None = None
+        self.active: Counter[str] = Counter()
+        self.active_by_worker: dict[str, dict[str, int]] = {}
+        self.recent: deque[dict] = deque(maxlen=RECENT_LINES)
+        self.recent_unreported: list[dict] = []
         self.workers_reported: set[str] = set()
         self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
@@ -79,8 +82,8 @@ class LocustRuntime:
         self._transport: Transport | None = None
         self._active: set[asyncio.Task] = set()
         self._serial = itertools.count(1)
-        self._gevent_side = _LocustObserver(self)
-        self._loop_side = _Handoff(self.loop, self._gevent_side)
+        self._gevent_side = LocustObserver(self)
+        self._loop_side = Handoff(self.loop, self._gevent_side)
 
     def begin(self, runs_users: bool) -> None:
         """A test starts: fresh figures and transcript. A process that runs users (not a
@@ -94,6 +97,9 @@ class LocustRuntime:
         )
         self.report = None
         self.loop_lag, self.overloaded_windows = Histogram(), 0
+        self.quality = QualityTimeline()
+        if self._user_sampler is None:
+            self._user_sampler = gevent.spawn(self._sample_users)
         if runs_users and not self.loop.running:
             self.loop.start()
             self.loop.call_soon(self._open_transport)
@@ -106,11 +112,35 @@ class LocustRuntime:
         self.recorder.replace_mirror(self.unreported if self.is_worker else None)
         self.unreported.scenarios.clear()
         self.loop_lag, self.overloaded_windows = Histogram(), 0
+        self.quality = QualityTimeline()
+        self.quality_unreported.clear()
+
+    def _sample_users(self) -> None:
+        """Note, every second, how many users this process (a master: the fleet) runs."""
+        while True:
+            runner = self.environment.runner
+            if runner is not None:
+                self.quality.note_users(time.time(), runner.user_count)
+            gevent.sleep(1)
+
+    def record_quality(self, burst: BurstMeasurement) -> None:
+        now = time.time()
+        self.quality.add_burst(now, burst)
+        if self.is_worker:
+            self.quality_unreported.add_burst(now, burst)
 
     def take_unreported(self) -> dict:
         """What this worker recorded since its last report to the master; then forget it."""
-        state = {"stats": self.unreported.to_state(), "loop_lag": self.lag_state()}
+        state = {
+            "stats": self.unreported.to_state(),
+            "loop_lag": self.lag_state(),
+            "quality": self.quality_unreported.to_state(),
+            "active": dict(self.active),
+            "recent": self.recent_unreported[-RECENT_LINES:],
+        }
         self.unreported.scenarios.clear()
+        self.quality_unreported.clear()
+        self.recent_unreported = []
         self.loop_lag, self.overloaded_windows = Histogram(), 0
         return state
 
@@ -119,6 +149,42 @@ class LocustRuntime:
         self.workers_reported.add(client_id)
         self.recorder.stats.merge_state(state["stats"])
         self.merge_lag_state(state["loop_lag"])
+        self.quality.merge_state(state["quality"])
+        self.active_by_worker[client_id] = state["active"]
+        self.recent.extend(state["recent"])
+
+    def note_message(self, entry: TranscriptEntry) -> None:
+        """Keep the latest lines for the web UI (and, on a worker, for the master)."""
+        line = {
+            "t_s": self.recorder.relative(entry.t),
+            "scenario": entry.scenario,
+            "conversation_id": entry.conversation_id,
+            "role": entry.role,
+            "text": entry.text,
+        }
+        self.recent.append(line)
+        if self.is_worker:
+            self.recent_unreported.append(line)
+            del self.recent_unreported[:-RECENT_LINES]
+
+    def live_view(self) -> dict:
+        """What the web UI shows now: figures per scenario with active conversations, and
+        the latest transcript lines (on a master, the whole fleet's)."""
+        active = Counter(self.active)
+        for counts in self.active_by_worker.values():
+            active.update(counts)
+        report = self.recorder.stats.to_report()
+        scenarios = {
+            name: {"active": active.get(name, 0), **figures}
+            for name, figures in report["scenarios"].items()
+        }
+        for name in active.keys() - scenarios.keys():
+            scenarios[name] = {"active": active[name], **ScenarioStats().to_report()}
+        return {
+            "scenarios": dict(sorted(scenarios.items())),
+            "totals": report["totals"],
+            "recent": list(self.recent),
+        }
 
     def _post_lag(self, lags_ms: list[float]) -> None:
         self.loop.post(partial(self._record_lag, lags_ms))
@@ -162,6 +228,7 @@ class LocustRuntime:
         self.recorder.on_batch(scenario, batch)
 
     def start_conversation(self, scenario: Scenario) -> Submission:
+        self.active[scenario.name] += 1
         conversation_id = f"{scenario.name}#{os.getpid()}-{next(self._serial)}"
         return self.loop.submit(partial(self._converse, scenario, conversation_id))
 
@@ -206,6 +273,7 @@ class LocustRuntime:
                 **run,
             },
         )
+        self.report["load"] = self.quality.to_report(self.recorder.started_wall)
         self.slo_results = evaluate(self.report, self.scenarios, self.expect_overrides)
         self.report["slo"] = [result.to_dict() for result in self.slo_results]
         if self.report_dir is not None:
@@ -218,76 +286,5 @@ class LocustRuntime:
             self.loop.submit(self._transport.close).wait(timeout=SETTLE_TIMEOUT_S)
         self.loop.stop()
         self.recorder.close()
-
-
-class _Handoff:
-    """Loop-side observer: hands every record to the gevent side, in order."""
-
-    def __init__(self, loop: LoopThread, target: ConversationObserver) -> None:
-        self._post = loop.post
-        self._target = target
-
-    def on_message(self, entry: TranscriptEntry) -> None:
-        self._post(partial(self._target.on_message, entry))
-
-    def on_turn(self, record: TurnRecord) -> None:
-        self._post(partial(self._target.on_turn, record))
-
-    def on_late(self, record: LateReplies) -> None:
-        self._post(partial(self._target.on_late, record))
-
-    def on_end(self, result: ConversationResult) -> None:
-        self._post(partial(self._target.on_end, result))
-
-
-class _LocustObserver:
-    """Gevent-side observer: records into the Recorder and Locust's request events."""
-
-    def __init__(self, runtime: LocustRuntime) -> None:
-        self._runtime = runtime
-        self._fire = runtime.environment.events.request.fire
-
-    def on_message(self, entry: TranscriptEntry) -> None:
-        self._runtime.recorder.on_message(entry)
-
-    def on_turn(self, record: TurnRecord) -> None:
-        self._runtime.recorder.on_turn(record)
-        burst, name = record.burst, record.scenario
-        for ms in burst.send_ms:
-            self._request("send", name, ms)
-        if burst.timed_out:
-            timeout = self._runtime.scenarios[name].collect.first_reply_timeout
-            self._request(
-                "first_reply",
-                name,
-                self._runtime.clock.real(timeout) * 1000,
-                exception=ReplyTimeout(f"no agent reply within {timeout:g} s"),
-            )
-            return
-        if burst.first_reply_ms is not None and burst.complete_reply_ms is not None:
-            self._request("first_reply", name, burst.first_reply_ms, burst.messages_in_reply)
-            self._request("complete_reply", name, burst.complete_reply_ms, burst.messages_in_reply)
-        for ms in burst.reply_gaps_ms:
-            self._request("reply_gap", name, ms)
-
-    def on_late(self, record: LateReplies) -> None:
-        self._runtime.recorder.on_late(record)
-
-    def on_end(self, result: ConversationResult) -> None:
-        self._runtime.recorder.on_end(result)
-        if result.error is not None:
-            self._request(
-                "conversation", result.scenario, 0, exception=ConversationFailed(result.error)
-            )
-
-    def _request(
-        self, kind: str, name: str, ms: float, length: int = 0, exception: Exception | None = None
-    ) -> None:
-        self._fire(
-            request_type=kind,
-            name=name,
-            response_time=ms,
-            response_length=length,
-            exception=exception,
-            context={},
-        )
+        if self._user_sampler is not None:
+            self._user_sampler.kill(block=False)

@@ -83,3 +83,9 @@ class Histogram:
 
 def _key_text(key: float) -> str:
     return str(int(key)) if float(key).is_integer() else repr(key)
+
+
+def mean_of_counts(counts: dict[str, int]) -> float | None:
+    """The mean of an exact histogram in report form (``{"1": 40, "2": 3}``)."""
+    total = sum(counts.values())
+    return sum(int(key) * n for key, n in counts.items()) / total if total else None

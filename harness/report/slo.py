@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from harness.metrics.histogram import mean_of_counts
 from harness.scenario.models import Expectations, Scenario
 
 LATENCY_KEYS = {
@@ -92,9 +93,7 @@ def _measure(key: str, figures: dict) -> float | None:
     if key == "timeout_rate_max":
         return figures["timeout_rate"]
     if key == "reply_groups_per_burst_max":
-        histogram = figures["reply_groups_per_burst"]
-        total = sum(histogram.values())
-        return sum(int(k) * n for k, n in histogram.items()) / total if total else None
+        return mean_of_counts(figures["reply_groups_per_burst"])
     raise KeyError(key)
 
 

@@ -5,25 +5,30 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from harness.metrics.histogram import mean_of_counts
+
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+def percent(value: float | None, missing: str = "-") -> str:
+    return missing if value is None else f"{value:.1%}"
 
 
-def _s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def mean(counts: dict[str, int], missing: str = "-") -> str:
+    value = mean_of_counts(counts)
+    return missing if value is None else f"{value:.2f}"
 
 
-def _groups(histogram: dict[str, int]) -> str:
-    total = sum(histogram.values())
-    if not total:
-        return "-"
-    mean = sum(int(key) * count for key, count in histogram.items()) / total
-    return f"{mean:.2f}"
+def bracket(debounce: dict, missing: str = "-") -> str:
+    """The debounce estimate as ``low .. high`` seconds."""
+    low, high = debounce["max_pause_without_premature"], debounce["min_pause_with_premature"]
+    if low is None and high is None and not missing:
+        return ""
+    low_text = missing if low is None else f"{low:.2f}"
+    high_text = missing if high is None else f"{high:.2f}"
+    return f"{low_text} .. {high_text}"
 
 
 def batching_table(report: dict) -> Table:
@@ -53,15 +58,14 @@ def batching_table(report: dict) -> Table:
             str(figures["conversations"]),
             str(figures["conversations_interrupted"]),
             str(figures["bursts"]),
-            _pct(figures["premature_reply_rate"]),
-            _groups(figures["reply_groups_per_burst"]),
-            _groups(figures["messages_per_reply"]),
-            f"{figures['timeouts']} ({_pct(figures['timeout_rate'])})",
+            percent(figures["premature_reply_rate"]),
+            mean(figures["reply_groups_per_burst"]),
+            mean(figures["messages_per_reply"]),
+            f"{figures['timeouts']} ({percent(figures['timeout_rate'])})",
             str(figures["late_replies"]),
             f"{_ms(first['p50'])} / {_ms(first['p95'])}",
             _ms(complete["p95"]),
-            f"{_s(debounce['max_pause_without_premature'])} .. "
-            f"{_s(debounce['min_pause_with_premature'])}",
+            bracket(debounce),
             end_section=name == rows[-2][0] if len(rows) > 1 else False,
         )
     return table

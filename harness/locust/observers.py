@@ -1,0 +1,107 @@
+"""The two observers between a conversation and Locust.
+
+``Handoff`` runs on the loop thread and passes every record to the gevent side, in
+order; ``LocustObserver`` runs there and turns records into the Recorder's figures, the
+live view's state and Locust's request events (failures for timeouts and errors).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from harness.conversation import (
+    ConversationObserver,
+    ConversationResult,
+    LateReplies,
+    TranscriptEntry,
+    TurnRecord,
+)
+from harness.locust.loop_thread import LoopThread
+
+if TYPE_CHECKING:
+    from harness.locust.runtime import LocustRuntime
+
+
+class ReplyTimeout(Exception):
+    """The agent sent nothing within the scenario's first_reply_timeout."""
+
+
+class ConversationFailed(Exception):
+    """A conversation ended on a transport error."""
+
+
+class Handoff:
+    """Loop-side observer: hands every record to the gevent side, in order."""
+
+    def __init__(self, loop: LoopThread, target: ConversationObserver) -> None:
+        self._post = loop.post
+        self._target = target
+
+    def on_message(self, entry: TranscriptEntry) -> None:
+        self._post(partial(self._target.on_message, entry))
+
+    def on_turn(self, record: TurnRecord) -> None:
+        self._post(partial(self._target.on_turn, record))
+
+    def on_late(self, record: LateReplies) -> None:
+        self._post(partial(self._target.on_late, record))
+
+    def on_end(self, result: ConversationResult) -> None:
+        self._post(partial(self._target.on_end, result))
+
+
+class LocustObserver:
+    """Gevent-side observer: records into the Recorder and Locust's request events."""
+
+    def __init__(self, runtime: LocustRuntime) -> None:
+        self._runtime = runtime
+        self._fire = runtime.environment.events.request.fire
+
+    def on_message(self, entry: TranscriptEntry) -> None:
+        self._runtime.recorder.on_message(entry)
+        self._runtime.note_message(entry)
+
+    def on_turn(self, record: TurnRecord) -> None:
+        self._runtime.recorder.on_turn(record)
+        self._runtime.record_quality(record.burst)
+        burst, name = record.burst, record.scenario
+        for ms in burst.send_ms:
+            self._request("send", name, ms)
+        if burst.timed_out:
+            timeout = self._runtime.scenarios[name].collect.first_reply_timeout
+            self._request(
+                "first_reply",
+                name,
+                self._runtime.clock.real(timeout) * 1000,
+                exception=ReplyTimeout(f"no agent reply within {timeout:g} s"),
+            )
+            return
+        if burst.first_reply_ms is not None and burst.complete_reply_ms is not None:
+            self._request("first_reply", name, burst.first_reply_ms, burst.messages_in_reply)
+            self._request("complete_reply", name, burst.complete_reply_ms, burst.messages_in_reply)
+        for ms in burst.reply_gaps_ms:
+            self._request("reply_gap", name, ms)
+
+    def on_late(self, record: LateReplies) -> None:
+        self._runtime.recorder.on_late(record)
+
+    def on_end(self, result: ConversationResult) -> None:
+        self._runtime.recorder.on_end(result)
+        self._runtime.active[result.scenario] -= 1
+        if result.error is not None:
+            self._request(
+                "conversation", result.scenario, 0, exception=ConversationFailed(result.error)
+            )
+
+    def _request(
+        self, kind: str, name: str, ms: float, length: int = 0, exception: Exception | None = None
+    ) -> None:
+        self._fire(
+            request_type=kind,
+            name=name,
+            response_time=ms,
+            response_length=length,
+            exception=exception,
+            context={},
+        )

@@ -1,0 +1,141 @@
+"""Quality under load: the figures that degrade, per window of time and per band of users.
+
+Every completed burst is counted in the 10-second wall-clock window it ended in. The
+process that knows how many users the whole fleet runs (a master, or a single process)
+notes the most users it saw in each window. The report then shows a timeline
+(users, latency, premature and timeout rates per window) and the same figures merged
+per band of concurrent users, so a ramp shows where the agent starts to degrade.
+Windows are counts and buckets, so workers' windows merge exactly on the master.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from harness.metrics.burst import BurstMeasurement
+from harness.metrics.histogram import Histogram
+
+WINDOW_S = 10
+BANDS = 5
+
+
+@dataclass
+class QualityWindow:
+    bursts: int = 0
+    premature_bursts: int = 0
+    timeouts: int = 0
+    first_reply: Histogram = field(default_factory=Histogram)
+    complete_reply: Histogram = field(default_factory=Histogram)
+
+    def add_burst(self, burst: BurstMeasurement) -> None:
+        self.bursts += 1
+        self.premature_bursts += burst.premature
+        self.timeouts += burst.timed_out
+        if burst.first_reply_ms is not None:
+            self.first_reply.add(burst.first_reply_ms)
+        if burst.complete_reply_ms is not None:
+            self.complete_reply.add(burst.complete_reply_ms)
+
+    def merge(self, other: QualityWindow) -> None:
+        self.bursts += other.bursts
+        self.premature_bursts += other.premature_bursts
+        self.timeouts += other.timeouts
+        self.first_reply.merge(other.first_reply)
+        self.complete_reply.merge(other.complete_reply)
+
+    def to_state(self) -> dict:
+        return {
+            "bursts": self.bursts,
+            "premature_bursts": self.premature_bursts,
+            "timeouts": self.timeouts,
+            "first_reply": self.first_reply.to_state(),
+            "complete_reply": self.complete_reply.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> QualityWindow:
+        return cls(
+            state["bursts"],
+            state["premature_bursts"],
+            state["timeouts"],
+            Histogram.from_state(state["first_reply"]),
+            Histogram.from_state(state["complete_reply"]),
+        )
+
+    def summary(self) -> dict:
+        def levels(histogram: Histogram) -> dict:
+            return {f"p{q}": histogram.percentile(q / 100) for q in (50, 95, 99)}
+
+        return {
+            "bursts": self.bursts,
+            "first_reply_ms": levels(self.first_reply),
+            "complete_reply_ms": levels(self.complete_reply),
+            "premature_reply_rate": self.premature_bursts / self.bursts if self.bursts else None,
+            "timeout_rate": self.timeouts / self.bursts if self.bursts else None,
+        }
+
+
+class QualityTimeline:
+    """Windows of figures keyed by wall-clock window, and the users seen in each."""
+
+    def __init__(self) -> None:
+        self.windows: dict[int, QualityWindow] = {}
+        self.users: dict[int, int] = {}
+
+    @staticmethod
+    def window_of(wall_time: float) -> int:
+        return int(wall_time // WINDOW_S)
+
+    def add_burst(self, wall_time: float, burst: BurstMeasurement) -> None:
+        key = self.window_of(wall_time)
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = QualityWindow()
+        window.add_burst(burst)
+
+    def note_users(self, wall_time: float, users: int) -> None:
+        key = self.window_of(wall_time)
+        self.users[key] = max(users, self.users.get(key, 0))
+
+    def to_state(self) -> dict:
+        return {str(key): window.to_state() for key, window in self.windows.items()}
+
+    def merge_state(self, state: dict) -> None:
+        for key, window_state in state.items():
+            window = QualityWindow.from_state(window_state)
+            existing = self.windows.get(int(key))
+            if existing is None:
+                self.windows[int(key)] = window
+            else:
+                existing.merge(window)
+
+    def clear(self) -> None:
+        self.windows.clear()
+
+    def to_report(self, started_wall: float) -> dict:
+        """``timeline`` (one row per window) and ``bands`` (rows merged by users)."""
+        first = self.window_of(started_wall)
+        timeline = [
+            {"t_s": (key - first) * WINDOW_S, "users": self.users.get(key), **window.summary()}
+            for key, window in sorted(self.windows.items())
+        ]
+        peak = max(self.users.values(), default=0)
+        width = max(1, math.ceil(peak / BANDS))
+        bands: dict[int, QualityWindow] = {}
+        for key, window in self.windows.items():
+            users = self.users.get(key)
+            if users is None:
+                continue
+            band = bands.setdefault(min(users // width, BANDS - 1), QualityWindow())
+            band.merge(window)
+        band_rows = [
+            {
+                "users": f"{index * width}-{(index + 1) * width - 1}"
+                if index < BANDS - 1
+                else f"{index * width}-{peak}",
+                **band.summary(),
+            }
+            for index, band in sorted(bands.items())
+        ]
+        return {"window_s": WINDOW_S, "timeline": timeline, "bands": band_rows}
