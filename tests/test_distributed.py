@@ -8,7 +8,6 @@ what the two workers' reference agents logged.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -40,6 +39,12 @@ def free_port() -> int:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def worker_file(fleet: Path, worker: str, name: str) -> Path:
+    """A worker writes into workers/<its id>/ under its --report-dir."""
+    (found,) = (fleet / worker / "workers").glob(f"*/{name}")
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +125,9 @@ def test_master_report_covers_the_whole_fleet(fleet):
     assert totals["conversations"] == USERS * CONVERSATIONS_PER_USER
     assert totals["conversations_interrupted"] == 0
     assert totals["end_reasons"] == {"max_turns": USERS * CONVERSATIONS_PER_USER}
-    workers = [json.loads((fleet / w / "report.json").read_text())["totals"] for w in ("w1", "w2")]
+    workers = [
+        json.loads(worker_file(fleet, w, "report.json").read_text())["totals"] for w in ("w1", "w2")
+    ]
     assert all(w["conversations"] > 0 for w in workers)  # both workers carried load
     for key in ("conversations", "bursts", "client_messages", "agent_messages", "timeouts"):
         assert totals[key] == sum(w[key] for w in workers), key
@@ -134,7 +141,9 @@ def test_master_report_covers_the_whole_fleet(fleet):
 
 def test_master_report_equals_what_the_reference_agents_logged(fleet):
     totals = json.loads((fleet / "master" / "report.json").read_text())["totals"]
-    batches = [b for w in ("w1", "w2") for b in read_jsonl(fleet / w / "reference_agent.jsonl")]
+    batches = [
+        b for w in ("w1", "w2") for b in read_jsonl(worker_file(fleet, w, "reference_agent.jsonl"))
+    ]
     assert totals["bursts"] == len(batches)  # one batch per burst: the agent batched each
     assert totals["client_messages"] == sum(len(b["received"]) for b in batches)
     assert totals["agent_messages"] == sum(len(b["sent"]) for b in batches)
@@ -148,4 +157,4 @@ def test_master_prints_the_fleet_summary_and_judges_its_objectives(fleet):
     assert "chatstorm: conversations and batching" in output
     assert "PASS  Batched: reply_groups_per_burst_max = 1.00 (limit 1.00)" in output
     assert "Traceback" not in output
-    assert os.path.exists(fleet / "w1" / "transcripts.jsonl")
+    assert worker_file(fleet, "w1", "transcripts.jsonl").stat().st_size > 0

@@ -458,3 +458,32 @@ def test_locusts_own_csv_html_and_json_carry_our_rows(tmp_path):
     assert rows[("first_reply", "Batched")] > 0 and rows[("complete_reply", "Batched")] > 0
     assert "first_reply,Batched" in (tmp_path / "run_stats.csv").read_text()
     assert "first_reply" in (tmp_path / "run.html").read_text()
+
+
+def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
+    scenarios = scenario_dir(tmp_path, batched=BATCHED)
+    report_dir = tmp_path / "report"
+    result = locust(
+        "--headless",
+        "-u",
+        "6",
+        "-r",
+        "6",
+        "-t",
+        "4s",
+        "--processes",
+        "2",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(SCALE),
+        "--report-dir",
+        str(report_dir),
+        "--only-summary",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["run"]["workers"] == 2
+    workers = [json.loads(p.read_text()) for p in report_dir.glob("workers/*/report.json")]
+    assert len(workers) == 2
+    assert report["totals"]["bursts"] == sum(w["totals"]["bursts"] for w in workers) > 0

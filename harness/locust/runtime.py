@@ -60,6 +60,8 @@ class LocustRuntime:
         self.seed = options.seed
         self.transport_name = options.transport
         self.report_dir = Path(options.report_dir) if options.report_dir else None
+        if self.report_dir is not None and self.is_worker:  # workers may share the folder
+            self.report_dir = self.report_dir / "workers" / environment.runner.client_id
         self.transcripts = not options.no_transcripts
         self.expect_overrides = dict(options.expect or [])
         self.conversations_per_user: int | None = options.conversations_per_user
