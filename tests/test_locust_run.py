@@ -67,6 +67,27 @@ def locust(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     )
 
 
+def run_headless(
+    scenarios: Path, *extra: str, users: int = 4, duration: str = "3s", scale: float = SCALE
+) -> subprocess.CompletedProcess:
+    """A bounded headless run of the given scenarios (plus any other Locust options)."""
+    return locust(
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        duration,
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(scale),
+        "--only-summary",
+        *extra,
+    )
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -76,23 +97,8 @@ def headless(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     tmp_path = tmp_path_factory.mktemp("headless")
     scenarios = scenario_dir(tmp_path, batched=BATCHED, premature=PREMATURE)
     report = tmp_path / "report"
-    result = locust(
-        "--headless",
-        "-u",
-        "8",
-        "-r",
-        "8",
-        "-t",
-        "4s",
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        str(SCALE),
-        "--report-dir",
-        str(report),
-        "--seed",
-        "7",
-        "--only-summary",
+    result = run_headless(
+        scenarios, "--report-dir", str(report), "--seed", "7", users=8, duration="4s"
     )
     return result, tmp_path
 
@@ -202,22 +208,7 @@ def test_locust_table_counts_equal_the_report(headless):
 def test_timeouts_are_locust_failures_and_set_the_exit_code(tmp_path):
     scenarios = scenario_dir(tmp_path, silent=SILENT)
     report = tmp_path / "report"
-    result = locust(
-        "--headless",
-        "-u",
-        "2",
-        "-r",
-        "2",
-        "-t",
-        "2s",
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        "0.1",
-        "--report-dir",
-        str(report),
-        "--only-summary",
-    )
+    result = run_headless(scenarios, "--report-dir", str(report), users=2, duration="2s", scale=0.1)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "no agent reply within 1 s" in result.stdout + result.stderr
     figures = json.loads((report / "report.json").read_text())["scenarios"]["Silent"]
@@ -347,25 +338,11 @@ def test_bad_options_fail_in_one_clear_line(tmp_path, args, message):
 def test_objectives_decide_the_exit_code_both_ways(tmp_path):
     expect_ok = BATCHED + "expect: {first_reply_p95_ms: 500, reply_groups_per_burst_max: 1.0}\n"
     scenarios = scenario_dir(tmp_path, batched=expect_ok)
-    common = (
-        "--headless",
-        "-u",
-        "4",
-        "-r",
-        "4",
-        "-t",
-        "3s",
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        str(SCALE),
-        "--only-summary",
-    )
-    passing = locust(*common)
+    passing = run_headless(scenarios)
     assert passing.returncode == 0, passing.stdout[-2000:]
     assert "PASS  Batched: first_reply_p95_ms = " in passing.stdout
     assert "Objectives: 2 passed, 0 failed" in passing.stdout
-    failing = locust(*common, "--expect", "first_reply_p95_ms=20")  # 80 ms is too slow
+    failing = run_headless(scenarios, "--expect", "first_reply_p95_ms=20")  # 80 ms: too slow
     assert failing.returncode == 3
     assert "FAIL  Batched: first_reply_p95_ms = " in failing.stdout
     assert "(limit 20 ms)" in failing.stdout
@@ -373,20 +350,7 @@ def test_objectives_decide_the_exit_code_both_ways(tmp_path):
 
 def test_objectives_that_tolerate_timeouts_override_locusts_failure_exit(tmp_path):
     scenarios = scenario_dir(tmp_path, silent=SILENT + "expect: {timeout_rate_max: 1.0}\n")
-    result = locust(
-        "--headless",
-        "-u",
-        "2",
-        "-r",
-        "2",
-        "-t",
-        "2s",
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        "0.1",
-        "--only-summary",
-    )
+    result = run_headless(scenarios, users=2, duration="2s", scale=0.1)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "PASS  Silent: timeout_rate_max = 100.00% (limit 100.00%)" in result.stdout
 
@@ -394,18 +358,10 @@ def test_objectives_that_tolerate_timeouts_override_locusts_failure_exit(tmp_pat
 def test_a_load_shape_drives_the_run_and_the_report_shows_quality_under_load(tmp_path):
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
     report_dir = tmp_path / "report"
-    result = locust(
+    shape = "--shape step --shape-steps 2 --shape-duration 4s -u 6 -r 50"  # no --run-time:
+    result = locust(  # the shape ends the run
         "--headless",
-        "-u",
-        "6",
-        "-r",
-        "50",
-        "--shape",
-        "step",
-        "--shape-steps",
-        "2",
-        "--shape-duration",
-        "4s",
+        *shape.split(),
         "--scenario",
         str(scenarios),
         "--time-scale",
@@ -413,7 +369,7 @@ def test_a_load_shape_drives_the_run_and_the_report_shows_quality_under_load(tmp
         "--report-dir",
         str(report_dir),
         "--only-summary",
-    )  # no --run-time: the shape ends the run
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((report_dir / "report.json").read_text())
     load = report["load"]
@@ -432,25 +388,14 @@ def test_a_shape_without_a_duration_is_refused_in_one_line(tmp_path):
 
 def test_locusts_own_csv_html_and_json_carry_our_rows(tmp_path):
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
-    result = locust(
-        "--headless",
-        "-u",
-        "4",
-        "-r",
-        "4",
-        "-t",
-        "3s",
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        str(SCALE),
+    result = run_headless(
+        scenarios,
         "--csv",
         str(tmp_path / "run"),
         "--html",
         str(tmp_path / "run.html"),
         "--json-file",
         str(tmp_path / "run"),
-        "--only-summary",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     stats = json.loads((tmp_path / "run.json").read_text())
@@ -463,23 +408,8 @@ def test_locusts_own_csv_html_and_json_carry_our_rows(tmp_path):
 def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
     report_dir = tmp_path / "report"
-    result = locust(
-        "--headless",
-        "-u",
-        "6",
-        "-r",
-        "6",
-        "-t",
-        "4s",
-        "--processes",
-        "2",
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        str(SCALE),
-        "--report-dir",
-        str(report_dir),
-        "--only-summary",
+    result = run_headless(
+        scenarios, "--processes", "2", "--report-dir", str(report_dir), users=6, duration="4s"
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((report_dir / "report.json").read_text())

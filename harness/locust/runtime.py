@@ -173,8 +173,10 @@ class LocustRuntime:
         """What the web UI shows now: figures per scenario with active conversations, and
         the latest transcript lines (on a master, the whole fleet's)."""
         active = Counter(self.active)
-        for counts in self.active_by_worker.values():
-            active.update(counts)
+        connected = getattr(self.environment.runner, "clients", {})
+        for client_id, counts in self.active_by_worker.items():
+            if client_id in connected:  # a worker that left runs nothing any more
+                active.update(counts)
         report = self.recorder.stats.to_report()
         scenarios = {
             name: {"active": active.get(name, 0), **figures}
