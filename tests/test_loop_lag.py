@@ -10,7 +10,9 @@ def test_a_blocked_loop_is_reported_with_its_lag():
 
     async def main() -> None:
         monitor = LoopLagMonitor(
-            windows.append, lambda p99, top: overloads.append((p99, top)), window_s=0.3
+            lambda started, lags: windows.append(lags),
+            lambda p99, top: overloads.append((p99, top)),
+            window_s=0.3,
         )
         task = asyncio.create_task(monitor.run())
         await asyncio.sleep(0.05)

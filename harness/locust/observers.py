@@ -63,6 +63,11 @@ class LocustObserver:
         self._runtime.note_message(entry)
 
     def on_turn(self, record: TurnRecord) -> None:
+        if self._runtime.stopping:
+            # Finished while Locust stops every user at once: its timing is the stop's,
+            # not the agent's. Counted as interrupted, like the bursts the stop cut off.
+            self._runtime.recorder.on_interrupted_turn(record)
+            return
         self._runtime.recorder.on_turn(record)
         self._runtime.record_quality(record.burst)
         burst, name = record.burst, record.scenario

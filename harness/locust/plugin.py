@@ -78,6 +78,10 @@ def _register(scenarios: list[Scenario]) -> None:
     def _test_start(environment: Environment, **_kwargs) -> None:
         RUNTIMES[environment].begin(runs_users=not _is_master(environment))
 
+    @events.test_stopping.add_listener
+    def _test_stopping(environment: Environment, **_kwargs) -> None:
+        RUNTIMES[environment].stopping = True
+
     @events.test_stop.add_listener
     def _test_stop(environment: Environment, **_kwargs) -> None:
         if _is_master(environment):
@@ -88,9 +92,6 @@ def _register(scenarios: list[Scenario]) -> None:
 
     @events.spawning_complete.add_listener
     def _spawning_complete(**_kwargs) -> None:
-        runtime = state.get("runtime")
-        if runtime is not None and runtime.environment.parsed_options.reset_stats:
-            runtime.reset_figures()  # like Locust's own stats: measure the steady state
         # Everything alive now lives for the whole run: move it out of the collector's way
         # and collect rarely. Most garbage dies by reference counting; at thousands of
         # users, the default thresholds ran a full collection every second, each stopping
@@ -98,6 +99,9 @@ def _register(scenarios: list[Scenario]) -> None:
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS_UNDER_LOAD)
+        runtime = state.get("runtime")
+        if runtime is not None and runtime.environment.parsed_options.reset_stats:
+            runtime.reset_figures()  # like Locust's own: the steady state, after that pause
 
     @events.report_to_master.add_listener
     def _report_to_master(data: dict, **_kwargs) -> None:

@@ -68,13 +68,15 @@ class LocustRuntime:
         self.loop_lag = Histogram()
         self.overloaded_windows = 0
         self._lag_monitor: LoopLagMonitor | None = None
+        self._figures_since = 0.0
+        self.stopping = False
         self.quality = QualityTimeline()
         self.quality_unreported = QualityTimeline()
         self._user_sampler: gevent.Greenlet | None = None
         self.active: Counter[str] = Counter()
         self.active_by_worker: dict[str, dict[str, int]] = {}
-        self.recent: deque[dict] = deque(maxlen=RECENT_LINES)
-        self.recent_unreported: list[dict] = []
+        self.recent: deque[TranscriptEntry | dict] = deque(maxlen=RECENT_LINES)
+        self.recent_unreported: list[TranscriptEntry] = []
         self.workers_reported: set[str] = set()
         self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
@@ -92,6 +94,7 @@ class LocustRuntime:
         master) starts its loop and transport on first use."""
         self.recorder.close()
         writes = self.report_dir is not None and runs_users and self.transcripts
+        self.stopping = False
         self.recorder = Recorder(
             self.report_dir / TRANSCRIPT_FILE if writes else None,
             mirror=self.unreported if self.is_worker else None,
@@ -114,6 +117,7 @@ class LocustRuntime:
         self.recorder.replace_mirror(self.unreported if self.is_worker else None)
         self.unreported.scenarios.clear()
         self.loop_lag, self.overloaded_windows = Histogram(), 0
+        self._figures_since = Clock.now()
         self.quality = QualityTimeline()
         self.quality_unreported.clear()
 
@@ -138,7 +142,7 @@ class LocustRuntime:
             "loop_lag": self.lag_state(),
             "quality": self.quality_unreported.to_state(),
             "active": dict(self.active),
-            "recent": self.recent_unreported[-RECENT_LINES:],
+            "recent": [self._line(e) for e in self.recent_unreported[-RECENT_LINES:]],
         }
         self.unreported.scenarios.clear()
         self.quality_unreported.clear()
@@ -157,17 +161,22 @@ class LocustRuntime:
 
     def note_message(self, entry: TranscriptEntry) -> None:
         """Keep the latest lines for the web UI (and, on a worker, for the master)."""
-        line = {
+        self.recent.append(entry)
+        if self.is_worker:
+            self.recent_unreported.append(entry)
+            if len(self.recent_unreported) > 2 * RECENT_LINES:
+                del self.recent_unreported[:-RECENT_LINES]
+
+    def _line(self, entry: TranscriptEntry | dict) -> dict:
+        if isinstance(entry, dict):  # already a line: it came from a worker
+            return entry
+        return {
             "t_s": self.recorder.relative(entry.t),
             "scenario": entry.scenario,
             "conversation_id": entry.conversation_id,
             "role": entry.role,
             "text": entry.text,
         }
-        self.recent.append(line)
-        if self.is_worker:
-            self.recent_unreported.append(line)
-            del self.recent_unreported[:-RECENT_LINES]
 
     def live_view(self) -> dict:
         """What the web UI shows now: figures per scenario with active conversations, and
@@ -187,13 +196,15 @@ class LocustRuntime:
         return {
             "scenarios": dict(sorted(scenarios.items())),
             "totals": report["totals"],
-            "recent": list(self.recent),
+            "recent": [self._line(entry) for entry in self.recent],
         }
 
-    def _post_lag(self, lags_ms: list[float]) -> None:
-        self.loop.post(partial(self._record_lag, lags_ms))
+    def _post_lag(self, started: float, lags_ms: list[float]) -> None:
+        self.loop.post(partial(self._record_lag, started, lags_ms))
 
-    def _record_lag(self, lags_ms: list[float]) -> None:
+    def _record_lag(self, started: float, lags_ms: list[float]) -> None:
+        if started < self._figures_since:  # a window from before the figures were reset
+            return
         for lag in lags_ms:
             self.loop_lag.add(lag)
 

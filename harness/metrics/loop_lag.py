@@ -23,21 +23,23 @@ ACCURACY_MS = 5.0
 class LoopLagMonitor:
     def __init__(
         self,
-        on_samples: Callable[[list[float]], None],
+        on_samples: Callable[[float, list[float]], None],
         on_overload: Callable[[float, float], None],
         window_s: float = WINDOW_S,
     ) -> None:
-        """``on_samples(lags_ms)`` receives each window's samples; ``on_overload(p99_ms,
-        max_ms)`` is called for a window whose p99 lag exceeds the accuracy target."""
+        """``on_samples(window_start, lags_ms)`` receives each window's samples with the
+        monotonic time the window began; ``on_overload(p99_ms, max_ms)`` is called for a
+        window whose p99 lag exceeds the accuracy target."""
         self._on_samples = on_samples
         self._on_overload = on_overload
         self._window_s = window_s
         self._window: list[float] = []
-        self._window_end = 0.0
+        self._window_start = self._window_end = 0.0
 
     async def run(self) -> None:
-        self._window: list[float] = []
-        self._window_end = time.monotonic() + self._window_s
+        self._window = []
+        self._window_start = time.monotonic()
+        self._window_end = self._window_start + self._window_s
         while True:
             start = time.monotonic()
             await asyncio.sleep(INTERVAL_S)
@@ -48,13 +50,15 @@ class LoopLagMonitor:
 
     def flush(self) -> None:
         """Close the current window now (at the end of a test, say)."""
-        window, self._window = self._window, []
-        self._window_end = time.monotonic() + self._window_s
+        window, started = self._window, self._window_start
+        self._window = []
+        self._window_start = time.monotonic()
+        self._window_end = self._window_start + self._window_s
         if window:
-            self._close_window(window)
+            self._close_window(started, window)
 
-    def _close_window(self, lags_ms: list[float]) -> None:
-        self._on_samples(lags_ms)
+    def _close_window(self, started: float, lags_ms: list[float]) -> None:
+        self._on_samples(started, lags_ms)
         histogram = Histogram()
         for lag in lags_ms:
             histogram.add(lag)

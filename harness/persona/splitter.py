@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import lru_cache
 
 ABBREVIATIONS = frozenset(
     {
@@ -80,10 +81,16 @@ def split_response_naturally(text: str, max_parts: int = 5) -> list[str]:
     """The text as 1..max_parts messages in order; no parts for empty input."""
     if max_parts < 1:
         raise ValueError(f"max_parts must be at least 1, got {max_parts}")
+    return list(_split(text, max_parts))
+
+
+@lru_cache(maxsize=4096)
+def _split(text: str, max_parts: int) -> tuple[str, ...]:
+    """Cached: scripted personas split the same utterances again and again under load."""
     pieces = [piece for block in _blocks(text) for piece in _sentences(block)]
     if not pieces:
-        return []
-    return _merge_evenly(pieces, max_parts)
+        return ()
+    return tuple(_merge_evenly(pieces, max_parts))
 
 
 def _blocks(text: str) -> list[str]:

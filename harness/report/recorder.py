@@ -73,6 +73,10 @@ class Recorder:
         for stats in self._sinks:
             stats.scenario(record.scenario).add_burst(record.burst)
 
+    def on_interrupted_turn(self, record: TurnRecord) -> None:
+        for stats in self._sinks:
+            stats.scenario(record.scenario).bursts_interrupted += 1
+
     def on_late(self, record: LateReplies) -> None:
         for stats in self._sinks:
             stats.scenario(record.scenario).add_late(record.count)
