@@ -9,6 +9,6 @@ See ``harness/locust`` for how it works.
 
 from pathlib import Path
 
-from harness.locust import install
+from harness.locust.plugin import install
 
 globals().update(install(default_scenarios=Path(__file__).resolve().parent.parent / "scenarios"))

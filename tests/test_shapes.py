@@ -1,6 +1,6 @@
 import pytest
 
-from harness.locust.shapes import ShapeSettings, plan_for
+from harness.locust.shape_plan import ShapeSettings, plan_for
 
 
 def users_over(settings: ShapeSettings, times: list[float]) -> list[int | None]:

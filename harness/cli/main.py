@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import typer
 
+from harness.cli.accounts import accounts_app
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 app = typer.Typer(
@@ -14,11 +15,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(accounts_app, name="accounts")
+ScenarioPaths = typer.Argument(..., help="Scenario files or folders.")
 
 
 @app.command()
 def validate(
-    paths: list[Path] = typer.Argument(..., help="Scenario files or folders."),  # noqa: B008
+    paths: list[Path] = ScenarioPaths,
 ) -> None:
     """Check scenario files; print each problem as file:line: field.path: message."""
     try:

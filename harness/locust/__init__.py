@@ -1,5 +1,6 @@
-"""The Locust adapter: a thin layer that runs the asyncio core on one loop per process."""
+"""The Locust adapter: a thin layer that runs the asyncio core on one loop per process.
 
-from harness.locust.plugin import install
-
-__all__ = ["install"]
+``harness.locust.plugin.install`` is what a locustfile calls. Importing this package
+does not import Locust (which monkey-patches the whole process): only the modules that
+need it do.
+"""

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.locust.shapes import SHAPES
+from harness.locust.shape_plan import SHAPES
 from harness.report import parse_override
 from harness.transport import TRANSPORTS
 
