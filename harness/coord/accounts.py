@@ -58,11 +58,20 @@ class AccountStore(Protocol):
     async def record_flood(self, account_id: str, seconds: int) -> None: ...
 
 
-def _validated(session: str) -> str:
+def _new_record(session: str, phone: str | None, label: str) -> tuple[str, dict]:
+    """(account id, stored record) for a new account; ValueError for a non-session."""
     session = session.strip()
     if not session or session.startswith("#") or any(ch.isspace() for ch in session):
         raise ValueError("not a session string: expected one Telethon StringSession")
-    return session
+    record = {
+        "session": session,
+        "phone_tail": phone_tail(phone),
+        "label": label,
+        "state": "active",
+        "added_at": time.time(),
+        "retired_reason": "",
+    }
+    return account_id_of(session), record
 
 
 class RedisAccounts:
@@ -74,16 +83,7 @@ class RedisAccounts:
         self._floods = f"{prefix}:floods"
 
     async def add(self, session: str, phone: str | None = None, label: str = "") -> AccountInfo:
-        session = _validated(session)
-        account_id = account_id_of(session)
-        record = {
-            "session": session,
-            "phone_tail": phone_tail(phone),
-            "label": label,
-            "state": "active",
-            "added_at": time.time(),
-            "retired_reason": "",
-        }
+        account_id, record = _new_record(session, phone, label)
         await self._redis.hset(self._key, account_id, orjson.dumps(record).decode())
         return _info(account_id, record, ())
 
@@ -131,17 +131,9 @@ class MemoryAccounts:
         self._floods: dict[str, list[tuple[float, int]]] = {}
 
     async def add(self, session: str, phone: str | None = None, label: str = "") -> AccountInfo:
-        session = _validated(session)
-        account_id = account_id_of(session)
-        self._records[account_id] = {
-            "session": session,
-            "phone_tail": phone_tail(phone),
-            "label": label,
-            "state": "active",
-            "added_at": time.time(),
-            "retired_reason": "",
-        }
-        return _info(account_id, self._records[account_id], ())
+        account_id, record = _new_record(session, phone, label)
+        self._records[account_id] = record
+        return _info(account_id, record, ())
 
     async def remove(self, account_id: str) -> bool:
         self._floods.pop(account_id, None)
