@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def _register(scenarios: list[Scenario]) -> None:
         _conclude(environment, runtime)
 
     @events.spawning_complete.add_listener
-    def _spawning_complete(**_kwargs) -> None:
+    def _spawning_complete(user_count: int, **_kwargs) -> None:
         # Everything alive now lives for the whole run: move it out of the collector's way
         # and collect rarely. Most garbage dies by reference counting; at thousands of
         # users, the default thresholds ran a full collection every second, each stopping
@@ -100,8 +101,12 @@ def _register(scenarios: list[Scenario]) -> None:
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS_UNDER_LOAD)
         runtime = state.get("runtime")
-        if runtime is not None and runtime.environment.parsed_options.reset_stats:
+        if runtime is None:
+            return
+        if runtime.environment.parsed_options.reset_stats:
             runtime.reset_figures()  # like Locust's own: the steady state, after that pause
+        # The peak itself, not only the once-a-second samples: short peaks count too.
+        runtime.quality.note_users(time.time(), user_count)
 
     @events.report_to_master.add_listener
     def _report_to_master(data: dict, **_kwargs) -> None:
