@@ -1,0 +1,366 @@
+"""A local Telegram for tests: an MTProto 2.0 endpoint that unmodified Telethon talks to.
+
+Telethon skips the key exchange when its StringSession already carries an auth key and
+a DC address, so this endpoint needs only the symmetric layer (TCP "full" framing,
+AES-IGE message encryption, msg_id rules, containers, gzip) and the API methods a
+client uses. TL objects are read and written with Telethon's own generated classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from hashlib import sha256
+from zlib import crc32
+
+from telethon.crypto import AES, AuthKey
+from telethon.extensions import BinaryReader
+from telethon.network.mtprotostate import MTProtoState
+from telethon.sessions import StringSession
+from telethon.tl import functions, types
+from telethon.tl.core import GzipPacked, MessageContainer
+
+RPC_RESULT = 0xF35C6D01
+VECTOR = 0x1CB5C415
+BOOL_TRUE, BOOL_FALSE = 0x997275B5, 0xBC799737
+DC_ID = 2
+
+
+@dataclass
+class Account:
+    user_id: int
+    phone: str
+    auth_key: AuthKey
+    pts: int = 1
+    message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    connections: set = field(default_factory=set)
+    history: list[tuple[int, types.Message]] = field(default_factory=list)  # (pts, message)
+
+
+class FakeTelegram:
+    """Accounts, bots, and the connections of the clients using them."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[int, Account] = {}  # by auth key id
+        self.bots: dict[str, int] = {}
+        self.bot_handlers: dict[int, Callable[[Account, str], list[str]]] = {}
+        self.port = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._user_ids = itertools.count(1000)
+        # Fault knobs.
+        self.drop_pushes = 0  # the next N update pushes are lost on the wire
+        self.flood_wait_next: int | None = None  # the next sendMessage: FLOOD_WAIT_X
+        self.peer_flood_next = False  # the next sendMessage: PEER_FLOOD
+        self.latency_s = 0.0  # added before every answer
+        self.difference_calls = 0
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for account in self.accounts.values():
+                for connection in list(account.connections):
+                    connection.close()
+            await self._server.wait_closed()
+
+    def new_account(self, phone: str) -> str:
+        """A StringSession for a new account on this endpoint (auth key already agreed)."""
+        auth_key = AuthKey(os.urandom(256))
+        account = Account(next(self._user_ids), phone, auth_key)
+        self.accounts[auth_key.key_id] = account
+        session = StringSession()
+        session.set_dc(DC_ID, "127.0.0.1", self.port)
+        session.auth_key = auth_key
+        return session.save()
+
+    def add_bot(self, username: str, handler: Callable[[Account, str], list[str]]) -> int:
+        bot_id = next(self._user_ids)
+        self.bots[username.lower()] = bot_id
+        self.bot_handlers[bot_id] = handler
+        return bot_id
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = _Connection(self, reader, writer)
+        try:
+            await connection.run()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            connection.close()
+
+
+class _Connection:
+    def __init__(self, telegram: FakeTelegram, reader, writer) -> None:
+        self.telegram = telegram
+        self.reader, self.writer = reader, writer
+        self.account: Account | None = None
+        self.session_id = 0
+        self.salt = 0
+        self._send_seq = 0
+        self._last_msg_id = 0
+        self._seq_no = 0
+
+    def close(self) -> None:
+        if self.account is not None:
+            self.account.connections.discard(self)
+        self.writer.close()
+
+    async def run(self) -> None:
+        first = await self.reader.readexactly(1)
+        if first != b"\xef":  # "full" transport has no marker: this byte starts a length
+            self._pending = first
+        else:
+            raise ConnectionError("abridged transport not supported")
+        while True:
+            packet = await self._read_packet()
+            msg_id, body = self._decrypt(packet)
+            await self._handle(msg_id, BinaryReader(body).tgread_object())
+
+    async def _read_packet(self) -> bytes:
+        head = self._pending + await self.reader.readexactly(8 - len(self._pending))
+        self._pending = b""
+        length, _seq = struct.unpack("<ii", head)
+        rest = await self.reader.readexactly(length - 8)
+        if struct.unpack("<I", rest[-4:])[0] != crc32(head + rest[:-4]):
+            raise ConnectionError("bad crc")
+        return rest[:-4]
+
+    def _decrypt(self, packet: bytes) -> tuple[int, bytes]:
+        key_id = struct.unpack("<Q", packet[:8])[0]
+        account = self.telegram.accounts.get(key_id)
+        if account is None:
+            raise ConnectionError("unknown auth key")
+        if self.account is None:
+            self.account = account
+            account.connections.add(self)
+        msg_key = packet[8:24]
+        key, iv = MTProtoState._calc_key(account.auth_key.key, msg_key, True)
+        plain = AES.decrypt_ige(packet[24:], key, iv)
+        if sha256(account.auth_key.key[88:120] + plain).digest()[8:24] != msg_key:
+            raise ConnectionError("bad msg_key")
+        self.salt, self.session_id, msg_id, _seq, length = struct.unpack("<qqqii", plain[:32])
+        return msg_id, plain[32 : 32 + length]
+
+    def _new_msg_id(self) -> int:
+        now = time.time()
+        msg_id = (int(now) << 32) | (int((now % 1) * 2**32) & ~3) | 1  # odd: server message
+        if msg_id <= self._last_msg_id:
+            msg_id = self._last_msg_id + 4
+        self._last_msg_id = msg_id
+        return msg_id
+
+    def send(self, body: bytes) -> None:
+        account = self.account
+        assert account is not None
+        self._seq_no += 2
+        data = (
+            struct.pack(
+                "<qqqii",
+                self.salt,
+                self.session_id,
+                self._new_msg_id(),
+                self._seq_no - 1,
+                len(body),
+            )
+            + body
+        )
+        padding = os.urandom(-(len(data) + 12) % 16 + 12)
+        msg_key = sha256(account.auth_key.key[96:128] + data + padding).digest()[8:24]
+        key, iv = MTProtoState._calc_key(account.auth_key.key, msg_key, False)
+        payload = (
+            struct.pack("<Q", account.auth_key.key_id)
+            + msg_key
+            + AES.encrypt_ige(data + padding, key, iv)
+        )
+        frame = struct.pack("<ii", len(payload) + 12, self._send_seq) + payload
+        self._send_seq += 1
+        self.writer.write(frame + struct.pack("<I", crc32(frame)))
+
+    def reply(self, req_msg_id: int, result) -> None:
+        self.send(struct.pack("<Iq", RPC_RESULT, req_msg_id) + _tl_bytes(result))
+
+    async def _handle(self, msg_id: int, obj) -> None:
+        if isinstance(obj, MessageContainer):
+            for message in obj.messages:
+                await self._handle(message.msg_id, message.obj)
+            return
+        if isinstance(obj, GzipPacked):
+            await self._handle(msg_id, BinaryReader(obj.data).tgread_object())
+            return
+        while isinstance(obj, functions.InvokeWithLayerRequest | functions.InitConnectionRequest):
+            obj = obj.query
+        if isinstance(obj, types.MsgsAck):
+            return
+        if isinstance(obj, functions.PingRequest | functions.PingDelayDisconnectRequest):
+            self.reply(msg_id, types.Pong(msg_id, obj.ping_id))
+            return
+        if self.telegram.latency_s:
+            await asyncio.sleep(self.telegram.latency_s)
+        result = self._fault(obj) or self._answer(obj)
+        self.reply(msg_id, result)
+        await self.writer.drain()
+        if isinstance(obj, functions.messages.SendMessageRequest) and not isinstance(
+            result, types.RpcError
+        ):
+            await self._bot_turn(obj)
+
+    def _fault(self, request) -> types.RpcError | None:
+        telegram, account = self.telegram, self.account
+        duplicated = any(
+            other.session_id != self.session_id
+            for other in account.connections
+            if other is not self
+        )
+        if duplicated:  # the same auth key, used from two places at once
+            return types.RpcError(406, "AUTH_KEY_DUPLICATED")
+        if not isinstance(request, functions.messages.SendMessageRequest):
+            return None
+        if telegram.flood_wait_next is not None:
+            seconds, telegram.flood_wait_next = telegram.flood_wait_next, None
+            return types.RpcError(420, f"FLOOD_WAIT_{seconds}")
+        if telegram.peer_flood_next:
+            telegram.peer_flood_next = False
+            return types.RpcError(400, "PEER_FLOOD")
+        return None
+
+    def _answer(self, request):
+        account = self.account
+        now = int(time.time())
+        match request:
+            case functions.help.GetConfigRequest():
+                return _config(self.telegram.port)
+            case functions.users.GetUsersRequest():
+                return [self._user(account.user_id, is_self=True)]
+            case functions.updates.GetStateRequest():
+                return types.updates.State(account.pts, 0, now, 0, 0)
+            case functions.updates.GetDifferenceRequest(pts=since):
+                self.telegram.difference_calls += 1
+                missed = [message for pts, message in account.history if pts > since]
+                if not missed:
+                    return types.updates.DifferenceEmpty(now, 0)
+                senders = {m.from_id.user_id for m in missed}
+                return types.updates.Difference(
+                    new_messages=missed,
+                    new_encrypted_messages=[],
+                    other_updates=[],
+                    chats=[],
+                    users=[self._user(s, username=self._bot_name(s), bot=True) for s in senders],
+                    state=types.updates.State(account.pts, 0, now, 0, 0),
+                )
+            case functions.contacts.ResolveUsernameRequest(username=name):
+                bot_id = self.telegram.bots.get(name.lower())
+                if bot_id is None:
+                    return types.RpcError(400, "USERNAME_NOT_OCCUPIED")
+                return types.contacts.ResolvedPeer(
+                    types.PeerUser(bot_id), [], [self._user(bot_id, username=name, bot=True)]
+                )
+            case functions.messages.SendMessageRequest():
+                account.pts += 1
+                return types.UpdateShortSentMessage(next(account.message_ids), account.pts, 1, now)
+            case functions.messages.SetTypingRequest():
+                return True
+            case functions.messages.ReadHistoryRequest():
+                return types.messages.AffectedMessages(account.pts, 0)
+        return types.RpcError(400, f"METHOD_NOT_IMPLEMENTED_{type(request).__name__}")
+
+    def _user(
+        self, user_id: int, is_self: bool = False, username: str | None = None, bot: bool = False
+    ) -> types.User:
+        return types.User(
+            user_id,
+            is_self=is_self,
+            access_hash=user_id * 7919,
+            bot=bot,
+            bot_info_version=1 if bot else None,
+            username=username,
+            first_name=username or "Tester",
+            phone=None if bot else self.account.phone,
+        )
+
+    async def _bot_turn(self, request) -> None:
+        account = self.account
+        bot_id = getattr(request.peer, "user_id", None)
+        handler = self.telegram.bot_handlers.get(bot_id)
+        if handler is None:
+            return
+        for text in handler(account, request.message):
+            account.pts += 1
+            message_id, now = next(account.message_ids), int(time.time())
+            account.history.append(
+                (
+                    account.pts,
+                    types.Message(
+                        message_id,
+                        types.PeerUser(bot_id),
+                        now,
+                        text,
+                        from_id=types.PeerUser(bot_id),
+                    ),
+                )
+            )
+            if self.telegram.drop_pushes:
+                self.telegram.drop_pushes -= 1
+                continue
+            update = types.UpdateShortMessage(message_id, bot_id, text, account.pts, 1, now)
+            for connection in list(account.connections):
+                connection.send(bytes(update))
+                await connection.writer.drain()
+
+    def _bot_name(self, bot_id: int) -> str | None:
+        return next((name for name, i in self.telegram.bots.items() if i == bot_id), None)
+
+
+def _tl_bytes(value) -> bytes:
+    """TL serialisation, including the bare results a method may return."""
+    if isinstance(value, bool):
+        return struct.pack("<I", BOOL_TRUE if value else BOOL_FALSE)
+    if isinstance(value, list):
+        return struct.pack("<Ii", VECTOR, len(value)) + b"".join(_tl_bytes(v) for v in value)
+    return bytes(value)
+
+
+def _config(port: int) -> types.Config:
+    dc = types.DcOption(DC_ID, "127.0.0.1", port)
+    now = int(time.time())
+    return types.Config(
+        date=now,
+        expires=now + 3600,
+        test_mode=True,
+        this_dc=DC_ID,
+        dc_options=[dc],
+        dc_txt_domain_name="",
+        chat_size_max=200,
+        megagroup_size_max=200000,
+        forwarded_count_max=100,
+        online_update_period_ms=120000,
+        offline_blur_timeout_ms=5000,
+        offline_idle_timeout_ms=30000,
+        online_cloud_timeout_ms=300000,
+        notify_cloud_delay_ms=30000,
+        notify_default_delay_ms=1500,
+        push_chat_period_ms=60000,
+        push_chat_limit=2,
+        edit_time_limit=172800,
+        revoke_time_limit=172800,
+        revoke_pm_time_limit=172800,
+        rating_e_decay=2419200,
+        stickers_recent_limit=200,
+        channels_read_media_period=604800,
+        call_receive_timeout_ms=20000,
+        call_ring_timeout_ms=90000,
+        call_connect_timeout_ms=30000,
+        call_packet_timeout_ms=10000,
+        me_url_prefix="",
+        caption_length_max=1024,
+        message_length_max=4096,
+        webfile_dc_id=DC_ID,
+    )
