@@ -25,6 +25,8 @@ from telethon.sessions import StringSession
 from telethon.tl import functions, types
 from telethon.tl.core import GzipPacked, MessageContainer
 
+from harness.agent.reference import ReferenceAgent
+
 RPC_RESULT = 0xF35C6D01
 VECTOR = 0x1CB5C415
 BOOL_TRUE, BOOL_FALSE = 0x997275B5, 0xBC799737
@@ -49,6 +51,7 @@ class FakeTelegram:
         self.accounts: dict[int, Account] = {}  # by auth key id
         self.bots: dict[str, int] = {}
         self.bot_handlers: dict[int, Callable[[Account, str], list[str]]] = {}
+        self.agent_bots: dict[int, ReferenceAgent] = {}
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
         self._user_ids = itertools.count(1000)
@@ -83,10 +86,39 @@ class FakeTelegram:
         return session.save()
 
     def add_bot(self, username: str, handler: Callable[[Account, str], list[str]]) -> int:
+        """A scripted bot: ``handler`` returns its replies to each message at once."""
         bot_id = next(self._user_ids)
         self.bots[username.lower()] = bot_id
         self.bot_handlers[bot_id] = handler
         return bot_id
+
+    def add_agent_bot(self, username: str, agent: ReferenceAgent) -> int:
+        """A bot run by the reference agent: debounced batches, multi-part replies sent
+        when the agent sends them, and the agent's log as ground truth."""
+        bot_id = self.add_bot(username, lambda account, text: [])
+        self.agent_bots[bot_id] = agent
+        return bot_id
+
+    async def push(self, account: Account, bot_id: int, text: str) -> None:
+        """The bot sends ``text`` to ``account``: a new message and an update pushed to the
+        account's connections (unless the drop_pushes knob loses it)."""
+        account.pts += 1
+        message_id, now = next(account.message_ids), int(time.time())
+        account.history.append(
+            (
+                account.pts,
+                types.Message(
+                    message_id, types.PeerUser(bot_id), now, text, from_id=types.PeerUser(bot_id)
+                ),
+            )
+        )
+        if self.drop_pushes:
+            self.drop_pushes -= 1
+            return
+        update = types.UpdateShortMessage(message_id, bot_id, text, account.pts, 1, now)
+        for connection in list(account.connections):
+            connection.send(bytes(update))
+            await connection.writer.drain()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = _Connection(self, reader, writer)
@@ -287,33 +319,22 @@ class _Connection:
         )
 
     async def _bot_turn(self, request) -> None:
-        account = self.account
+        account, telegram = self.account, self.telegram
         bot_id = getattr(request.peer, "user_id", None)
-        handler = self.telegram.bot_handlers.get(bot_id)
-        if handler is None:
-            return
-        for text in handler(account, request.message):
-            account.pts += 1
-            message_id, now = next(account.message_ids), int(time.time())
-            account.history.append(
-                (
-                    account.pts,
-                    types.Message(
-                        message_id,
-                        types.PeerUser(bot_id),
-                        now,
-                        text,
-                        from_id=types.PeerUser(bot_id),
-                    ),
+        agent = telegram.agent_bots.get(bot_id)
+        if agent is not None:
+            chat = f"{account.user_id}"
+            if chat not in agent.chat_ids():
+                loop = asyncio.get_running_loop()
+                agent.connect(
+                    chat, lambda text: loop.create_task(telegram.push(account, bot_id, text))
                 )
-            )
-            if self.telegram.drop_pushes:
-                self.telegram.drop_pushes -= 1
-                continue
-            update = types.UpdateShortMessage(message_id, bot_id, text, account.pts, 1, now)
-            for connection in list(account.connections):
-                connection.send(bytes(update))
-                await connection.writer.drain()
+            agent.receive(chat, request.message)
+            return
+        handler = telegram.bot_handlers.get(bot_id)
+        if handler is not None:
+            for text in handler(account, request.message):
+                await telegram.push(account, bot_id, text)
 
     def _bot_name(self, bot_id: int) -> str | None:
         return next((name for name, i in self.telegram.bots.items() if i == bot_id), None)

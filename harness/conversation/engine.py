@@ -32,7 +32,7 @@ from harness.metrics.burst import measure_burst
 from harness.persona import BurstRequest, PersonaEngine, create_persona
 from harness.scenario.models import Scenario
 from harness.scenario.pattern import Turn, iter_turns
-from harness.transport.base import AgentMessage, Session, Transport
+from harness.transport.base import AgentMessage, Session, Transport, TransportError
 
 
 @dataclass
@@ -97,6 +97,8 @@ class Conversation:
         except asyncio.CancelledError:
             self._finish("interrupted", None)
             raise
+        except TransportError as exc:  # named by the transport: flood_wait, ...
+            reason, error = exc.category, str(exc)
         except Exception as exc:  # a failing transport or persona ends this conversation only
             reason, error = "error", f"{type(exc).__name__}: {exc}"
         return self._finish(reason, error)

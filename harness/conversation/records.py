@@ -11,7 +11,9 @@ from typing import Literal, Protocol
 
 from harness.metrics.burst import BurstMeasurement
 
-EndReason = Literal["max_turns", "total_timeout", "interrupted", "error"]
+# max_turns, total_timeout, interrupted, error, or a transport's own category
+# (flood_wait, account_retired, ...).
+EndReason = str
 Role = Literal["client", "agent"]
 
 

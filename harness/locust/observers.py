@@ -94,10 +94,9 @@ class LocustObserver:
     def on_end(self, result: ConversationResult) -> None:
         self._runtime.recorder.on_end(result)
         self._runtime.active[result.scenario] -= 1
-        if result.error is not None:
-            self._request(
-                "conversation", result.scenario, 0, exception=ConversationFailed(result.error)
-            )
+        if result.error is not None:  # its own row: flood_wait, account_retired, error
+            kind = "conversation" if result.end_reason == "error" else result.end_reason
+            self._request(kind, result.scenario, 0, exception=ConversationFailed(result.error))
 
     def _request(
         self, kind: str, name: str, ms: float, length: int = 0, exception: Exception | None = None

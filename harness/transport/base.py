@@ -16,6 +16,13 @@ from harness.clock import Clock
 from harness.scenario.models import Scenario
 
 
+class TransportError(Exception):
+    """A failure the transport can name: ``category`` is how reports count it (a
+    conversation that hits one ends with that category as its reason)."""
+
+    category = "transport_error"
+
+
 @dataclass(frozen=True, slots=True)
 class SentMessage:
     """A client message the transport has delivered: ``t_ack - t_call`` is the send time."""

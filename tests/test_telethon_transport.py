@@ -1,0 +1,151 @@
+"""The telethon transport over the local Telegram, against a bot run by the reference agent.
+
+Real Telethon clients, real MTProto on 127.0.0.1, accounts leased from the pool: the
+harness's readings must agree with the bot's own log, a flood wait must be its own
+category (never latency), and users outnumbering accounts must wait, not collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import pytest
+
+from harness.agent.reference import BatchRecord, ReferenceAgent
+from harness.clock import Clock
+from harness.conversation import run_conversation
+from harness.coord import MemoryAccounts, MemoryLeases
+from harness.scenario import Scenario
+from harness.transport.telethon_transport import TelethonTransport
+from tests.telegram_server import FakeTelegram
+from tests.test_ground_truth import Collected
+
+SCALE = 0.1
+NETWORK_MS = 15.0  # the bot's log stamps the send; the harness, the arrival over loopback
+
+
+def scenario(name: str, delays: list, pattern: str = "C3 A") -> Scenario:
+    """Every message names its scenario, so the bot's log maps back to conversations."""
+    return Scenario.model_validate(
+        {
+            "name": name,
+            "pattern": pattern,
+            "max_turns": 2,
+            "persona": {
+                "multi_message_probability": 0,
+                "script": {
+                    "openers": [f"{name} hello."],
+                    "messages": [f"{name} more."],
+                    "follow_ups": [f"{name} also."],
+                    "closings": [f"{name} bye."],
+                },
+            },
+            "timing": {"inter_message_delays": delays, "think_time": 0.5},
+            "collect": {"first_reply_timeout": 10, "quiet_window": 1.5, "max_collect": 20},
+            "agent": {"debounce_s": 1.0, "think_time_s": 0.5, "reply_parts": 2, "part_gap_s": 0.3},
+        }
+    )
+
+
+@pytest.fixture
+async def world():
+    telegram = FakeTelegram()
+    await telegram.start()
+    batches: dict[str, list[BatchRecord]] = defaultdict(list)
+    clock = Clock(SCALE)
+    agent = ReferenceAgent(
+        scenario("x", [0.3]).agent, clock, on_batch=lambda b: batches[b.chat_id].append(b)
+    )
+    telegram.add_agent_bot("agentbot", agent)
+    accounts = MemoryAccounts()
+    for n in range(3):
+        await accounts.add(telegram.new_account(f"+7900000000{n}"))
+    transport = TelethonTransport(
+        bot="@agentbot",
+        api_id=1,
+        api_hash="0" * 32,
+        accounts=accounts,
+        leases=MemoryLeases(accounts),
+        holder="test",
+    )
+    yield telegram, transport, batches, clock
+    await transport.close()
+    await telegram.stop()
+
+
+async def test_readings_agree_with_the_bots_own_log(world):
+    _telegram, transport, batches, clock = world
+    collected = Collected()
+    runs = [("batched", [0.3]), ("premature", [3.0, 0.3]), ("steady", [0.2])]
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                run_conversation(transport, scenario(name, delays), name, clock, collected)
+                for name, delays in runs
+            )
+        ),
+        30,
+    )
+    assert {end.end_reason for end in collected.ends} == {"max_turns"}
+    logged = [batch for chat in batches.values() for batch in chat]
+    checked = 0
+    for record in collected.turns:
+        burst = record.burst
+        assert burst.messages_in_reply == 2  # both parts, collected whole over Telegram
+        premature = record.scenario == "premature"
+        assert burst.premature_messages == (2 if premature else 0)
+        assert burst.reply_groups == (2 if premature else 1)
+        # The batch that holds this burst's last message answered it: its first part
+        # left the bot first_reply after that message reached the bot.
+        last = [
+            m
+            for m in collected.messages
+            if m.conversation_id == record.conversation_id
+            and m.turn == record.turn
+            and m.role == "client"
+        ][-1]
+        (batch,) = [
+            b
+            for b in logged
+            if b.received[-1][0] == last.text
+            and b.received[-1][0].startswith(record.scenario)
+            and abs(b.received[-1][1] - last.t) < 0.05
+        ]
+        truth_ms = (batch.sent[0][1] - batch.received[-1][1]) * 1000
+        assert burst.first_reply_ms == pytest.approx(truth_ms, abs=NETWORK_MS)
+        complete_ms = (batch.sent[-1][1] - batch.received[-1][1]) * 1000
+        assert burst.complete_reply_ms == pytest.approx(complete_ms, abs=NETWORK_MS)
+        checked += 1
+    assert checked == 6
+
+
+async def test_a_flood_wait_is_its_own_category_and_rests_the_account(world):
+    telegram, transport, _batches, clock = world
+    collected = Collected()
+    telegram.flood_wait_next = 30
+    result = await asyncio.wait_for(
+        run_conversation(transport, scenario("flood", [0.3]), "flood", clock, collected), 20
+    )
+    assert result.end_reason == "flood_wait" and "30 s" in result.error
+    assert collected.turns == []  # the wait is never a latency
+    (rested,) = [a for a in transport._all if a.rested_until > 0]
+    floods = {info.account_id: info.floods for info in await transport.accounts.list()}
+    assert [seconds for _, seconds in floods[rested.lease.account_id]] == [30]
+    # The next conversation gets another account, not the resting one.
+    session = await transport.open("next", scenario("next", [0.3]))
+    assert session._account is not rested
+    await session.close()
+
+
+async def test_users_outnumbering_accounts_wait_for_one(world):
+    _telegram, transport, _batches, _clock = world
+    held = [await transport.open(f"c{i}", scenario("s", [0.3])) for i in range(3)]
+    waiting = asyncio.create_task(transport.open("c4", scenario("s", [0.3])))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # three accounts, all busy
+    await held[0].close()
+    fourth = await asyncio.wait_for(waiting, 5)
+    assert fourth._account is held[0]._account  # the freed account, reused, still connected
+    for session in (*held[1:], fourth):
+        await session.close()
