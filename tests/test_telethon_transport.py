@@ -8,7 +8,11 @@ category (never latency), and users outnumbering accounts must wait, not collide
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +25,7 @@ from harness.transport.telethon_transport import TelethonTransport
 from tests.telegram_server import FakeTelegram
 from tests.test_ground_truth import Collected
 
+REPO = Path(__file__).resolve().parent.parent
 SCALE = 0.1
 NETWORK_MS = 15.0  # the bot's log stamps the send; the harness, the arrival over loopback
 
@@ -149,3 +154,78 @@ async def test_users_outnumbering_accounts_wait_for_one(world):
     assert fourth._account is held[0]._account  # the freed account, reused, still connected
     for session in (*held[1:], fourth):
         await session.close()
+
+
+async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
+    """Locust (a subprocess) drives three real accounts through the local Telegram."""
+    telegram = FakeTelegram()
+    await telegram.start()
+    logged: list[BatchRecord] = []
+    agent = ReferenceAgent(scenario("x", [0.3]).agent, Clock(SCALE), on_batch=logged.append)
+    telegram.add_agent_bot("agentbot", agent)
+    accounts = tmp_path / "accounts.txt"
+    accounts.write_text(
+        "# three test accounts\n"
+        + "\n".join(telegram.new_account(f"+7911000000{n}") for n in range(3))
+        + "\n"
+    )
+    accounts.chmod(0o600)
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "batched.yaml").write_text(scenario("Batched", [0.3]).model_dump_json())
+    secret = "f" * 32
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(REPO / "locustfiles" / "telegram.py"),
+        "--headless",
+        "-u",
+        "3",
+        "-r",
+        "3",
+        "-t",
+        "15s",
+        "--conversations-per-user",
+        "1",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(SCALE),
+        "--transport",
+        "telethon",
+        "--bot",
+        "@agentbot",
+        "--api-id",
+        "1",
+        "--accounts-file",
+        str(accounts),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--only-summary",
+        env={**os.environ, "TG_API_HASH": secret},
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await telegram.stop()
+    assert process.returncode == 0, err.decode()[:3000]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    totals = report["totals"]
+    assert report["run"]["transport"] == "telethon"
+    assert totals["conversations"] == 3 and totals["conversations_interrupted"] == 0
+    assert totals["bursts"] == len(logged) == 6  # one batch per burst: the bot batched each
+    assert totals["client_messages"] == sum(len(b.received) for b in logged)
+    assert totals["agent_messages"] == sum(len(b.sent) for b in logged)
+    assert totals["reply_groups_per_burst"] == {"1": 6}
+    nominal = (1.0 + 0.5) * SCALE * 1000
+    assert totals["latency_ms"]["first_reply"]["p50"] == pytest.approx(nominal, abs=NETWORK_MS)
+    everything = out + err + b"".join(p.read_bytes() for p in (tmp_path / "report").iterdir())
+    assert secret.encode() not in everything  # the api_hash is never written anywhere

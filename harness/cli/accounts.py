@@ -16,7 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.coord import RedisAccounts, RedisLeases, RedisUnavailable, connect_redis
+from harness.coord import (
+    RedisAccounts,
+    RedisLeases,
+    RedisUnavailable,
+    connect_redis,
+    read_sessions_file,
+)
 from harness.coord.redis_client import DEFAULT_URL
 
 accounts_app = typer.Typer(
@@ -79,15 +85,10 @@ def import_(
 ) -> None:
     """Add every session in a file."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        sessions = read_sessions_file(path)
     except OSError as exc:
         typer.echo(f"harness: {path}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
-    sessions = [
-        (n, line.strip())
-        for n, line in enumerate(lines, 1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
 
     async def work(accounts: RedisAccounts, _leases: RedisLeases):
         problems, added = [], 0

@@ -1,7 +1,13 @@
 """Coordination shared by every process of a run: Telegram accounts and their exclusive
 leases, in Redis (``--redis-url``) or in memory for a single process."""
 
-from harness.coord.accounts import AccountInfo, AccountStore, MemoryAccounts, RedisAccounts
+from harness.coord.accounts import (
+    AccountInfo,
+    AccountStore,
+    MemoryAccounts,
+    RedisAccounts,
+    read_sessions_file,
+)
 from harness.coord.leases import Lease, LeasePool, MemoryLeases, RedisLeases, keep_lease
 from harness.coord.redis_client import RedisUnavailable, connect_redis
 
@@ -17,4 +23,5 @@ __all__ = [
     "RedisUnavailable",
     "connect_redis",
     "keep_lease",
+    "read_sessions_file",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
 import orjson
@@ -172,3 +173,14 @@ def _info(account_id: str, record: dict, floods: tuple) -> AccountInfo:
         record["retired_reason"],
         floods,
     )
+
+
+def read_sessions_file(path: Path) -> list[tuple[int, str]]:
+    """(line number, session) for each session in a file: one StringSession per line,
+    blank lines and ``#`` comments skipped. OSError when it cannot be read."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [
+        (number, line.strip())
+        for number, line in enumerate(lines, 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.locust.shape_plan import SHAPES
 from harness.report import parse_override
-from harness.transport import TRANSPORTS
+from harness.transport import TRANSPORTS, TransportSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +79,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="A service-level objective checked at the end of a headless run, for every "
         "scenario (overrides its expect:), e.g. first_reply_p95_ms=3000. Repeatable.",
+    )
+    telegram = parser.add_argument_group(
+        "chatstorm over Telegram", "With --transport telethon: real accounts, the real bot."
+    )
+    telegram.add_argument(
+        "--bot",
+        default=None,
+        env_var="LOCUST_BOT",
+        help="The bot under test: @username or numeric id.",
+    )
+    telegram.add_argument(
+        "--api-id",
+        type=int,
+        default=None,
+        env_var="TG_API_ID",
+        help="Telegram API id (my.telegram.org).",
+    )
+    telegram.add_argument(
+        "--api-hash",
+        default=None,
+        env_var="TG_API_HASH",
+        help="Telegram API hash (never logged or reported).",
+    )
+    telegram.add_argument(
+        "--accounts-file",
+        default=None,
+        metavar="PATH",
+        help="One Telethon StringSession per line (# comments allowed).",
+    )
+    telegram.add_argument(
+        "--redis-url",
+        default=None,
+        env_var="REDIS_URL",
+        help="Redis that holds the account pool and its leases, shared by "
+        "all workers (default: in memory, this process only).",
+    )
+    telegram.add_argument(
+        "--redis-prefix",
+        default="chatstorm",
+        help="Key prefix of the pool in Redis (default chatstorm).",
     )
     shapes = parser.add_argument_group(
         "chatstorm load shapes", "Users over time; the peak is -u/--users, the pace -r."
@@ -156,3 +196,16 @@ def _expectation(text: str) -> tuple[str, float]:
         return parse_override(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def transport_settings(options: argparse.Namespace) -> TransportSettings:
+    return TransportSettings(
+        name=options.transport,
+        seed=options.seed,
+        bot=options.bot,
+        api_id=options.api_id,
+        api_hash=options.api_hash,
+        accounts_file=Path(options.accounts_file) if options.accounts_file else None,
+        redis_url=options.redis_url,
+        redis_prefix=options.redis_prefix,
+    )

@@ -11,11 +11,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.locust.options import add_arguments, scenario_paths
+from harness.coord import RedisUnavailable
+from harness.locust.options import add_arguments, scenario_paths, transport_settings
 from harness.locust.runtime import LocustRuntime
 from harness.locust.shapes import ChatLoadShape, settings_from, shape_requested
 from harness.locust.users import RUNTIMES, user_classes
@@ -63,6 +65,10 @@ def _register(scenarios: list[Scenario]) -> None:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
         options = environment.parsed_options
+        problems = transport_settings(options).problems()
+        if problems:
+            sys.stderr.write("".join(f"chatstorm: {problem}\n" for problem in problems))
+            raise SystemExit(2)
         if options.shape is not None and not isinstance(environment.runner, WorkerRunner):
             try:
                 settings_from(options)
@@ -77,7 +83,12 @@ def _register(scenarios: list[Scenario]) -> None:
 
     @events.test_start.add_listener
     def _test_start(environment: Environment, **_kwargs) -> None:
-        RUNTIMES[environment].begin(runs_users=not _is_master(environment))
+        try:
+            RUNTIMES[environment].begin(runs_users=not _is_master(environment))
+        except (RedisUnavailable, OSError, ValueError) as exc:  # the run cannot start
+            sys.stderr.write(f"chatstorm: {exc}\n")
+            environment.process_exit_code = 2
+            gevent.spawn(environment.runner.quit)
 
     @events.test_stopping.add_listener
     def _test_stopping(environment: Environment, **_kwargs) -> None:

@@ -29,6 +29,7 @@ from harness.conversation import (
 )
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
+from harness.locust.options import transport_settings
 from harness.metrics import Histogram, RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagMonitor
@@ -43,10 +44,11 @@ from harness.report import (
     write_report,
 )
 from harness.scenario import Scenario
-from harness.transport import Transport, create_transport
+from harness.transport import Transport, open_transport
 
 log = logging.getLogger("chatstorm")
 SETTLE_TIMEOUT_S = 15.0
+OPEN_TIMEOUT_S = 60.0  # connecting to Redis and checking accounts
 RECENT_LINES = 60  # transcript lines the web UI shows
 
 
@@ -58,6 +60,7 @@ class LocustRuntime:
         self.scenarios = {scenario.name: scenario for scenario in scenarios}
         self.clock = Clock(options.time_scale)
         self.seed = options.seed
+        self.transport_settings = transport_settings(options)
         self.transport_name = options.transport
         self.report_dir = Path(options.report_dir) if options.report_dir else None
         if self.report_dir is not None and self.is_worker:  # workers may share the folder
@@ -107,7 +110,7 @@ class LocustRuntime:
             self._user_sampler = gevent.spawn(self._sample_users)
         if runs_users and not self.loop.running:
             self.loop.start()
-            self.loop.call_soon(self._open_transport)
+            self.loop.submit(self._open_transport).wait(timeout=OPEN_TIMEOUT_S)
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
             self.loop.submit(self._lag_monitor.run)
 
@@ -232,9 +235,9 @@ class LocustRuntime:
         self.loop_lag.merge(Histogram.from_state(state["histogram"]))
         self.overloaded_windows += state["overloaded_windows"]
 
-    def _open_transport(self) -> None:
+    async def _open_transport(self) -> None:
         on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None
-        self._transport = create_transport(self.transport_name, self.clock, self.seed, on_batch)
+        self._transport = await open_transport(self.transport_settings, self.clock, on_batch)
 
     def _post_batch(self, scenario: str, batch: BatchRecord) -> None:
         self.loop.post(partial(self._record_batch, scenario, batch.to_dict()))

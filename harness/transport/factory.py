@@ -1,0 +1,91 @@
+"""Which transport a run uses, with everything it needs, checked before the run starts."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.agent.reference import BatchRecord
+from harness.clock import Clock
+from harness.coord import (
+    MemoryAccounts,
+    MemoryLeases,
+    RedisAccounts,
+    RedisLeases,
+    connect_redis,
+    read_sessions_file,
+)
+from harness.transport.base import Transport
+from harness.transport.mock import MockTransport
+
+# Imported here, at the top, on purpose: under Locust the first import of Telethon must
+# happen in the main thread (gevent's process machinery cannot start in the loop thread).
+from harness.transport.telethon_transport import TelethonTransport
+
+TRANSPORTS = ("mock", "telethon")
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    name: str = "mock"
+    seed: str = "0"
+    bot: str | None = None
+    api_id: int | None = None
+    api_hash: str | None = field(default=None, repr=False)  # a secret: never shown
+    accounts_file: Path | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may carry a password
+    redis_prefix: str = "chatstorm"
+
+    def problems(self) -> list[str]:
+        """What is missing for this transport, each with the option that fixes it."""
+        if self.name not in TRANSPORTS:
+            return [f"unknown transport {self.name!r}: choose one of {', '.join(TRANSPORTS)}"]
+        if self.name != "telethon":
+            return []
+        problems = []
+        if not self.bot:
+            problems.append("--transport telethon needs --bot @username (or a numeric id)")
+        if self.api_id is None or not self.api_hash:
+            problems.append(
+                "--transport telethon needs --api-id and --api-hash (or TG_API_ID and TG_API_HASH)"
+            )
+        if self.accounts_file is None and self.redis_url is None:
+            problems.append(
+                "--transport telethon needs accounts: --accounts-file PATH or "
+                "--redis-url with a pool (see `harness accounts`)"
+            )
+        return problems
+
+
+async def open_transport(
+    settings: TransportSettings,
+    clock: Clock,
+    on_batch: Callable[[str, BatchRecord], object] | None = None,
+) -> Transport:
+    """The transport ``settings`` describe, connected to what it needs (Redis, accounts)."""
+    if settings.name == "mock":
+        return MockTransport(clock, settings.seed, on_batch)
+    if settings.redis_url is not None:
+        client = await connect_redis(settings.redis_url)
+        accounts = RedisAccounts(client, settings.redis_prefix)
+        leases = RedisLeases(client, accounts, settings.redis_prefix)
+    else:
+        accounts = MemoryAccounts()
+        leases = MemoryLeases(accounts)
+    if settings.accounts_file is not None:
+        for number, session in read_sessions_file(settings.accounts_file):
+            try:
+                await accounts.add(session)
+            except ValueError as exc:
+                raise ValueError(f"{settings.accounts_file}:{number}: {exc}") from None
+    return TelethonTransport(
+        bot=settings.bot or "",
+        api_id=settings.api_id or 0,
+        api_hash=settings.api_hash or "",
+        accounts=accounts,
+        leases=leases,
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+    )
