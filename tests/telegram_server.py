@@ -57,6 +57,7 @@ class FakeTelegram:
         self._user_ids = itertools.count(1000)
         # Fault knobs.
         self.drop_pushes = 0  # the next N update pushes are lost on the wire
+        self.lose: Callable[[str], bool] = lambda text: False  # pushes of these texts are lost
         self.flood_wait_next: int | None = None  # the next sendMessage: FLOOD_WAIT_X
         self.peer_flood_next = False  # the next sendMessage: PEER_FLOOD
         self.latency_s = 0.0  # added before every answer
@@ -112,8 +113,8 @@ class FakeTelegram:
                 ),
             )
         )
-        if self.drop_pushes:
-            self.drop_pushes -= 1
+        if self.drop_pushes or self.lose(text):
+            self.drop_pushes = max(0, self.drop_pushes - 1)
             return
         update = types.UpdateShortMessage(message_id, bot_id, text, account.pts, 1, now)
         for connection in list(account.connections):
@@ -298,6 +299,12 @@ class _Connection:
             case functions.messages.SendMessageRequest():
                 account.pts += 1
                 return types.UpdateShortSentMessage(next(account.message_ids), account.pts, 1, now)
+            case functions.messages.GetHistoryRequest(peer=peer, limit=limit):
+                bot_id = getattr(peer, "user_id", None)
+                messages = [m for _, m in account.history if m.from_id.user_id == bot_id]
+                latest = messages[::-1][:limit]
+                bot = self._user(bot_id, username=self._bot_name(bot_id), bot=True)
+                return types.messages.Messages(latest, topics=[], chats=[], users=[bot])
             case functions.messages.SetTypingRequest():
                 return True
             case functions.messages.ReadHistoryRequest():

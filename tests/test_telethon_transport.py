@@ -125,6 +125,36 @@ async def test_readings_agree_with_the_bots_own_log(world):
     assert checked == 6
 
 
+async def test_a_lost_last_part_is_recovered_before_its_window_closes(world):
+    telegram, _transport, _batches, clock = world
+    telegram.add_bot("twopart", lambda account, text: [f"{text} / 1", f"{text} / 2"])
+    telegram.lose = lambda text: text.endswith(" / 2")  # no later update reveals the gap
+    accounts = MemoryAccounts()
+    await accounts.add(telegram.new_account("+79120000000"))
+    transport = TelethonTransport(
+        bot="@twopart",
+        api_id=1,
+        api_hash="0" * 32,
+        accounts=accounts,
+        leases=MemoryLeases(accounts),
+        holder="t",
+    )
+    collected = Collected()
+    try:
+        await asyncio.wait_for(
+            run_conversation(
+                transport, scenario("lossy", [0.3], pattern="C1 A"), "lossy", clock, collected
+            ),
+            20,
+        )
+    finally:
+        await transport.close()
+    assert [t.burst.messages_in_reply for t in collected.turns] == [2, 2]
+    agent_lines = [m.text for m in collected.messages if m.role == "agent"]
+    assert sum(text.endswith(" / 2") for text in agent_lines) == 2  # both recovered, once
+    assert collected.late == {}
+
+
 async def test_a_flood_wait_is_its_own_category_and_rests_the_account(world):
     telegram, transport, _batches, clock = world
     collected = Collected()

@@ -156,12 +156,28 @@ class Conversation:
         hard_end = last_sent + self.clock.real(collect.max_collect)
         if not any(m.t_received >= last_sent for m in burst.arrivals):
             first_by = min(last_sent + self.clock.real(collect.first_reply_timeout), hard_end)
-            if not await self._take(first_by):
+            if not await self._take(first_by) and not await self._recover():
                 return True
         quiet = self.clock.real(collect.quiet_window)
-        while await self._take(min(burst.arrivals[-1].t_received + quiet, hard_end)):
-            pass
-        return False
+        while True:
+            if await self._take(min(burst.arrivals[-1].t_received + quiet, hard_end)):
+                continue
+            if not await self._recover():
+                return False
+
+    async def _recover(self) -> bool:
+        """The window is closing: ask the transport for messages stuck on the way. Those it
+        recovers belong to this window; anything else waiting stays for the late check."""
+        await self.session.catch_up()
+        inbox = self.session.inbox
+        waiting = inbox.drain()
+        for message in reversed(waiting):
+            if not message.recovered:
+                inbox.unget(message)
+        recovered = [message for message in waiting if message.recovered]
+        for message in recovered:
+            self._accept(message)
+        return bool(recovered)
 
     async def _take(self, until: float) -> bool:
         """Wait for one message that arrives by ``until``; leave a later one in the inbox."""

@@ -40,6 +40,8 @@ class AgentMessage:
     text: str
     t_received: float
     message_id: int | str | None = None
+    recovered: bool = False
+    """Fetched by ``Session.catch_up`` because its push was lost on the way."""
 
 
 class Session(Protocol):
@@ -48,6 +50,11 @@ class Session(Protocol):
     inbox: Inbox
 
     async def send(self, text: str) -> SentMessage: ...
+
+    async def catch_up(self) -> None:
+        """Before a reply window closes: fetch what was sent but is stuck on the way, and
+        deliver it marked ``recovered``. Transports that cannot lose messages do nothing."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -74,9 +81,11 @@ class Inbox:
         self._messages: deque[AgentMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
 
-    def deliver(self, text: str, message_id: int | str | None = None) -> AgentMessage:
+    def deliver(
+        self, text: str, message_id: int | str | None = None, recovered: bool = False
+    ) -> AgentMessage:
         """Stamp and store an arriving message; wakes a pending ``get``."""
-        message = AgentMessage(text, Clock.now(), message_id)
+        message = AgentMessage(text, Clock.now(), message_id, recovered)
         self._messages.append(message)
         waiter = self._waiter
         if waiter is not None and not waiter.done():

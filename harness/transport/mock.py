@@ -32,6 +32,9 @@ class MockSession:
         self._sent += 1
         return SentMessage(text, t_call, Clock.now(), self._sent)
 
+    async def catch_up(self) -> None:
+        """Nothing is ever lost in process."""
+
     async def close(self) -> None:
         self._agent.disconnect(self._chat_id)
 

@@ -28,6 +28,7 @@ from harness.transport.base import Inbox, SentMessage, TransportError
 
 LEASE_TTL_S = 30.0
 CHECKOUT_POLL_S = 0.5
+CATCH_UP_MESSAGES = 20  # how far back a window's catch-up looks
 
 
 class FloodWait(TransportError):
@@ -64,6 +65,25 @@ class TelethonSession:
         self.inbox = Inbox()
         self._transport = transport
         self._account = account
+        self._seen: set[int] = set()
+        self._first_id: int | None = None  # this conversation's first message to the bot
+
+    def receive(self, message_id: int, text: str, recovered: bool = False) -> None:
+        """A message from the bot, delivered once however it arrived."""
+        if message_id in self._seen or (self._first_id is not None and message_id < self._first_id):
+            return
+        self._seen.add(message_id)
+        self.inbox.deliver(text, message_id, recovered)
+
+    async def catch_up(self) -> None:
+        """Read the chat's latest messages: a bot message whose push was lost is there."""
+        account = self._account
+        if self._first_id is None:
+            return
+        latest = await account.client.get_messages(account.bot, limit=CATCH_UP_MESSAGES)
+        for message in reversed(latest):
+            if not message.out and message.id > self._first_id:
+                self.receive(message.id, message.raw_text, recovered=True)
 
     async def send(self, text: str) -> SentMessage:
         account = self._account
@@ -83,6 +103,8 @@ class TelethonSession:
             reason = type(exc).__name__
             await self._transport.retire(account, reason)
             raise AccountRetired(f"account {account.lease.account_id} retired: {reason}") from None
+        if self._first_id is None:
+            self._first_id = message.id
         return SentMessage(text, t_call, Clock.now(), message.id)
 
     async def close(self) -> None:
@@ -159,7 +181,7 @@ class TelethonTransport:
 
     async def _on_message(self, account: _Account, event) -> None:
         if event.chat_id == account.bot_id and account.session is not None:
-            account.session.inbox.deliver(event.raw_text, event.id)
+            account.session.receive(event.id, event.raw_text)
 
     async def _lost(self, lease: Lease) -> None:
         """The lease expired under us: stop using the account before someone else does."""
