@@ -52,6 +52,7 @@ class FakeTelegram:
         self.bots: dict[str, int] = {}
         self.bot_handlers: dict[int, Callable[[Account, str], list[str]]] = {}
         self.agent_bots: dict[int, ReferenceAgent] = {}
+        self.streaming_bots: dict[int, tuple[list[str], float]] = {}
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
         self._user_ids = itertools.count(1000)
@@ -99,6 +100,39 @@ class FakeTelegram:
         bot_id = self.add_bot(username, lambda account, text: [])
         self.agent_bots[bot_id] = agent
         return bot_id
+
+    def add_streaming_bot(self, username: str, steps: list[str], gap_s: float) -> int:
+        """A bot that answers with one message, then edits it through ``steps``."""
+        bot_id = self.add_bot(username, lambda account, text: [])
+        self.streaming_bots[bot_id] = (steps, gap_s)
+        return bot_id
+
+    async def stream(self, account: Account, bot_id: int) -> None:
+        steps, gap_s = self.streaming_bots[bot_id]
+        await self.push(account, bot_id, steps[0])
+        _, message = account.history[-1]
+        for text in steps[1:]:
+            await asyncio.sleep(gap_s)
+            account.pts += 1
+            now = int(time.time())
+            message = types.Message(
+                message.id,
+                message.peer_id,
+                message.date,
+                text,
+                from_id=message.from_id,
+                edit_date=now,
+            )
+            update = types.Updates(
+                [types.UpdateEditMessage(message, account.pts, 1)],
+                users=[types.User(bot_id, bot=True, bot_info_version=1, access_hash=bot_id * 7919)],
+                chats=[],
+                date=now,
+                seq=0,
+            )
+            for connection in list(account.connections):
+                connection.send(bytes(update))
+                await connection.writer.drain()
 
     async def push(self, account: Account, bot_id: int, text: str) -> None:
         """The bot sends ``text`` to ``account``: a new message and an update pushed to the
@@ -337,6 +371,9 @@ class _Connection:
                     chat, lambda text: loop.create_task(telegram.push(account, bot_id, text))
                 )
             agent.receive(chat, request.message)
+            return
+        if bot_id in telegram.streaming_bots:
+            asyncio.get_running_loop().create_task(telegram.stream(account, bot_id))
             return
         handler = telegram.bot_handlers.get(bot_id)
         if handler is not None:

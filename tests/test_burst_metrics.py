@@ -60,3 +60,11 @@ def test_send_time_is_ack_minus_call():
 def test_rejects_an_empty_burst():
     with pytest.raises(ValueError):
         measure_burst([], [], [], False, 1.0)
+
+
+def test_edits_extend_the_reply_to_the_final_edit_without_counting_as_messages():
+    m = measure_burst([0.0], [0.0], [1.0], False, 2.0, edits=[1.5, 2.25])
+    assert m.first_reply_ms == pytest.approx(1000)
+    assert m.complete_reply_ms == pytest.approx(2250)  # time to the final edit
+    assert m.messages_in_reply == 1 and m.edits_in_reply == 2
+    assert m.reply_gaps_ms == ()

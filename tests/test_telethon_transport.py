@@ -155,6 +155,39 @@ async def test_a_lost_last_part_is_recovered_before_its_window_closes(world):
     assert collected.late == {}
 
 
+async def test_a_bot_that_streams_by_editing_is_measured_to_its_final_edit(world):
+    telegram, _transport, _batches, clock = world
+    telegram.add_streaming_bot("streambot", ["Thinking", "Thinking... half", "Done: 42"], 0.1)
+    accounts = MemoryAccounts()
+    await accounts.add(telegram.new_account("+79130000000"))
+    transport = TelethonTransport(
+        bot="@streambot",
+        api_id=1,
+        api_hash="0" * 32,
+        accounts=accounts,
+        leases=MemoryLeases(accounts),
+        holder="t",
+    )
+    collected = Collected()
+    try:
+        await asyncio.wait_for(
+            run_conversation(
+                transport, scenario("stream", [0.3], pattern="C1 A"), "stream", clock, collected
+            ),
+            20,
+        )
+    finally:
+        await transport.close()
+    for record in collected.turns:
+        burst = record.burst
+        assert burst.messages_in_reply == 1 and burst.edits_in_reply == 2
+        # Two edits 100 ms apart: the final edit lands about 200 ms after the message.
+        assert burst.complete_reply_ms - burst.first_reply_ms == pytest.approx(200, abs=40)
+    edits = [m.text for m in collected.messages if m.edit]
+    assert edits == ["Thinking... half", "Done: 42"] * 2
+    assert collected.late == {}
+
+
 async def test_a_flood_wait_is_its_own_category_and_rests_the_account(world):
     telegram, transport, _batches, clock = world
     collected = Collected()

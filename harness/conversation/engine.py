@@ -140,9 +140,10 @@ class Conversation:
             if position == 0:
                 self._close_late_window()
         timed_out = await self._collect(burst)
-        arrivals = [m.t_received for m in burst.arrivals]
+        arrivals = [m.t_received for m in burst.arrivals if not m.edit]
+        edits = [m.t_received for m in burst.arrivals if m.edit]
         quiet = self.clock.real(self.scenario.collect.quiet_window)
-        measured = measure_burst(burst.calls, burst.acks, arrivals, timed_out, quiet)
+        measured = measure_burst(burst.calls, burst.acks, arrivals, timed_out, quiet, edits)
         self._burst = None
         self._late_turn = index
         self._turns += 1
@@ -154,7 +155,7 @@ class Conversation:
         collect = self.scenario.collect
         last_sent = burst.acks[-1]
         hard_end = last_sent + self.clock.real(collect.max_collect)
-        if not any(m.t_received >= last_sent for m in burst.arrivals):
+        if not any(m.t_received >= last_sent and not m.edit for m in burst.arrivals):
             first_by = min(last_sent + self.clock.real(collect.first_reply_timeout), hard_end)
             if not await self._take(first_by) and not await self._recover():
                 return True
@@ -202,9 +203,9 @@ class Conversation:
             burst.arrivals.append(message)
             turn = burst.turn
         else:
-            self._late_count += self._late_turn is not None
+            self._late_count += self._late_turn is not None and not message.edit
             turn = self._late_turn if self._late_turn is not None else 0
-        self._record("agent", turn, message.text, message.t_received)
+        self._record("agent", turn, message.text, message.t_received, message.edit)
 
     def _close_late_window(self) -> None:
         """The previous turn's late replies are all in: report them."""
@@ -213,10 +214,10 @@ class Conversation:
             self.observer.on_late(record)
         self._late_turn, self._late_count = None, 0
 
-    def _record(self, role: Role, turn: int, text: str, t: float) -> None:
+    def _record(self, role: Role, turn: int, text: str, t: float, edit: bool = False) -> None:
         self._entries.append(
             TranscriptEntry(
-                self.id, self.scenario.name, self.scenario.persona.name, turn, role, text, t
+                self.id, self.scenario.name, self.scenario.persona.name, turn, role, text, t, edit
             )
         )
 

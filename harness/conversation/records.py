@@ -27,6 +27,8 @@ class TranscriptEntry:
     text: str
     t: float
     """Monotonic seconds: when the client message was acknowledged or the agent's arrived."""
+    edit: bool = False
+    """The agent edited an earlier message to this text (a bot streaming by editing)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ class ScenarioStats:
     late_replies: int = 0
     premature_bursts: int = 0
     premature_messages: int = 0
+    edits: int = 0
     reply_groups_per_burst: Histogram = field(default_factory=lambda: Histogram(exact=True))
     messages_per_reply: Histogram = field(default_factory=lambda: Histogram(exact=True))
     latency_ms: dict[str, Histogram] = field(
@@ -59,6 +60,7 @@ class ScenarioStats:
         self.timeouts += burst.timed_out
         self.premature_bursts += burst.premature
         self.premature_messages += burst.premature_messages
+        self.edits += burst.edits_in_reply
         self.reply_groups_per_burst.add(burst.reply_groups)
         if not burst.timed_out:
             self.messages_per_reply.add(burst.messages_in_reply)
@@ -135,6 +137,7 @@ class ScenarioStats:
             "premature_bursts": self.premature_bursts,
             "premature_reply_rate": _rate(self.premature_bursts, self.bursts),
             "premature_messages": self.premature_messages,
+            "edits": self.edits,
             "reply_groups_per_burst": self.reply_groups_per_burst.counts(),
             "messages_per_reply": self.messages_per_reply.counts(),
             "latency_ms": {name: h.summary() for name, h in self.latency_ms.items()},

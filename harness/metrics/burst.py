@@ -8,6 +8,8 @@ r_1..r_k (from s_1 until the reply collection closed). Then:
 - a *premature* message arrives in [s_1, s_n): the agent answered before the user was done.
 - reply groups = the intervals [s_i, s_{i+1}) holding agent messages, plus one if any
   arrive after s_n. An agent that batches the burst scores 1.
+- edits: a bot that streams by editing its message; complete_reply then runs to the
+  final edit, and the edits are counted apart from messages.
 - debounce evidence: the burst's message times, the agent's message times and the start
   of each reply (a reply ends after ``quiet_window`` of silence), relative to s_1, plus
   the reaction time F (start of the last reply after s_n, minus s_n).
@@ -42,6 +44,7 @@ class BurstMeasurement:
     complete_reply_ms: float | None
     reply_gaps_ms: tuple[float, ...]
     messages_in_reply: int
+    edits_in_reply: int
     premature_messages: int
     reply_groups: int
     debounce_evidence: DebounceEvidence | None
@@ -62,9 +65,13 @@ def measure_burst(
     arrivals: Sequence[float],
     timed_out: bool,
     quiet_window: float,
+    edits: Sequence[float] = (),
 ) -> BurstMeasurement:
-    """Measure one burst. ``arrivals`` are sorted and none precedes ``send_acks[0]``;
-    ``quiet_window`` (seconds) is the silence that separates two replies."""
+    """Measure one burst. ``arrivals`` (new agent messages) are sorted and none precedes
+    ``send_acks[0]``; ``quiet_window`` (seconds) is the silence that separates two
+    replies; ``edits`` are when the agent edited its messages (a bot that streams its
+    answer by editing): they count toward ``complete_reply``, the time to the final
+    edit, but are not messages."""
     if not send_acks or len(send_calls) != len(send_acks):
         raise ValueError("a burst needs at least one send, with a call and an ack time each")
     acks = list(send_acks)
@@ -76,14 +83,15 @@ def measure_burst(
         for start, end in itertools.pairwise(acks)
     )
     groups += bool(reply)
-
+    late_edits = [t for t in edits if t >= last]
     return BurstMeasurement(
         client_messages=len(acks),
         send_ms=tuple((ack - call) * 1000 for call, ack in zip(send_calls, acks, strict=True)),
         first_reply_ms=(reply[0] - last) * 1000 if reply else None,
-        complete_reply_ms=(reply[-1] - last) * 1000 if reply else None,
+        complete_reply_ms=(max([reply[-1], *late_edits]) - last) * 1000 if reply else None,
         reply_gaps_ms=tuple((b - a) * 1000 for a, b in itertools.pairwise(reply)),
         messages_in_reply=len(reply),
+        edits_in_reply=len(late_edits),
         premature_messages=len(early),
         reply_groups=groups,
         debounce_evidence=_debounce_evidence(acks, arrivals, quiet_window),

@@ -67,6 +67,8 @@ class Recorder:
             "time": wall.isoformat(timespec="milliseconds"),
             "t_s": self.relative(entry.t),
         }
+        if entry.edit:
+            line["edit"] = True
         self._transcript.write(orjson.dumps(line) + b"\n")
 
     def on_turn(self, record: TurnRecord) -> None:

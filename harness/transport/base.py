@@ -42,6 +42,8 @@ class AgentMessage:
     message_id: int | str | None = None
     recovered: bool = False
     """Fetched by ``Session.catch_up`` because its push was lost on the way."""
+    edit: bool = False
+    """An edit of an earlier message (``message_id``), not a new one."""
 
 
 class Session(Protocol):
@@ -82,10 +84,14 @@ class Inbox:
         self._waiter: asyncio.Future[None] | None = None
 
     def deliver(
-        self, text: str, message_id: int | str | None = None, recovered: bool = False
+        self,
+        text: str,
+        message_id: int | str | None = None,
+        recovered: bool = False,
+        edit: bool = False,
     ) -> AgentMessage:
-        """Stamp and store an arriving message; wakes a pending ``get``."""
-        message = AgentMessage(text, Clock.now(), message_id, recovered)
+        """Stamp and store an arriving message (or edit); wakes a pending ``get``."""
+        message = AgentMessage(text, Clock.now(), message_id, recovered, edit)
         self._messages.append(message)
         waiter = self._waiter
         if waiter is not None and not waiter.done():

@@ -65,14 +65,14 @@ class TelethonSession:
         self.inbox = Inbox()
         self._transport = transport
         self._account = account
-        self._seen: set[int] = set()
+        self.seen: set[int] = set()
         self._first_id: int | None = None  # this conversation's first message to the bot
 
     def receive(self, message_id: int, text: str, recovered: bool = False) -> None:
         """A message from the bot, delivered once however it arrived."""
-        if message_id in self._seen or (self._first_id is not None and message_id < self._first_id):
+        if message_id in self.seen or (self._first_id is not None and message_id < self._first_id):
             return
-        self._seen.add(message_id)
+        self.seen.add(message_id)
         self.inbox.deliver(text, message_id, recovered)
 
     async def catch_up(self) -> None:
@@ -176,12 +176,20 @@ class TelethonTransport:
         client.add_event_handler(
             lambda event: self._on_message(account, event), events.NewMessage(incoming=True)
         )
+        client.add_event_handler(
+            lambda event: self._on_edit(account, event), events.MessageEdited(incoming=True)
+        )
         self._all.append(account)
         return account
 
     async def _on_message(self, account: _Account, event) -> None:
         if event.chat_id == account.bot_id and account.session is not None:
             account.session.receive(event.id, event.raw_text)
+
+    async def _on_edit(self, account: _Account, event) -> None:
+        session = account.session
+        if event.chat_id == account.bot_id and session is not None and event.id in session.seen:
+            session.inbox.deliver(event.raw_text, event.id, edit=True)
 
     async def _lost(self, lease: Lease) -> None:
         """The lease expired under us: stop using the account before someone else does."""
