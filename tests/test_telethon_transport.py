@@ -212,6 +212,11 @@ async def test_users_outnumbering_accounts_wait_for_one(world):
     waiting = asyncio.create_task(transport.open("c4", scenario("s", [0.3])))
     await asyncio.sleep(0.3)
     assert not waiting.done()  # three accounts, all busy
+    assert transport.status() == {
+        "accounts_connected": 3,
+        "accounts_idle": 0,
+        "waiting_for_account": {"s": 1},
+    }
     await held[0].close()
     fourth = await asyncio.wait_for(waiting, 5)
     assert fourth._account is held[0]._account  # the freed account, reused, still connected

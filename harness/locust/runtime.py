@@ -196,8 +196,13 @@ class LocustRuntime:
         }
         for name in active.keys() - scenarios.keys():
             scenarios[name] = {"active": active[name], **ScenarioStats().to_report()}
+        status = self._transport.status() if self._transport is not None else {}
+        waiting = status.get("waiting_for_account", {})
+        for name, figures in scenarios.items():
+            figures["waiting_for_account"] = waiting.get(name, 0)
         return {
             "scenarios": dict(sorted(scenarios.items())),
+            "transport": status,
             "totals": report["totals"],
             "recent": [self._line(entry) for entry in self.recent],
         }

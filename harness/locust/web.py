@@ -20,6 +20,7 @@ from harness.report.summary import bracket, mean, percent
 CONVERSATION_COLUMNS = [
     ("scenario", "Scenario"),
     ("active", "Active"),
+    ("waiting_for_account", "Waiting for account"),
     ("finished", "Finished"),
     ("bursts", "Bursts"),
     ("premature", "Premature"),
@@ -78,6 +79,7 @@ def conversation_rows(view: dict) -> list[dict]:
             {
                 "scenario": name,
                 "active": figures["active"],
+                "waiting_for_account": figures["waiting_for_account"] or "",
                 "finished": figures["conversations"],
                 "bursts": figures["bursts"],
                 "premature": percent(figures["premature_reply_rate"], ""),

@@ -70,6 +70,10 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
+    def status(self) -> dict:
+        """What the live view shows about the transport itself (may be empty)."""
+        ...
+
 
 class Inbox:
     """Arrived agent messages of one session, in order, with a deadline-aware ``get``.

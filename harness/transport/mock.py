@@ -67,6 +67,9 @@ class MockTransport:
     async def open(self, conversation_id: str, scenario: Scenario) -> MockSession:
         return MockSession(self.agent_for(scenario), conversation_id)
 
+    def status(self) -> dict:
+        return {}
+
     async def close(self) -> None:
         for agent in self.agents.values():
             for chat_id in agent.chat_ids():

@@ -15,7 +15,9 @@ PEER_FLOOD retires the account for the run.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from telethon import TelegramClient, errors, events
@@ -26,6 +28,7 @@ from harness.coord import AccountStore, Lease, LeasePool, keep_lease
 from harness.scenario.models import Scenario
 from harness.transport.base import Inbox, SentMessage, TransportError
 
+log = logging.getLogger("chatstorm")
 LEASE_TTL_S = 30.0
 CHECKOUT_POLL_S = 0.5
 CATCH_UP_MESSAGES = 20  # how far back a window's catch-up looks
@@ -134,9 +137,22 @@ class TelethonTransport:
         self._ttl = lease_ttl_s
         self._idle: list[_Account] = []
         self._all: list[_Account] = []
+        self._waiting: Counter[str] = Counter()
+        self._warned_waiting = False
+
+    def status(self) -> dict:
+        return {
+            "accounts_connected": len(self._all),
+            "accounts_idle": len(self._idle),
+            "waiting_for_account": {k: n for k, n in self._waiting.items() if n},
+        }
 
     async def open(self, conversation_id: str, scenario: Scenario) -> TelethonSession:
-        account = await self._checkout()
+        self._waiting[scenario.name] += 1
+        try:
+            account = await self._checkout()
+        finally:
+            self._waiting[scenario.name] -= 1
         session = TelethonSession(self, account)
         account.session = session
         return session
@@ -153,6 +169,14 @@ class TelethonTransport:
             lease = await self._leases.acquire(self._holder, self._ttl)
             if lease is not None:
                 return await self._connect(lease)
+            if not self._warned_waiting:
+                self._warned_waiting = True
+                log.warning(
+                    "chatstorm: users wait for a free Telegram account: all %d leased "
+                    "here are busy and the pool has none free; add accounts "
+                    "(harness accounts import) or run fewer users",
+                    len(self._all),
+                )
             await asyncio.sleep(CHECKOUT_POLL_S)
 
     async def _connect(self, lease: Lease) -> _Account:
