@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -297,3 +298,62 @@ async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
     assert totals["latency_ms"]["first_reply"]["p50"] == pytest.approx(nominal, abs=NETWORK_MS)
     everything = out + err + b"".join(p.read_bytes() for p in (tmp_path / "report").iterdir())
     assert secret.encode() not in everything  # the api_hash is never written anywhere
+
+
+async def test_in_locust_a_flood_wait_is_its_own_failure_row_never_a_latency(tmp_path):
+    telegram = FakeTelegram()
+    await telegram.start()
+    telegram.add_bot("echobot", lambda account, text: ["ok"])
+    telegram.flood_wait_next = 5
+    accounts = tmp_path / "accounts.txt"
+    accounts.write_text(telegram.new_account("+79140000000") + "\n")
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "s.yaml").write_text(scenario("Flooded", [0.3], pattern="C1 A").model_dump_json())
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(REPO / "locustfiles" / "telegram.py"),
+        "--headless",
+        "-u",
+        "1",
+        "-r",
+        "1",
+        "-t",
+        "3s",
+        "--conversations-per-user",
+        "1",
+        "--scenario",
+        str(scenarios),
+        "--time-scale",
+        str(SCALE),
+        "--transport",
+        "telethon",
+        "--bot",
+        "@echobot",
+        "--api-id",
+        "1",
+        "--accounts-file",
+        str(accounts),
+        "--report-dir",
+        str(tmp_path / "report"),
+        "--only-summary",
+        env={**os.environ, "TG_API_HASH": "0" * 32},
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await telegram.stop()
+    assert process.returncode == 1  # a Locust failure, without objectives to tolerate it
+    assert re.search(r"^flood_wait\s+Flooded\s+1\s+1\(100", err.decode(), re.MULTILINE)
+    totals = json.loads((tmp_path / "report" / "report.json").read_text())["totals"]
+    assert totals["end_reasons"] == {"flood_wait": 1}
+    assert totals["latency_ms"]["first_reply"]["count"] == 0  # the wait is no latency
