@@ -126,14 +126,12 @@ async def test_readings_agree_with_the_bots_own_log(world):
     assert checked == 6
 
 
-async def test_a_lost_last_part_is_recovered_before_its_window_closes(world):
-    telegram, _transport, _batches, clock = world
-    telegram.add_bot("twopart", lambda account, text: [f"{text} / 1", f"{text} / 2"])
-    telegram.lose = lambda text: text.endswith(" / 2")  # no later update reveals the gap
+async def one_conversation(telegram: FakeTelegram, bot: str, name: str, clock: Clock):
+    """One conversation with ``bot`` on a fresh account; what it produced."""
     accounts = MemoryAccounts()
     await accounts.add(telegram.new_account("+79120000000"))
     transport = TelethonTransport(
-        bot="@twopart",
+        bot=bot,
         api_id=1,
         api_hash="0" * 32,
         accounts=accounts,
@@ -142,14 +140,20 @@ async def test_a_lost_last_part_is_recovered_before_its_window_closes(world):
     )
     collected = Collected()
     try:
+        conversation = scenario(name, [0.3], pattern="C1 A")
         await asyncio.wait_for(
-            run_conversation(
-                transport, scenario("lossy", [0.3], pattern="C1 A"), "lossy", clock, collected
-            ),
-            20,
+            run_conversation(transport, conversation, name, clock, collected), 20
         )
     finally:
         await transport.close()
+    return collected
+
+
+async def test_a_lost_last_part_is_recovered_before_its_window_closes(world):
+    telegram, _transport, _batches, clock = world
+    telegram.add_bot("twopart", lambda account, text: [f"{text} / 1", f"{text} / 2"])
+    telegram.lose = lambda text: text.endswith(" / 2")  # no later update reveals the gap
+    collected = await one_conversation(telegram, "@twopart", "lossy", clock)
     assert [t.burst.messages_in_reply for t in collected.turns] == [2, 2]
     agent_lines = [m.text for m in collected.messages if m.role == "agent"]
     assert sum(text.endswith(" / 2") for text in agent_lines) == 2  # both recovered, once
@@ -159,26 +163,7 @@ async def test_a_lost_last_part_is_recovered_before_its_window_closes(world):
 async def test_a_bot_that_streams_by_editing_is_measured_to_its_final_edit(world):
     telegram, _transport, _batches, clock = world
     telegram.add_streaming_bot("streambot", ["Thinking", "Thinking... half", "Done: 42"], 0.1)
-    accounts = MemoryAccounts()
-    await accounts.add(telegram.new_account("+79130000000"))
-    transport = TelethonTransport(
-        bot="@streambot",
-        api_id=1,
-        api_hash="0" * 32,
-        accounts=accounts,
-        leases=MemoryLeases(accounts),
-        holder="t",
-    )
-    collected = Collected()
-    try:
-        await asyncio.wait_for(
-            run_conversation(
-                transport, scenario("stream", [0.3], pattern="C1 A"), "stream", clock, collected
-            ),
-            20,
-        )
-    finally:
-        await transport.close()
+    collected = await one_conversation(telegram, "@streambot", "stream", clock)
     for record in collected.turns:
         burst = record.burst
         assert burst.messages_in_reply == 1 and burst.edits_in_reply == 2
