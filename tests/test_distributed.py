@@ -25,7 +25,7 @@ pattern: "C3 A3"
 max_turns: 2
 persona: {multi_message_probability: 0}
 timing: {inter_message_delays: [0.4], think_time: 0.5}
-collect: {first_reply_timeout: 5, quiet_window: 1.0, max_collect: 10}
+collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
 agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
 """
 USERS, CONVERSATIONS_PER_USER = 6, 2

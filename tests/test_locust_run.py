@@ -32,7 +32,7 @@ pattern: "C3 A3"
 max_turns: 3
 persona: {multi_message_probability: 0}
 timing: {inter_message_delays: [0.4], think_time: 0.5}
-collect: {first_reply_timeout: 5, quiet_window: 1.0, max_collect: 10}
+collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
 agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
 """
 PREMATURE = """\
@@ -40,8 +40,8 @@ name: Premature
 pattern: "C3 A2"
 max_turns: 3
 persona: {multi_message_probability: 0}
-timing: {inter_message_delays: [3.0, 0.4], think_time: 0.5}
-collect: {first_reply_timeout: 5, quiet_window: 1.0, max_collect: 10}
+timing: {inter_message_delays: [6.0, 0.4], think_time: 0.5}
+collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
 agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 2, part_gap_s: 0.3}
 """
 SILENT = """\
