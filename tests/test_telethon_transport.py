@@ -210,39 +210,35 @@ async def test_users_outnumbering_accounts_wait_for_one(world):
         await session.close()
 
 
-async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
-    """Locust (a subprocess) drives three real accounts through the local Telegram."""
-    telegram = FakeTelegram()
-    await telegram.start()
-    logged: list[BatchRecord] = []
-    agent = ReferenceAgent(scenario("x", [0.3]).agent, Clock(SCALE), on_batch=logged.append)
-    telegram.add_agent_bot("agentbot", agent)
+async def locust_over_telegram(
+    telegram: FakeTelegram,
+    tmp_path: Path,
+    conversation: Scenario,
+    bot: str,
+    users: int,
+    duration: str,
+    api_hash: str = "0" * 32,
+) -> tuple[int, bytes, Path]:
+    """A headless Locust run (a subprocess) over the local Telegram, an account per user,
+    each holding one conversation. Returns the exit code, everything printed, the report."""
     accounts = tmp_path / "accounts.txt"
     accounts.write_text(
-        "# three test accounts\n"
-        + "\n".join(telegram.new_account(f"+7911000000{n}") for n in range(3))
+        "# test accounts\n"
+        + "\n".join(telegram.new_account(f"+7911000{n:04d}") for n in range(users))
         + "\n"
     )
     accounts.chmod(0o600)
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
-    (scenarios / "batched.yaml").write_text(scenario("Batched", [0.3]).model_dump_json())
-    secret = "f" * 32
+    (scenarios / "scenario.yaml").write_text(conversation.model_dump_json())
+    report = tmp_path / "report"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "locust",
         "-f",
         str(REPO / "locustfiles" / "telegram.py"),
-        "--headless",
-        "-u",
-        "3",
-        "-r",
-        "3",
-        "-t",
-        "15s",
-        "--conversations-per-user",
-        "1",
+        *f"--headless -u {users} -r {users} -t {duration} --conversations-per-user 1".split(),
         "--scenario",
         str(scenarios),
         "--time-scale",
@@ -250,15 +246,15 @@ async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
         "--transport",
         "telethon",
         "--bot",
-        "@agentbot",
+        bot,
         "--api-id",
         "1",
         "--accounts-file",
         str(accounts),
         "--report-dir",
-        str(tmp_path / "report"),
+        str(report),
         "--only-summary",
-        env={**os.environ, "TG_API_HASH": secret},
+        env={**os.environ, "TG_API_HASH": api_hash},
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -269,9 +265,25 @@ async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
         if process.returncode is None:
             process.kill()
             await process.wait()
+    return process.returncode, out + err, report
+
+
+async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
+    """Locust (a subprocess) drives three real accounts through the local Telegram."""
+    telegram = FakeTelegram()
+    await telegram.start()
+    logged: list[BatchRecord] = []
+    agent = ReferenceAgent(scenario("x", [0.3]).agent, Clock(SCALE), on_batch=logged.append)
+    telegram.add_agent_bot("agentbot", agent)
+    secret = "f" * 32
+    try:
+        code, printed, report_dir = await locust_over_telegram(
+            telegram, tmp_path, scenario("Batched", [0.3]), "@agentbot", 3, "6s", secret
+        )
+    finally:
         await telegram.stop()
-    assert process.returncode == 0, err.decode()[:3000]
-    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert code == 0, printed.decode()[-3000:]
+    report = json.loads((report_dir / "report.json").read_text())
     totals = report["totals"]
     assert report["run"]["transport"] == "telethon"
     assert totals["conversations"] == 3 and totals["conversations_interrupted"] == 0
@@ -281,7 +293,7 @@ async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
     assert totals["reply_groups_per_burst"] == {"1": 6}
     nominal = (1.0 + 0.5) * SCALE * 1000
     assert totals["latency_ms"]["first_reply"]["p50"] == pytest.approx(nominal, abs=NETWORK_MS)
-    everything = out + err + b"".join(p.read_bytes() for p in (tmp_path / "report").iterdir())
+    everything = printed + b"".join(path.read_bytes() for path in report_dir.iterdir())
     assert secret.encode() not in everything  # the api_hash is never written anywhere
 
 
@@ -290,55 +302,14 @@ async def test_in_locust_a_flood_wait_is_its_own_failure_row_never_a_latency(tmp
     await telegram.start()
     telegram.add_bot("echobot", lambda account, text: ["ok"])
     telegram.flood_wait_next = 5
-    accounts = tmp_path / "accounts.txt"
-    accounts.write_text(telegram.new_account("+79140000000") + "\n")
-    scenarios = tmp_path / "scenarios"
-    scenarios.mkdir()
-    (scenarios / "s.yaml").write_text(scenario("Flooded", [0.3], pattern="C1 A").model_dump_json())
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(REPO / "locustfiles" / "telegram.py"),
-        "--headless",
-        "-u",
-        "1",
-        "-r",
-        "1",
-        "-t",
-        "3s",
-        "--conversations-per-user",
-        "1",
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        str(SCALE),
-        "--transport",
-        "telethon",
-        "--bot",
-        "@echobot",
-        "--api-id",
-        "1",
-        "--accounts-file",
-        str(accounts),
-        "--report-dir",
-        str(tmp_path / "report"),
-        "--only-summary",
-        env={**os.environ, "TG_API_HASH": "0" * 32},
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
     try:
-        _out, err = await asyncio.wait_for(process.communicate(), 60)
+        code, printed, report_dir = await locust_over_telegram(
+            telegram, tmp_path, scenario("Flooded", [0.3], pattern="C1 A"), "@echobot", 1, "3s"
+        )
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
         await telegram.stop()
-    assert process.returncode == 1  # a Locust failure, without objectives to tolerate it
-    assert re.search(r"^flood_wait\s+Flooded\s+1\s+1\(100", err.decode(), re.MULTILINE)
-    totals = json.loads((tmp_path / "report" / "report.json").read_text())["totals"]
+    assert code == 1  # a Locust failure, without objectives to tolerate it
+    assert re.search(r"^flood_wait\s+Flooded\s+1\s+1\(100", printed.decode(), re.MULTILINE)
+    totals = json.loads((report_dir / "report.json").read_text())["totals"]
     assert totals["end_reasons"] == {"flood_wait": 1}
     assert totals["latency_ms"]["first_reply"]["count"] == 0  # the wait is no latency
