@@ -408,12 +408,23 @@ def test_locusts_own_csv_html_and_json_carry_our_rows(tmp_path):
 def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
     report_dir = tmp_path / "report"
+    # Every conversation ends early and the run lasts two report intervals (3 s each), so
+    # the master has every figure before Locust's short wait for final reports at quit.
     result = run_headless(
-        scenarios, "--processes", "2", "--report-dir", str(report_dir), users=6, duration="4s"
+        scenarios,
+        "--processes",
+        "2",
+        "--conversations-per-user",
+        "1",
+        "--report-dir",
+        str(report_dir),
+        users=6,
+        duration="8s",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((report_dir / "report.json").read_text())
-    assert report["run"]["workers"] == 2
+    folders = sorted(p.name for p in report_dir.glob("workers/*"))
+    assert report["run"]["workers"] == 2, (folders, result.stderr[-4000:])
     workers = [json.loads(p.read_text()) for p in report_dir.glob("workers/*/report.json")]
     assert len(workers) == 2
     assert report["totals"]["bursts"] == sum(w["totals"]["bursts"] for w in workers) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,9 +23,9 @@ def prepare_report_dir(report_dir: Path) -> None:
     """
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
-        probe = report_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A uniquely named probe: processes sharing the folder (--processes) check at once.
+        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".write-test-"):
+            pass
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise OSError(
