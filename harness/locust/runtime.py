@@ -61,7 +61,6 @@ class LocustRuntime:
         self.clock = Clock(options.time_scale)
         self.seed = options.seed
         self.transport_settings = transport_settings(options)
-        self.transport_name = options.transport
         self.report_dir = Path(options.report_dir) if options.report_dir else None
         if self.report_dir is not None and self.is_worker:  # workers may share the folder
             self.report_dir = self.report_dir / "workers" / environment.runner.client_id
@@ -104,8 +103,7 @@ class LocustRuntime:
             ground_truth_path=self.report_dir / GROUND_TRUTH_FILE if writes else None,
         )
         self.report = None
-        self.loop_lag, self.overloaded_windows = Histogram(), 0
-        self.quality = QualityTimeline()
+        self._fresh_process_figures()
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
         if runs_users and not self.loop.running:
@@ -119,10 +117,14 @@ class LocustRuntime:
         self.recorder.stats = RunStats()
         self.recorder.replace_mirror(self.unreported if self.is_worker else None)
         self.unreported.scenarios.clear()
-        self.loop_lag, self.overloaded_windows = Histogram(), 0
+        self._fresh_process_figures()
         self._figures_since = Clock.now()
-        self.quality = QualityTimeline()
         self.quality_unreported.clear()
+
+    def _fresh_process_figures(self) -> None:
+        """The figures kept beside the Recorder's: loop lag and quality under load."""
+        self.loop_lag, self.overloaded_windows = Histogram(), 0
+        self.quality = QualityTimeline()
 
     def _sample_users(self) -> None:
         """Note, every second, how many users this process (a master: the fleet) runs."""
@@ -286,7 +288,7 @@ class LocustRuntime:
         self.report = build_report(
             self.recorder,
             {
-                "transport": self.transport_name,
+                "transport": self.transport_settings.name,
                 "time_scale": self.clock.time_scale,
                 "seed": self.seed,
                 "loop_lag_ms": {
