@@ -210,6 +210,37 @@ async def test_users_outnumbering_accounts_wait_for_one(world):
         await session.close()
 
 
+async def test_an_account_whose_lease_is_lost_is_dropped_at_once(world):
+    telegram, _transport, _batches, _clock = world
+    accounts = MemoryAccounts()
+    await accounts.add(telegram.new_account("+79150000000"))
+    leases = MemoryLeases(accounts)
+    transport = TelethonTransport(
+        bot="@agentbot",
+        api_id=1,
+        api_hash="0" * 32,
+        accounts=accounts,
+        leases=leases,
+        holder="mine",
+        lease_ttl_s=0.3,
+    )
+    try:
+        session = await transport.open("c", scenario("s", [0.3]))
+        account = session._account
+        await leases.release(account.lease)  # stalled past its TTL: someone else took it
+        assert await leases.acquire("intruder", 60) is not None
+        for _ in range(100):
+            if not transport._all:
+                break
+            await asyncio.sleep(0.02)
+        assert transport._all == [] and not account.client.is_connected()
+        assert await leases.holder_of(account.lease.account_id) == "intruder"
+        await asyncio.wait([account.keeper], timeout=2)
+        assert not account.keeper.cancelled()  # the drop ran to its end, not cut short
+    finally:
+        await transport.close()
+
+
 async def locust_over_telegram(
     telegram: FakeTelegram,
     tmp_path: Path,

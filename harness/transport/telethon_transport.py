@@ -217,9 +217,8 @@ class TelethonTransport:
 
     async def _lost(self, lease: Lease) -> None:
         """The lease expired under us: stop using the account before someone else does."""
-        for account in self._all:
-            if account.lease == lease:
-                await self._drop(account)
+        for account in [a for a in self._all if a.lease == lease]:
+            await self._drop(account)
 
     def check_in(self, account: _Account) -> None:
         account.session = None
@@ -235,7 +234,8 @@ class TelethonTransport:
             self._all.remove(account)
         if account in self._idle:
             self._idle.remove(account)
-        account.keeper.cancel()
+        if account.keeper is not asyncio.current_task():  # _lost runs inside the keeper
+            account.keeper.cancel()
         await account.client.disconnect()
         await self._leases.release(account.lease)
 
