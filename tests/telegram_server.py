@@ -61,6 +61,9 @@ class FakeTelegram:
         self.lose: Callable[[str], bool] = lambda text: False  # pushes of these texts are lost
         self.flood_wait_next: int | None = None  # the next sendMessage: FLOOD_WAIT_X
         self.peer_flood_next = False  # the next sendMessage: PEER_FLOOD
+        self.slow_mode_next: int | None = None  # the next sendMessage: SLOWMODE_WAIT_X
+        self.blocked_by_bot: set[str] = set()  # phones the bot blocked: USER_IS_BLOCKED
+        self.outages: dict[str, float] = {}  # phone -> until when its connections are refused
         self.latency_s = 0.0  # added before every answer
         self.difference_calls = 0
 
@@ -76,6 +79,15 @@ class FakeTelegram:
                 for connection in list(account.connections):
                     connection.close()
             await self._server.wait_closed()
+
+    def cut(self, phone: str, down_s: float) -> None:
+        """A network outage for one account: its connections drop now, and new ones are
+        refused for ``down_s`` seconds."""
+        self.outages[phone] = time.monotonic() + down_s
+        for account in self.accounts.values():
+            if account.phone == phone:
+                for connection in list(account.connections):
+                    connection.close()
 
     def new_account(self, phone: str) -> str:
         """A StringSession for a new account on this endpoint (auth key already agreed)."""
@@ -206,6 +218,8 @@ class _Connection:
         account = self.telegram.accounts.get(key_id)
         if account is None:
             raise ConnectionError("unknown auth key")
+        if self.telegram.outages.get(account.phone, 0) > time.monotonic():
+            raise ConnectionError("this account's network is down")
         if self.account is None:
             self.account = account
             account.connections.add(self)
@@ -297,6 +311,11 @@ class _Connection:
         if telegram.peer_flood_next:
             telegram.peer_flood_next = False
             return types.RpcError(400, "PEER_FLOOD")
+        if telegram.slow_mode_next is not None:
+            seconds, telegram.slow_mode_next = telegram.slow_mode_next, None
+            return types.RpcError(420, f"SLOWMODE_WAIT_{seconds}")
+        if account.phone in telegram.blocked_by_bot:
+            return types.RpcError(400, "USER_IS_BLOCKED")
         return None
 
     def _answer(self, request):

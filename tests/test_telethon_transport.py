@@ -201,6 +201,8 @@ async def test_users_outnumbering_accounts_wait_for_one(world):
     assert transport.status() == {
         "accounts_connected": 3,
         "accounts_idle": 0,
+        "accounts_set_aside": 0,
+        "reconnects": 0,
         "waiting_for_account": {"s": 1},
     }
     await held[0].close()
@@ -344,3 +346,112 @@ async def test_in_locust_a_flood_wait_is_its_own_failure_row_never_a_latency(tmp
     totals = json.loads((report_dir / "report.json").read_text())["totals"]
     assert totals["end_reasons"] == {"flood_wait": 1}
     assert totals["latency_ms"]["first_reply"]["count"] == 0  # the wait is no latency
+
+
+async def test_slow_mode_is_its_own_category_and_rests_the_account(world):
+    telegram, transport, _batches, clock = world
+    telegram.slow_mode_next = 12
+    collected = Collected()
+    result = await asyncio.wait_for(
+        run_conversation(transport, scenario("slow", [0.3]), "slow", clock, collected), 20
+    )
+    assert result.end_reason == "slow_mode" and "12 s" in result.error
+    assert collected.turns == []
+    (rested,) = [a for a in transport._all if a.rested_until > 0]
+    floods = {info.account_id: info.floods for info in await transport.accounts.list()}
+    assert floods[rested.lease.account_id] == ()  # slow mode is the chat's, not a flood
+
+
+async def test_an_account_the_bot_blocked_is_set_aside_for_the_run(world):
+    telegram, transport, _batches, clock = world
+    session = await transport.open("first", scenario("s", [0.3]))
+    blocked = session._account
+    await session.close()
+    telegram.blocked_by_bot = {_phone_of(telegram, blocked)}
+    result = await asyncio.wait_for(
+        run_conversation(transport, scenario("b", [0.3]), "b", clock, Collected()), 20
+    )
+    assert result.end_reason == "bot_blocked_user"
+    assert "unblock" in result.error
+    assert transport.status()["accounts_set_aside"] == 1
+    assert not blocked.client.is_connected()
+    # The next conversation runs on another account and the blocked one is never reused.
+    result = await asyncio.wait_for(
+        run_conversation(transport, scenario("next", [0.3], "C1 A"), "n", clock, Collected()), 20
+    )
+    assert result.end_reason == "max_turns"
+    assert blocked not in transport._all
+
+
+def _phone_of(telegram: FakeTelegram, account) -> str:
+    """The phone number the local Telegram knows a transport account by."""
+    return telegram.accounts[account.client.session.auth_key.key_id].phone
+
+
+async def test_a_connection_lost_mid_turn_is_restored_and_the_turn_marked(world):
+    telegram, _transport, _batches, clock = world
+
+    def cut_then_answer(account, text: str) -> list[str]:
+        telegram.cut(account.phone, 0.3)  # the reply is pushed into the outage and lost
+        return [f"re: {text}"]
+
+    telegram.add_bot("flaky", cut_then_answer)
+    collected = await one_conversation(telegram, "@flaky", "flaky", clock)
+    assert [end.end_reason for end in collected.ends] == ["max_turns"]
+    assert [record.reconnected for record in collected.turns] == [True, True]
+    # Both replies reached the conversation once, in their own turn's window.
+    assert [t.burst.messages_in_reply for t in collected.turns] == [1, 1]
+    agent_lines = [m.text for m in collected.messages if m.role == "agent"]
+    assert len(agent_lines) == len(set(agent_lines)) == 2
+    assert collected.late == {}
+
+
+async def test_an_outage_beyond_the_reconnect_budget_ends_the_conversation(world):
+    telegram, _transport, _batches, clock = world
+    telegram.add_bot("gone", lambda account, text: telegram.cut(account.phone, 60) or [])
+    accounts = MemoryAccounts()
+    await accounts.add(telegram.new_account("+79130000000"))
+    transport = TelethonTransport(
+        bot="@gone",
+        api_id=1,
+        api_hash="0" * 32,
+        accounts=accounts,
+        leases=MemoryLeases(accounts),
+        holder="t",
+        reconnect_budget_s=1.0,
+    )
+    try:
+        result = await asyncio.wait_for(
+            run_conversation(transport, scenario("gone", [0.3], "C1 A"), "g", clock, Collected()),
+            20,
+        )
+    finally:
+        await transport.close()
+    assert result.end_reason == "disconnected"
+    assert "no connection to Telegram for 1 s" in result.error
+    assert transport._all == []
+
+
+async def test_in_locust_a_turn_across_a_reconnect_is_marked_never_a_latency(tmp_path):
+    telegram = FakeTelegram()
+    await telegram.start()
+
+    def cut_then_answer(account, text: str) -> list[str]:
+        telegram.cut(account.phone, 0.3)
+        return [f"re: {text}"]
+
+    telegram.add_bot("flaky", cut_then_answer)
+    try:
+        code, printed, report_dir = await locust_over_telegram(
+            telegram, tmp_path, scenario("Flaky", [0.3], pattern="C1 A"), "@flaky", 1, "4s"
+        )
+    finally:
+        await telegram.stop()
+    output = printed.decode()
+    assert code == 1  # the reconnect rows are failures, without objectives to tolerate them
+    assert re.search(r"^reconnect\s+Flaky\s+2\s+2\(100", output, re.MULTILINE), output[-3000:]
+    totals = json.loads((report_dir / "report.json").read_text())["totals"]
+    assert totals["bursts_reconnected"] == 2 and totals["bursts"] == 0
+    assert totals["client_messages"] == totals["agent_messages"] == 2  # nothing lost
+    assert totals["latency_ms"]["first_reply"]["count"] == 0
+    assert "2 burst(s) spanned a reconnect" in output

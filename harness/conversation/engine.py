@@ -127,6 +127,7 @@ class Conversation:
         if not texts:
             raise ValueError(f"persona of {self.scenario.name!r} produced an empty burst")
         burst = self._burst = _Burst(index)
+        reconnects = self.session.reconnects
         delays = self.scenario.timing.inter_message_delays
         for position, text in enumerate(texts):
             if position:
@@ -148,7 +149,8 @@ class Conversation:
         self._late_turn = index
         self._turns += 1
         self._flush_transcript()
-        self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured))
+        reconnected = self.session.reconnects != reconnects
+        self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured, reconnected))
 
     async def _collect(self, burst: _Burst) -> bool:
         """Collect the reply into the burst; True when nothing came in time."""

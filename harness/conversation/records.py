@@ -39,6 +39,9 @@ class TurnRecord:
     scenario: str
     turn: int
     burst: BurstMeasurement
+    reconnected: bool = False
+    """The connection to the agent was lost and restored during this turn: its messages
+    count, its timing does not (it is the outage's, not the agent's)."""
 
 
 @dataclass(frozen=True, slots=True)

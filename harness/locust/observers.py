@@ -31,6 +31,10 @@ class ConversationFailed(Exception):
     """A conversation ended on a transport error."""
 
 
+class Reconnected(Exception):
+    """A turn's timing crossed a lost-and-restored connection: not a latency."""
+
+
 class Handoff:
     """Loop-side observer: hands every record to the gevent side, in order."""
 
@@ -69,8 +73,12 @@ class LocustObserver:
             self._runtime.recorder.on_interrupted_turn(record)
             return
         self._runtime.recorder.on_turn(record)
-        self._runtime.record_quality(record.burst)
         burst, name = record.burst, record.scenario
+        if record.reconnected:
+            failure = Reconnected("the connection to the agent was lost and restored mid-turn")
+            self._request("reconnect", name, 0, exception=failure)
+            return
+        self._runtime.record_quality(burst)
         for ms in burst.send_ms:
             self._request("send", name, ms)
         if burst.timed_out:

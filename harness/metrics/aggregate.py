@@ -19,6 +19,7 @@ COUNTERS = (
     "conversations_interrupted",
     "bursts",
     "bursts_interrupted",
+    "bursts_reconnected",
     "client_messages",
     "agent_messages",
     "timeouts",
@@ -35,6 +36,7 @@ class ScenarioStats:
     end_reasons: Counter[str] = field(default_factory=Counter)
     bursts: int = 0
     bursts_interrupted: int = 0
+    bursts_reconnected: int = 0
     client_messages: int = 0
     agent_messages: int = 0
     timeouts: int = 0
@@ -52,6 +54,13 @@ class ScenarioStats:
     def add_late(self, count: int) -> None:
         self.late_replies += count
         self.agent_messages += count
+
+    def add_reconnected(self, burst: BurstMeasurement) -> None:
+        """A burst during which the connection to the agent was restored: its messages
+        count, its timing and batching (the outage's as much as the agent's) do not."""
+        self.bursts_reconnected += 1
+        self.client_messages += burst.client_messages
+        self.agent_messages += burst.agent_messages
 
     def add_burst(self, burst: BurstMeasurement) -> None:
         self.bursts += 1
@@ -129,6 +138,7 @@ class ScenarioStats:
             "end_reasons": dict(sorted(self.end_reasons.items())),
             "bursts": self.bursts,
             "bursts_interrupted": self.bursts_interrupted,
+            "bursts_reconnected": self.bursts_reconnected,
             "client_messages": self.client_messages,
             "agent_messages": self.agent_messages,
             "timeouts": self.timeouts,

@@ -73,7 +73,11 @@ class Recorder:
 
     def on_turn(self, record: TurnRecord) -> None:
         for stats in self._sinks:
-            stats.scenario(record.scenario).add_burst(record.burst)
+            scenario = stats.scenario(record.scenario)
+            if record.reconnected:
+                scenario.add_reconnected(record.burst)
+            else:
+                scenario.add_burst(record.burst)
 
     def on_interrupted_turn(self, record: TurnRecord) -> None:
         for stats in self._sinks:

@@ -81,6 +81,12 @@ def print_summary(report: dict, console: Console | None = None) -> None:
             f"max {lag['max']:.0f} ms) in {lag['overloaded_windows']} window(s) of 5 s; "
             "latencies include up to that much harness delay. Run fewer users per process."
         )
+    reconnected = report["totals"]["bursts_reconnected"]
+    if reconnected:
+        console.print(
+            f"{reconnected} burst(s) spanned a reconnect to the agent: their messages are "
+            "counted, their timing is left out of the latencies (it is the outage's)."
+        )
     scale = report["run"].get("time_scale", 1.0)
     if scale != 1.0:
         console.print(

@@ -50,6 +50,9 @@ class Session(Protocol):
     """One conversation's channel to the agent."""
 
     inbox: Inbox
+    reconnects: int
+    """Times the connection under this session was lost and restored (0 where it cannot
+    be): a turn spanning one is marked, its timing being the network's."""
 
     async def send(self, text: str) -> SentMessage: ...
 

@@ -19,6 +19,8 @@ from harness.transport.base import Inbox, SentMessage
 class MockSession:
     """A chat with the reference agent."""
 
+    reconnects = 0  # in process: nothing to lose
+
     def __init__(self, agent: ReferenceAgent, chat_id: str) -> None:
         self.inbox = Inbox()
         self._agent = agent

@@ -7,18 +7,28 @@ out for its whole length: one account is one chat with the bot.
 
 Replies are taken by the harness's own ``events.NewMessage`` handler, filtered by the
 bot's numeric id and stamped at handler entry. Flood control is the harness's, not
-Telethon's (``flood_sleep_threshold=0``): a FLOOD_WAIT ends the conversation as a
-``FloodWait`` carrying the seconds asked, and the account rests exactly that long. A
-PEER_FLOOD retires the account for the run.
+Telethon's (``flood_sleep_threshold=0``): a FLOOD_WAIT (or a SLOWMODE_WAIT) ends the
+conversation with the seconds asked, and the account rests exactly that long. A
+PEER_FLOOD or a banned account is retired; an account the bot blocked (or that blocked the
+bot) is set aside for the run.
+
+Reconnection is the harness's too: Telethon's own retries at a fixed pace, so it is off,
+and a lost connection is reconnected here with exponential backoff and jitter. Sends and
+catch-ups wait for it; a conversation whose turn spans a reconnect goes on, and the
+session counts the reconnect so the turn is marked (its timing is the network's, not the
+agent's). When the backoff budget runs out, the account is dropped and its conversation
+ends as ``disconnected``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telethon import TelegramClient, errors, events
 from telethon.sessions import StringSession
@@ -32,6 +42,9 @@ log = logging.getLogger("chatstorm")
 LEASE_TTL_S = 30.0
 CHECKOUT_POLL_S = 0.5
 CATCH_UP_MESSAGES = 20  # how far back a window's catch-up looks
+RECONNECT_FIRST_S = 0.5  # the first backoff; each next one doubles, with jitter
+RECONNECT_MAX_S = 30.0  # the longest single backoff
+RECONNECT_BUDGET_S = 120.0  # how long an account may stay offline before it is dropped
 
 
 class FloodWait(TransportError):
@@ -44,10 +57,56 @@ class FloodWait(TransportError):
         self.seconds = seconds
 
 
+class SlowMode(TransportError):
+    """The chat is in slow mode: the conversation stops, the account rests the seconds asked."""
+
+    category = "slow_mode"
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"slow mode: Telegram asked to wait {seconds} s between messages")
+        self.seconds = seconds
+
+
 class AccountRetired(TransportError):
     """Telegram refused this account (PEER_FLOOD, banned, deactivated): retired for the run."""
 
     category = "account_retired"
+
+
+class BotBlockedUser(TransportError):
+    """The bot under test blocked this account (USER_IS_BLOCKED): it is set aside."""
+
+    category = "bot_blocked_user"
+
+
+class UserBlockedBot(TransportError):
+    """This account blocked the bot (YOU_BLOCKED_USER): it is set aside."""
+
+    category = "user_blocked_bot"
+
+
+class Disconnected(TransportError):
+    """The account's connection was lost and did not come back within the backoff budget."""
+
+    category = "disconnected"
+
+
+_RETIRING = (
+    errors.PeerFloodError,
+    errors.UserDeactivatedError,
+    errors.UserDeactivatedBanError,
+    errors.AuthKeyUnregisteredError,
+)
+_SETTING_ASIDE = {
+    errors.UserIsBlockedError: (
+        BotBlockedUser,
+        "the bot blocked this account; unblock it from the bot's side or remove the account",
+    ),
+    errors.YouBlockedUserError: (
+        UserBlockedBot,
+        "this account blocked the bot; unblock the bot in the account's Telegram app",
+    ),
+}
 
 
 @dataclass
@@ -59,6 +118,28 @@ class _Account:
     keeper: asyncio.Task
     session: TelethonSession | None = None
     rested_until: float = 0.0
+    online: asyncio.Event = field(default_factory=asyncio.Event)
+    lost: str | None = None
+    """Why the account is unusable now (dropped, set aside); wakes whoever waits online."""
+    watcher: asyncio.Task | None = None
+
+    async def until_online(self) -> None:
+        """Return once connected; raise ``Disconnected`` if the account was dropped."""
+        if not self.online.is_set():
+            await self.online.wait()
+        if self.lost is not None:
+            raise Disconnected(f"account {self.lease.account_id}: {self.lost}")
+
+
+class _OwnReconnects(logging.Filter):
+    """Telethon's own reconnection is off on purpose; its "automatic reconnection failed 0
+    time(s)" is an error only to Telethon. The watcher below reports what happens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Automatic reconnection failed")
+
+
+_TELETHON_SENDER_LOG = logging.getLogger("telethon.network.mtprotosender")
 
 
 class TelethonSession:
@@ -70,45 +151,77 @@ class TelethonSession:
         self._account = account
         self.seen: set[int] = set()
         self._first_id: int | None = None  # this conversation's first message to the bot
+        self._last_sent_id = 0
+        self.reconnects = 0
+        """Reconnects of the account's connection while this conversation held it."""
 
     def receive(self, message_id: int, text: str, recovered: bool = False) -> None:
-        """A message from the bot, delivered once however it arrived."""
+        """A message from the bot, delivered once however it arrived. One that arrives
+        while the account is still coming back from an outage was stuck in it: recovered."""
         if message_id in self.seen or (self._first_id is not None and message_id < self._first_id):
             return
         self.seen.add(message_id)
-        self.inbox.deliver(text, message_id, recovered)
+        self.inbox.deliver(text, message_id, recovered or not self._account.online.is_set())
 
     async def catch_up(self) -> None:
         """Read the chat's latest messages: a bot message whose push was lost is there."""
-        account = self._account
+        self.take_missed(await self._latest())
+
+    def take_missed(self, latest: list) -> None:
+        """Deliver, as recovered, the bot's messages among ``latest`` not seen yet."""
         if self._first_id is None:
             return
-        latest = await account.client.get_messages(account.bot, limit=CATCH_UP_MESSAGES)
         for message in reversed(latest):
             if not message.out and message.id > self._first_id:
                 self.receive(message.id, message.raw_text, recovered=True)
 
+    async def _latest(self) -> list:
+        """The chat's latest messages, read once the account is online."""
+        account = self._account
+        while True:
+            await account.until_online()
+            try:
+                return await account.client.get_messages(account.bot, limit=CATCH_UP_MESSAGES)
+            except ConnectionError:
+                continue  # the watcher is reconnecting: read again once it is back
+
     async def send(self, text: str) -> SentMessage:
         account = self._account
+        await account.until_online()
         t_call = Clock.now()
         try:
-            message = await account.client.send_message(account.bot, text)
+            message = await self._send_once(text)
         except errors.FloodWaitError as exc:
             account.rested_until = time.monotonic() + exc.seconds
             await self._transport.accounts.record_flood(account.lease.account_id, exc.seconds)
             raise FloodWait(exc.seconds) from None
-        except (
-            errors.PeerFloodError,
-            errors.UserDeactivatedError,
-            errors.UserDeactivatedBanError,
-            errors.AuthKeyUnregisteredError,
-        ) as exc:
+        except errors.SlowModeWaitError as exc:
+            account.rested_until = time.monotonic() + exc.seconds
+            raise SlowMode(exc.seconds) from None
+        except _RETIRING as exc:
             reason = type(exc).__name__
             await self._transport.retire(account, reason)
             raise AccountRetired(f"account {account.lease.account_id} retired: {reason}") from None
+        except tuple(_SETTING_ASIDE) as exc:
+            error, advice = _SETTING_ASIDE[type(exc)]
+            await self._transport.set_aside(account, advice)
+            raise error(f"account {account.lease.account_id}: {advice}") from None
         if self._first_id is None:
             self._first_id = message.id
+        self._last_sent_id = message.id
         return SentMessage(text, t_call, Clock.now(), message.id)
+
+    async def _send_once(self, text: str):
+        """Send ``text``; if the connection breaks mid-send, wait for it to come back and
+        send again only if the chat does not show the message: never twice, never lost."""
+        account = self._account
+        try:
+            return await account.client.send_message(account.bot, text)
+        except ConnectionError:
+            for message in await self._latest():
+                if message.out and message.raw_text == text and message.id > self._last_sent_id:
+                    return message
+            return await self._send_once(text)
 
     async def close(self) -> None:
         self._transport.check_in(self._account)
@@ -127,6 +240,7 @@ class TelethonTransport:
         leases: LeasePool,
         holder: str,
         lease_ttl_s: float = LEASE_TTL_S,
+        reconnect_budget_s: float = RECONNECT_BUDGET_S,
     ) -> None:
         self.accounts = accounts
         self._leases = leases
@@ -135,8 +249,13 @@ class TelethonTransport:
         self._api_hash = api_hash
         self._holder = holder
         self._ttl = lease_ttl_s
+        self._reconnect_budget = reconnect_budget_s
+        if not any(isinstance(f, _OwnReconnects) for f in _TELETHON_SENDER_LOG.filters):
+            _TELETHON_SENDER_LOG.addFilter(_OwnReconnects())
         self._idle: list[_Account] = []
         self._all: list[_Account] = []
+        self._set_aside: list[_Account] = []
+        self.reconnects = 0
         self._waiting: Counter[str] = Counter()
         self._warned_waiting = False
 
@@ -144,6 +263,8 @@ class TelethonTransport:
         return {
             "accounts_connected": len(self._all),
             "accounts_idle": len(self._idle),
+            "accounts_set_aside": len(self._set_aside),
+            "reconnects": self.reconnects,
             "waiting_for_account": {k: n for k, n in self._waiting.items() if n},
         }
 
@@ -187,6 +308,7 @@ class TelethonTransport:
             self._api_hash,
             flood_sleep_threshold=0,
             raise_last_call_error=True,
+            auto_reconnect=False,
         )
         try:
             await client.connect()
@@ -197,6 +319,8 @@ class TelethonTransport:
             raise
         keeper = asyncio.create_task(keep_lease(self._leases, lease, self._ttl, self._lost))
         account = _Account(lease, client, getattr(bot, "user_id", 0), bot, keeper)
+        account.online.set()
+        account.watcher = asyncio.create_task(self._watch_connection(account))
         client.add_event_handler(
             lambda event: self._on_message(account, event), events.NewMessage(incoming=True)
         )
@@ -215,10 +339,54 @@ class TelethonTransport:
         if event.chat_id == account.bot_id and session is not None and event.id in session.seen:
             session.inbox.deliver(event.raw_text, event.id, edit=True)
 
+    async def _watch_connection(self, account: _Account) -> None:
+        """Reconnect whenever the connection drops, backing off; drop the account when the
+        budget runs out. The conversation holding the account counts each reconnect."""
+        client = account.client
+        while True:
+            await _dropped(client)
+            account.online.clear()
+            if not await self._reconnect(account):
+                log.warning(
+                    "chatstorm: Telegram account %s lost its connection and could not "
+                    "reconnect within %g s; it leaves the run",
+                    account.lease.account_id,
+                    self._reconnect_budget,
+                )
+                why = f"no connection to Telegram for {self._reconnect_budget:g} s"
+                await self._drop(account, why)
+                return
+            self.reconnects += 1
+            session = account.session
+            if session is not None:
+                session.reconnects += 1
+                with contextlib.suppress(ConnectionError):  # dropped again: the loop goes on
+                    session.take_missed(
+                        await client.get_messages(account.bot, limit=CATCH_UP_MESSAGES)
+                    )
+            account.online.set()
+
+    async def _reconnect(self, account: _Account) -> bool:
+        """Exponential backoff with jitter until connected, or False past the budget."""
+        give_up = time.monotonic() + self._reconnect_budget
+        delay = RECONNECT_FIRST_S
+        while True:
+            pause = delay * random.uniform(0.5, 1.0)
+            if time.monotonic() + pause > give_up:
+                return False
+            await asyncio.sleep(pause)
+            try:
+                await account.client.connect()
+                return True
+            except Exception as exc:  # refused, reset, timed out: all mean "not yet"
+                log.debug("reconnect of %s failed: %s", account.lease.account_id, type(exc))
+                await _dropped(account.client)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+
     async def _lost(self, lease: Lease) -> None:
         """The lease expired under us: stop using the account before someone else does."""
-        for account in [a for a in self._all if a.lease == lease]:
-            await self._drop(account)
+        for account in [a for a in (*self._all, *self._set_aside) if a.lease == lease]:
+            await self._drop(account, "its lease was lost")
 
     def check_in(self, account: _Account) -> None:
         account.session = None
@@ -227,18 +395,43 @@ class TelethonTransport:
 
     async def retire(self, account: _Account, reason: str) -> None:
         await self.accounts.retire(account.lease.account_id, reason)
-        await self._drop(account)
+        await self._drop(account, f"retired: {reason}")
 
-    async def _drop(self, account: _Account) -> None:
-        if account in self._all:
-            self._all.remove(account)
-        if account in self._idle:
-            self._idle.remove(account)
+    async def set_aside(self, account: _Account, advice: str) -> None:
+        """Unusable against this bot, for this run: disconnected, but its lease kept, so no
+        other worker of the run picks it up only to hit the same wall."""
+        account_id = account.lease.account_id
+        log.warning("chatstorm: Telegram account %s set aside: %s", account_id, advice)
+        self._forget(account, advice)
+        self._set_aside.append(account)
+        await account.client.disconnect()
+
+    def _forget(self, account: _Account, why: str) -> None:
+        """Out of this process's rotation; whoever waits for it to come online is told why."""
+        for pool in (self._all, self._idle, self._set_aside):
+            if account in pool:
+                pool.remove(account)
+        account.lost = why
+        account.online.set()
+        current = asyncio.current_task()
+        if account.watcher is not None and account.watcher is not current:
+            account.watcher.cancel()
+
+    async def _drop(self, account: _Account, why: str) -> None:
+        self._forget(account, why)
         if account.keeper is not asyncio.current_task():  # _lost runs inside the keeper
             account.keeper.cancel()
         await account.client.disconnect()
         await self._leases.release(account.lease)
 
     async def close(self) -> None:
-        for account in list(self._all):
-            await self._drop(account)
+        for account in [*self._all, *self._set_aside]:
+            await self._drop(account, "the run ended")
+
+
+async def _dropped(client: TelegramClient) -> None:
+    """Wait until the connection is gone, then finish Telethon's half-closed state (its
+    update loop outlives a broken connection and would run twice after a new connect)."""
+    with contextlib.suppress(Exception):  # the error that broke it, if any
+        await client.disconnected
+    await client.disconnect()
