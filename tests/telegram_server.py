@@ -1,9 +1,11 @@
 """A local Telegram for tests: an MTProto 2.0 endpoint that unmodified Telethon talks to.
 
 Telethon skips the key exchange when its StringSession already carries an auth key and
-a DC address, so this endpoint needs only the symmetric layer (TCP "full" framing,
-AES-IGE message encryption, msg_id rules, containers, gzip) and the API methods a
-client uses. TL objects are read and written with Telethon's own generated classes.
+a DC address (``new_account``), so most tests need only the symmetric layer (TCP "full"
+framing, AES-IGE message encryption, msg_id rules, containers, gzip) and the API methods
+a client uses. Logging in from scratch runs the key exchange and the phone-code and
+two-step password steps too (``telegram_auth``). TL objects are read and written with
+Telethon's own generated classes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from telethon.tl import functions, types
 from telethon.tl.core import GzipPacked, MessageContainer
 
 from harness.agent.reference import ReferenceAgent
+from tests.telegram_auth import Handshake, TwoStepPassword
 
 RPC_RESULT = 0xF35C6D01
 VECTOR = 0x1CB5C415
@@ -44,11 +47,24 @@ class Account:
     history: list[tuple[int, types.Message]] = field(default_factory=list)  # (pts, message)
 
 
+@dataclass
+class Registration:
+    """A phone number that can log in: the code Telegram "sends" it, and its two-step
+    password if it has one."""
+
+    user_id: int
+    code: str
+    password: TwoStepPassword | None
+    code_hash: str = field(default_factory=lambda: os.urandom(8).hex())
+
+
 class FakeTelegram:
     """Accounts, bots, and the connections of the clients using them."""
 
     def __init__(self) -> None:
         self.accounts: dict[int, Account] = {}  # by auth key id
+        self.auth_keys: dict[int, AuthKey] = {}  # every agreed key, logged in or not
+        self.registrations: dict[str, Registration] = {}  # by phone
         self.bots: dict[str, int] = {}
         self.bot_handlers: dict[int, Callable[[Account, str], list[str]]] = {}
         self.agent_bots: dict[int, ReferenceAgent] = {}
@@ -92,12 +108,24 @@ class FakeTelegram:
     def new_account(self, phone: str) -> str:
         """A StringSession for a new account on this endpoint (auth key already agreed)."""
         auth_key = AuthKey(os.urandom(256))
-        account = Account(next(self._user_ids), phone, auth_key)
-        self.accounts[auth_key.key_id] = account
+        self.auth_keys[auth_key.key_id] = auth_key
+        self.authorize(auth_key, phone, next(self._user_ids))
         session = StringSession()
         session.set_dc(DC_ID, "127.0.0.1", self.port)
         session.auth_key = auth_key
         return session.save()
+
+    def authorize(self, auth_key: AuthKey, phone: str, user_id: int) -> Account:
+        account = Account(user_id, phone, auth_key)
+        self.accounts[auth_key.key_id] = account
+        return account
+
+    def register(self, phone: str, password: str | None = None) -> str:
+        """A phone number that may log in; returns the code it will be "sent"."""
+        code = f"{int.from_bytes(os.urandom(3), 'big') % 100000:05d}"
+        two_step = TwoStepPassword(password) if password is not None else None
+        self.registrations[_digits(phone)] = Registration(next(self._user_ids), code, two_step)
+        return code
 
     def add_bot(self, username: str, handler: Callable[[Account, str], list[str]]) -> int:
         """A scripted bot: ``handler`` returns its replies to each message at once."""
@@ -182,6 +210,9 @@ class _Connection:
         self.telegram = telegram
         self.reader, self.writer = reader, writer
         self.account: Account | None = None
+        self.auth_key: AuthKey | None = None
+        self._handshake = Handshake()
+        self._login_phone: str | None = None
         self.session_id = 0
         self.salt = 0
         self._send_seq = 0
@@ -201,8 +232,19 @@ class _Connection:
             raise ConnectionError("abridged transport not supported")
         while True:
             packet = await self._read_packet()
+            if packet[:8] == bytes(8):  # auth_key_id 0: the unencrypted key exchange
+                self._answer_plain(BinaryReader(packet[20:]).tgread_object())
+                continue
             msg_id, body = self._decrypt(packet)
             await self._handle(msg_id, BinaryReader(body).tgread_object())
+
+    def _answer_plain(self, request) -> None:
+        body = bytes(self._handshake.answer(request))
+        auth_key = self._handshake.auth_key
+        if auth_key is not None:
+            self.telegram.auth_keys[auth_key.key_id] = auth_key
+        frame = struct.pack("<qqi", 0, self._new_msg_id(), len(body)) + body
+        self._write_frame(frame)
 
     async def _read_packet(self) -> bytes:
         head = self._pending + await self.reader.readexactly(8 - len(self._pending))
@@ -215,21 +257,28 @@ class _Connection:
 
     def _decrypt(self, packet: bytes) -> tuple[int, bytes]:
         key_id = struct.unpack("<Q", packet[:8])[0]
-        account = self.telegram.accounts.get(key_id)
-        if account is None:
+        auth_key = self.telegram.auth_keys.get(key_id)
+        if auth_key is None:
             raise ConnectionError("unknown auth key")
-        if self.telegram.outages.get(account.phone, 0) > time.monotonic():
-            raise ConnectionError("this account's network is down")
-        if self.account is None:
-            self.account = account
-            account.connections.add(self)
+        self.auth_key = auth_key
+        account = self.telegram.accounts.get(key_id)
+        if account is not None:
+            if self.telegram.outages.get(account.phone, 0) > time.monotonic():
+                raise ConnectionError("this account's network is down")
+            self._bind(account)
         msg_key = packet[8:24]
-        key, iv = MTProtoState._calc_key(account.auth_key.key, msg_key, True)
+        key, iv = MTProtoState._calc_key(auth_key.key, msg_key, True)
         plain = AES.decrypt_ige(packet[24:], key, iv)
-        if sha256(account.auth_key.key[88:120] + plain).digest()[8:24] != msg_key:
+        if sha256(auth_key.key[88:120] + plain).digest()[8:24] != msg_key:
             raise ConnectionError("bad msg_key")
         self.salt, self.session_id, msg_id, _seq, length = struct.unpack("<qqqii", plain[:32])
         return msg_id, plain[32 : 32 + length]
+
+    def _bind(self, account: Account) -> None:
+        """This connection now speaks for ``account`` (its key is logged in)."""
+        if self.account is None:
+            self.account = account
+            account.connections.add(self)
 
     def _new_msg_id(self) -> int:
         now = time.time()
@@ -240,8 +289,8 @@ class _Connection:
         return msg_id
 
     def send(self, body: bytes) -> None:
-        account = self.account
-        assert account is not None
+        auth_key = self.auth_key
+        assert auth_key is not None
         self._seq_no += 2
         data = (
             struct.pack(
@@ -255,13 +304,15 @@ class _Connection:
             + body
         )
         padding = os.urandom(-(len(data) + 12) % 16 + 12)
-        msg_key = sha256(account.auth_key.key[96:128] + data + padding).digest()[8:24]
-        key, iv = MTProtoState._calc_key(account.auth_key.key, msg_key, False)
+        msg_key = sha256(auth_key.key[96:128] + data + padding).digest()[8:24]
+        key, iv = MTProtoState._calc_key(auth_key.key, msg_key, False)
         payload = (
-            struct.pack("<Q", account.auth_key.key_id)
-            + msg_key
-            + AES.encrypt_ige(data + padding, key, iv)
+            struct.pack("<Q", auth_key.key_id) + msg_key + AES.encrypt_ige(data + padding, key, iv)
         )
+        self._write_frame(payload)
+
+    def _write_frame(self, payload: bytes) -> None:
+        """TCP "full" framing: length, sequence number, payload, CRC32."""
         frame = struct.pack("<ii", len(payload) + 12, self._send_seq) + payload
         self._send_seq += 1
         self.writer.write(frame + struct.pack("<I", crc32(frame)))
@@ -286,7 +337,8 @@ class _Connection:
             return
         if self.telegram.latency_s:
             await asyncio.sleep(self.telegram.latency_s)
-        result = self._fault(obj) or self._answer(obj)
+        logged_in = self.account is not None
+        result = (self._fault(obj) or self._answer(obj)) if logged_in else self._login(obj)
         self.reply(msg_id, result)
         await self.writer.drain()
         if isinstance(obj, functions.messages.SendMessageRequest) and not isinstance(
@@ -317,6 +369,50 @@ class _Connection:
         if account.phone in telegram.blocked_by_bot:
             return types.RpcError(400, "USER_IS_BLOCKED")
         return None
+
+    def _login(self, request):
+        """What a key that is not logged in may do: ask for a code, sign in, pass the
+        two-step check. Everything else is AUTH_KEY_UNREGISTERED, as on Telegram."""
+        telegram = self.telegram
+        match request:
+            case functions.help.GetConfigRequest():
+                return _config(telegram.port)
+            case functions.auth.SendCodeRequest(phone_number=phone):
+                registration = telegram.registrations.get(_digits(phone))
+                if registration is None:
+                    return types.RpcError(400, "PHONE_NUMBER_INVALID")
+                self._login_phone = _digits(phone)
+                return types.auth.SentCode(
+                    types.auth.SentCodeTypeApp(len(registration.code)), registration.code_hash
+                )
+            case functions.auth.SignInRequest(phone_number=phone, phone_code=code):
+                registration = telegram.registrations.get(_digits(phone))
+                if registration is None or request.phone_code_hash != registration.code_hash:
+                    return types.RpcError(400, "PHONE_CODE_EXPIRED")
+                if code != registration.code:
+                    return types.RpcError(400, "PHONE_CODE_INVALID")
+                if registration.password is not None:
+                    return types.RpcError(401, "SESSION_PASSWORD_NEEDED")
+                return self._signed_in(phone)
+            case functions.account.GetPasswordRequest():
+                registration = telegram.registrations.get(self._login_phone or "")
+                if registration is None or registration.password is None:
+                    return types.RpcError(400, "PASSWORD_MISSING")
+                return registration.password.describe()
+            case functions.auth.CheckPasswordRequest(password=check):
+                registration = telegram.registrations.get(self._login_phone or "")
+                if registration is None or registration.password is None:
+                    return types.RpcError(400, "PASSWORD_MISSING")
+                if not registration.password.check(check):
+                    return types.RpcError(400, "PASSWORD_HASH_INVALID")
+                return self._signed_in(self._login_phone)
+        return types.RpcError(401, "AUTH_KEY_UNREGISTERED")
+
+    def _signed_in(self, phone: str) -> types.auth.Authorization:
+        phone = _digits(phone)
+        registration = self.telegram.registrations[phone]
+        self._bind(self.telegram.authorize(self.auth_key, phone, registration.user_id))
+        return types.auth.Authorization(user=self._user(registration.user_id, is_self=True))
 
     def _answer(self, request):
         account = self.account
@@ -401,6 +497,11 @@ class _Connection:
 
     def _bot_name(self, bot_id: int) -> str | None:
         return next((name for name, i in self.telegram.bots.items() if i == bot_id), None)
+
+
+def _digits(phone: str) -> str:
+    """A phone number as Telegram keys it: digits only."""
+    return "".join(c for c in phone if c.isdigit())
 
 
 def _tl_bytes(value) -> bytes:

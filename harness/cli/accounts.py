@@ -38,7 +38,11 @@ RedisUrl = typer.Option(
 Prefix = typer.Option("chatstorm", "--prefix", help="Key prefix of this pool in Redis.")
 
 
-def _run(redis_url: str, prefix: str, work: Callable[[RedisAccounts, RedisLeases], Awaitable]):
+def run_with_pool(
+    redis_url: str, prefix: str, work: Callable[[RedisAccounts, RedisLeases], Awaitable]
+):
+    """Run ``work`` against the pool; an unreachable Redis is one line and exit code 2."""
+
     async def main():
         client = await connect_redis(redis_url)
         try:
@@ -70,7 +74,7 @@ def add(
         return await accounts.add(session, phone or None, label)
 
     try:
-        info = _run(redis_url, prefix, work)
+        info = run_with_pool(redis_url, prefix, work)
     except ValueError as exc:
         typer.echo(f"harness: standard input: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -100,7 +104,7 @@ def import_(
                 problems.append(f"{path}:{number}: {exc}")
         return added, problems
 
-    added, problems = _run(redis_url, prefix, work)
+    added, problems = run_with_pool(redis_url, prefix, work)
     for problem in problems:
         typer.echo(problem, err=True)
     typer.echo(f"imported {added} account(s)")
@@ -116,7 +120,7 @@ def list_(redis_url: str = RedisUrl, prefix: str = Prefix) -> None:
         infos = await accounts.list()
         return [(info, await leases.holder_of(info.account_id)) for info in infos]
 
-    rows = _run(redis_url, prefix, work)
+    rows = run_with_pool(redis_url, prefix, work)
     table = Table(title=f"{len(rows)} account(s)", title_justify="left")
     for column in ("id", "phone", "label", "state", "leased by", "flood waits (latest)"):
         table.add_column(column)
@@ -138,7 +142,7 @@ def remove(account_id: str, redis_url: str = RedisUrl, prefix: str = Prefix) -> 
     async def work(accounts: RedisAccounts, _leases: RedisLeases):
         return await accounts.remove(account_id)
 
-    if not _run(redis_url, prefix, work):
+    if not run_with_pool(redis_url, prefix, work):
         typer.echo(
             f"harness: no account {account_id} in the pool (see `harness accounts list`)", err=True
         )

@@ -6,6 +6,7 @@ from harness.coord.accounts import (
     AccountStore,
     MemoryAccounts,
     RedisAccounts,
+    append_session,
     read_sessions_file,
 )
 from harness.coord.leases import Lease, LeasePool, MemoryLeases, RedisLeases, keep_lease
@@ -21,6 +22,7 @@ __all__ = [
     "RedisAccounts",
     "RedisLeases",
     "RedisUnavailable",
+    "append_session",
     "connect_redis",
     "keep_lease",
     "read_sessions_file",

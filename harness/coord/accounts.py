@@ -9,6 +9,7 @@ twice is harmless and the id reveals nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,3 +185,17 @@ def read_sessions_file(path: Path) -> list[tuple[int, str]]:
         for number, line in enumerate(lines, 1)
         if line.strip() and not line.lstrip().startswith("#")
     ]
+
+
+def append_session(path: Path, session: str) -> bool:
+    """Append one session to an accounts file, creating it readable by its owner only
+    (0600). Returns True when an existing file was open to others and was tightened."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        tightened = bool(os.fstat(descriptor).st_mode & 0o077)
+        if tightened:
+            os.fchmod(descriptor, 0o600)
+        os.write(descriptor, (session.strip() + "\n").encode())
+    finally:
+        os.close(descriptor)
+    return tightened
