@@ -126,18 +126,26 @@ async def test_readings_agree_with_the_bots_own_log(world):
     assert checked == 6
 
 
-async def one_conversation(telegram: FakeTelegram, bot: str, name: str, clock: Clock):
-    """One conversation with ``bot`` on a fresh account; what it produced."""
+async def one_account_transport(telegram: FakeTelegram, bot: str, **options) -> TelethonTransport:
+    """A transport with a pool of one fresh account of its own."""
     accounts = MemoryAccounts()
-    await accounts.add(telegram.new_account("+79120000000"))
-    transport = TelethonTransport(
+    await accounts.add(telegram.new_account(f"+7912{len(telegram.accounts):07d}"))
+    return TelethonTransport(
         bot=bot,
         api_id=1,
         api_hash="0" * 32,
         accounts=accounts,
         leases=MemoryLeases(accounts),
-        holder="t",
+        holder="mine",
+        **options,
     )
+
+
+async def one_conversation(
+    telegram: FakeTelegram, bot: str, name: str, clock: Clock, **options
+) -> Collected:
+    """One conversation with ``bot`` on a fresh account; what it produced."""
+    transport = await one_account_transport(telegram, bot, **options)
     collected = Collected()
     try:
         conversation = scenario(name, [0.3], pattern="C1 A")
@@ -214,18 +222,8 @@ async def test_users_outnumbering_accounts_wait_for_one(world):
 
 async def test_an_account_whose_lease_is_lost_is_dropped_at_once(world):
     telegram, _transport, _batches, _clock = world
-    accounts = MemoryAccounts()
-    await accounts.add(telegram.new_account("+79150000000"))
-    leases = MemoryLeases(accounts)
-    transport = TelethonTransport(
-        bot="@agentbot",
-        api_id=1,
-        api_hash="0" * 32,
-        accounts=accounts,
-        leases=leases,
-        holder="mine",
-        lease_ttl_s=0.3,
-    )
+    transport = await one_account_transport(telegram, "@agentbot", lease_ttl_s=0.3)
+    leases = transport._leases
     try:
         session = await transport.open("c", scenario("s", [0.3]))
         account = session._account
@@ -409,27 +407,10 @@ async def test_a_connection_lost_mid_turn_is_restored_and_the_turn_marked(world)
 async def test_an_outage_beyond_the_reconnect_budget_ends_the_conversation(world):
     telegram, _transport, _batches, clock = world
     telegram.add_bot("gone", lambda account, text: telegram.cut(account.phone, 60) or [])
-    accounts = MemoryAccounts()
-    await accounts.add(telegram.new_account("+79130000000"))
-    transport = TelethonTransport(
-        bot="@gone",
-        api_id=1,
-        api_hash="0" * 32,
-        accounts=accounts,
-        leases=MemoryLeases(accounts),
-        holder="t",
-        reconnect_budget_s=1.0,
-    )
-    try:
-        result = await asyncio.wait_for(
-            run_conversation(transport, scenario("gone", [0.3], "C1 A"), "g", clock, Collected()),
-            20,
-        )
-    finally:
-        await transport.close()
+    collected = await one_conversation(telegram, "@gone", "gone", clock, reconnect_budget_s=1.0)
+    (result,) = collected.ends
     assert result.end_reason == "disconnected"
     assert "no connection to Telegram for 1 s" in result.error
-    assert transport._all == []
 
 
 async def test_in_locust_a_turn_across_a_reconnect_is_marked_never_a_latency(tmp_path):
