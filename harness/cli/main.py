@@ -8,6 +8,7 @@ import orjson
 import typer
 
 from harness.cli.accounts import accounts_app
+from harness.cli.botapi import botapi_app
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(botapi_app, name="botapi")
 ScenarioPaths = typer.Argument(..., help="Scenario files or folders.")
 
 
