@@ -161,6 +161,7 @@ class Bot:
             "chats": len(self.chats),
             "pending_updates": len(self.pending),
             "webhook": self.webhook is not None,
+            "polling": self.poll is not None and not self.poll.done(),
             **dict(sorted(self.counts.items())),
         }
 

@@ -122,7 +122,7 @@ class LocustRuntime:
         self._fresh_process_figures()
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
-        if runs_users and not self.loop.running:
+        if runs_users and self._transport is None:  # the loop may run already (--botapi-serve)
             self.loop.start()
             self.loop.submit(self._open_transport).wait(timeout=OPEN_TIMEOUT_S)
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
