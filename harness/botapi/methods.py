@@ -13,7 +13,7 @@ import orjson
 
 from harness.botapi.bots import Bot
 from harness.botapi.errors import ApiError, bad_request
-from harness.botapi.params import Params
+from harness.botapi.params import Params, to_int
 
 CHAT_ACTIONS = frozenset(
     {
@@ -141,7 +141,7 @@ async def send_message(call: Call) -> dict:
         raise bad_request("reply_parameters must be an object")
     reply_id = reply.get("message_id") or params.values.get("reply_to_message_id")
     if reply_id:
-        reply_to = chat.messages.get(int(reply_id))
+        reply_to = chat.messages.get(to_int(reply_id, "reply_parameters.message_id"))
         allowed = reply.get("allow_sending_without_reply") or params.values.get(
             "allow_sending_without_reply"
         ) in (True, "true")

@@ -49,12 +49,7 @@ class Params:
             if default is None:
                 raise bad_request(f"parameter {name} is required")
             return default
-        if isinstance(value, bool):
-            raise bad_request(f"parameter {name} must be an integer")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise bad_request(f"parameter {name} must be an integer") from None
+        return to_int(value, name)
 
     def chat_id(self) -> int | str:
         """``chat_id``: a number, or an ``@channelusername`` (which the emulator never has)."""
@@ -82,3 +77,13 @@ class Params:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
             raise bad_request(f"can't parse {name} JSON object") from None
+
+
+def to_int(value: Any, name: str) -> int:
+    """An integer however it was written (``5``, ``"5"``), or Telegram's 400."""
+    if isinstance(value, bool):
+        raise bad_request(f"parameter {name} must be an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request(f"parameter {name} must be an integer") from None

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import orjson
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from harness.botapi.bots import Bot
 from harness.botapi.errors import UNAUTHORIZED, ApiError, not_implemented
@@ -42,6 +42,7 @@ class Emulator:
         self.app.router.add_route("*", "/bot{token}/{method}", self._api)
         self.app.router.add_get(PATH, self._harness)
         self.app.router.add_get(STATS_PATH, self._stats)
+        self._links: set[HarnessLink] = set()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -79,6 +80,8 @@ class Emulator:
             if bot.poll is not None and not bot.poll.done():
                 bot.poll.set_result(None)
         await self.webhooks.close(list(self.bots.values()))
+        for link in list(self._links):  # a harness still connected would hold the shutdown
+            await link.ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator stopping")
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -100,6 +103,9 @@ class Emulator:
             chat = _chat_of(bot, params)
             bot.note_error(error, name, chat, t)
             return _error(error)
+        except Exception as exc:  # logged here, without the request path (it holds the token)
+            log.exception("bot %d: %s failed inside the emulator", bot.id, name)
+            return _error(ApiError(500, f"Internal Server Error: {type(exc).__name__}"))
         return web.Response(body=orjson.dumps({"ok": True, "result": result}), content_type=JSON)
 
     async def call(self, bot: Bot, name: str, params: Params, t: float):
@@ -125,7 +131,11 @@ class Emulator:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
         await ws.prepare(request)
         link = HarnessLink(ws, bot, self.ids)
-        await link.serve()
+        self._links.add(link)
+        try:
+            await link.serve()
+        finally:
+            self._links.discard(link)
         return ws
 
     async def _stats(self, request: web.Request) -> web.Response:

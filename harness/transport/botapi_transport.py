@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 from dataclasses import replace
 
 import aiohttp
@@ -267,8 +268,10 @@ class BotApiTransport:
 
 
 def _reason(exc: BaseException) -> str:
+    """``Connection refused``, not aiohttp's wording with the address again."""
     cause = getattr(exc, "os_error", None) or exc
-    return getattr(cause, "strerror", None) or str(cause) or type(exc).__name__
+    errno = getattr(cause, "errno", None)
+    return os.strerror(errno) if errno else str(cause) or type(exc).__name__
 
 
 def _ignore_outcome(task: asyncio.Future) -> None:

@@ -1,0 +1,138 @@
+"""The botapi transport's own duties: mapping the emulator's clock onto the harness's,
+and refusing in one line what cannot work (no emulator, a wrong token, missing options).
+
+The emulator here runs in process with its clock set 500 s apart from the harness's (as
+on another machine); a bot written straight against the HTTP API answers after a fixed
+delay, so every reading is known."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from harness.botapi import Emulator
+from harness.clock import Clock
+from harness.conversation import run_conversation
+from harness.transport.botapi_transport import BotApiTransport, EmulatorUnavailable
+from tests.test_botapi_emulator import TOKEN, call
+from tests.test_ground_truth import Collected
+from tests.test_locust_run import free_port, locust
+from tests.test_telethon_transport import scenario
+
+SKEW_S = 500.0
+ANSWER_AFTER_S = 0.1
+TOLERANCE_MS = 10.0  # a bot in the same loop: its answer lands within a few ms of its sleep
+
+
+class SkewedClock:
+    """The emulator's clock on another machine: 500 s ahead of ours."""
+
+    @staticmethod
+    def now() -> float:
+        return time.monotonic() + SKEW_S
+
+
+async def answer_after_a_pause(url: str) -> None:
+    """A bot written directly against the HTTP API: ``re: <text>`` after ANSWER_AFTER_S."""
+    offset = 0
+    async with aiohttp.ClientSession(url) as http:
+        while True:
+            _, body = await call(http, "getUpdates", offset=offset, timeout=5)
+            for update in body["result"]:
+                offset = update["update_id"] + 1
+                message = update["message"]
+                await asyncio.sleep(ANSWER_AFTER_S)
+                await call(
+                    http,
+                    "sendMessage",
+                    chat_id=message["chat"]["id"],
+                    text=f"re: {message['text']}",
+                )
+
+
+async def test_readings_are_the_emulators_intervals_whatever_its_clock(monkeypatch):
+    for module in ("server", "harness_link"):
+        monkeypatch.setattr(f"harness.botapi.{module}.Clock", SkewedClock)
+    emulator = Emulator()
+    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
+    bot = asyncio.create_task(answer_after_a_pause(url))
+    transport = BotApiTransport(url, TOKEN)
+    collected = Collected()
+    try:
+        await transport.connect()
+        assert abs(transport.status()["clock_offset_ms"] - SKEW_S * 1000) < 5
+        started = Clock.now()
+        chat = scenario("skewed", [0.3], pattern="C1 A")
+        await asyncio.wait_for(run_conversation(transport, chat, "c", Clock(0.1), collected), 20)
+    finally:
+        bot.cancel()
+        await asyncio.gather(bot, return_exceptions=True)
+        await transport.close()
+        await emulator.stop()
+    assert len(collected.turns) == 2
+    for record in collected.turns:
+        burst = record.burst
+        assert burst.messages_in_reply == 1 and burst.reply_groups == 1
+        assert burst.first_reply_ms == pytest.approx(ANSWER_AFTER_S * 1000, abs=TOLERANCE_MS)
+        assert 0 <= burst.send_ms[0] < 5  # half a round trip, on the harness's clock
+    # Every line sits on the harness's timeline, not 500 s off it.
+    assert all(started <= m.t <= Clock.now() for m in collected.messages)
+
+
+async def test_an_emulator_that_is_not_there_is_one_clear_line():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(EmulatorUnavailable) as caught:
+        await BotApiTransport(url, TOKEN).connect()
+    assert str(caught.value) == (
+        f"cannot reach the Bot API emulator at {url} (Connection refused); start one with "
+        "`harness botapi serve` or let Locust start it with --botapi-serve"
+    )
+
+
+async def test_a_token_the_emulator_refuses_is_named_without_showing_it():
+    emulator = Emulator()
+    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
+    owner = BotApiTransport(url, TOKEN)
+    try:
+        await owner.connect()  # the bot 4242 is now this token's
+        with pytest.raises(EmulatorUnavailable) as caught:
+            await BotApiTransport(url, "4242:someone-elses").connect()
+    finally:
+        await owner.close()
+        await emulator.stop()
+    assert "refused the bot token" in str(caught.value)
+    assert "someone-elses" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--transport", "botapi", "--botapi-url", "http://127.0.0.1:1"],
+            "chatstorm: --transport botapi needs the bot's token: --bot-token TOKEN",
+        ),
+        (
+            ["--transport", "botapi", "--bot-token", "12:abc"],
+            "chatstorm: --transport botapi needs --botapi-url URL",
+        ),
+        (
+            ["--transport", "botapi", "--bot-token", "secret-looking", "--botapi-serve"],
+            "chatstorm: --bot-token is not a bot token: expected <bot id>:<secret>",
+        ),
+        (
+            ["--transport", "botapi", "--bot-token", "12:abc", "--botapi-url", "{url}"],
+            "chatstorm: cannot reach the Bot API emulator at {url} (Connection refused)",
+        ),
+    ],
+)
+def test_locust_refuses_what_cannot_work_in_one_line(args, message):
+    url = f"http://127.0.0.1:{free_port()}"
+    filled = [arg.format(url=url) for arg in args]
+    result = locust("--headless", "-u", "1", "-t", "2s", *filled, timeout=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message.format(url=url) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "secret-looking" not in result.stdout + result.stderr
