@@ -30,6 +30,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	cd bench && ../$(BIN)/python telegram.py
+	$(BIN)/python bench/botapi.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

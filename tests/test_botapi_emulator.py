@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
+import sys
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -299,3 +302,22 @@ async def test_a_webhook_gets_updates_with_its_secret_and_may_answer_in_its_resp
             assert (await call(http, "getUpdates"))[0] == 200
     finally:
         await runner.cleanup()
+
+
+def test_serve_on_a_busy_port_is_one_clear_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        state = ["--state", str(tmp_path / "state.json")]
+        result = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "botapi", "serve", "--port", str(port), *state],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"harness: the Bot API emulator cannot listen on 127.0.0.1:{port}: "
+        "address already in use; choose another port\n"
+    )

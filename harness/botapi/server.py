@@ -10,6 +10,7 @@ print every ``/bot<token>/...`` path, is off) nor in its state file or stats.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -68,9 +69,10 @@ class Emulator:
             await site.start()
         except OSError as exc:
             await self._runner.cleanup()
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OSError(
-                f"the Bot API emulator cannot listen on {host}:{port}: "
-                f"{exc.strerror or exc}; choose another port"
+                f"the Bot API emulator cannot listen on {host}:{port}: {reason.lower()}; "
+                "choose another port"
             ) from None
         self.port = site._server.sockets[0].getsockname()[1]
         return self.port
