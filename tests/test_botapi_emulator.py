@@ -321,3 +321,16 @@ def test_serve_on_a_busy_port_is_one_clear_line(tmp_path):
         f"harness: the Bot API emulator cannot listen on 127.0.0.1:{port}: "
         "address already in use; choose another port\n"
     )
+
+
+async def test_a_group_takes_twenty_messages_a_minute():
+    limits = Limits(chat_burst=100, group_per_minute=20)
+    async with running(limits=limits) as (_emulator, http, harness):
+        group = await harness.request("open", type="group")
+        answers = [
+            (await call(http, "sendMessage", chat_id=group["chat_id"], text=f"g{n}"))[1]
+            for n in range(21)
+        ]
+        assert all(a["ok"] for a in answers[:20])
+        assert answers[20]["error_code"] == 429
+        assert 1 <= answers[20]["parameters"]["retry_after"] <= 3  # a token every 3 s

@@ -136,3 +136,25 @@ def test_locust_refuses_what_cannot_work_in_one_line(args, message):
     assert message.format(url=url) in result.stderr
     assert "Traceback" not in result.stderr
     assert "secret-looking" not in result.stdout + result.stderr
+
+
+async def test_a_closing_window_takes_what_was_stamped_inside_it_and_no_more():
+    """Under load a push can wait in the socket after its window's timer fired: the
+    window's catch-up collects what the emulator stamped by the window's end."""
+    emulator = Emulator()
+    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
+    transport = BotApiTransport(url, TOKEN)
+    try:
+        await transport.connect()
+        session = await transport.open("c", scenario("s", [0.3]))
+        assert await session.inbox.get(0.01) is None  # a window closed now
+        end = session.inbox.waited_until
+        session.inbox.deliver("inside", 1, t_received=end - 0.001)
+        session.inbox.deliver("after", 2, t_received=end + 0.001)
+        await session.catch_up()
+        inside, after = session.inbox.drain()
+        assert (inside.text, inside.recovered) == ("inside", True)
+        assert (after.text, after.recovered) == ("after", False)
+    finally:
+        await transport.close()
+        await emulator.stop()
