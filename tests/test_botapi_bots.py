@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.botapi.protocol import STATS_PATH
 from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.scenario import Scenario
@@ -81,7 +82,7 @@ def emulator(tmp_path_factory) -> Iterator[str]:
 
 
 def emulator_stats(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/harness/v1/stats", timeout=5) as response:
+    with urllib.request.urlopen(f"{url}{STATS_PATH}", timeout=5) as response:
         return json.loads(response.read())
 
 

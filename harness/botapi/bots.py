@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -19,6 +20,9 @@ from harness.botapi.errors import ApiError, bad_request
 from harness.botapi.ids import IdStore
 from harness.botapi.limits import Limits, RateLimiter
 from harness.clock import Clock
+
+if TYPE_CHECKING:
+    from harness.botapi.webhook import Webhook
 
 log = logging.getLogger("chatstorm.botapi")
 # What Telegram sends when allowed_updates was never set: every kind but these.
@@ -52,7 +56,7 @@ class Bot:
         self.pending: deque[Update] = deque()
         self.allowed_updates: frozenset[str] | None = None
         self.poll: asyncio.Future | None = None
-        self.webhook = None  # harness.botapi.webhook.Webhook while one is set
+        self.webhook: Webhook | None = None
         self.limiter = RateLimiter(limits) if limits is not None else None
         self.counts: Counter[str] = Counter()  # calls, updates, errors by category
         self._ids = ids

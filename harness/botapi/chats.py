@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from harness.botapi.errors import bad_request
 
+MAX_TEXT = 4096  # characters in one message, as on Telegram
+
 
 class Link(Protocol):
     """A harness connection: where a chat's events go."""

@@ -12,13 +12,12 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from harness.botapi.bots import Bot
-from harness.botapi.chats import Chat, new_chat
+from harness.botapi.chats import MAX_TEXT, Chat, new_chat
 from harness.botapi.ids import USERS, IdStore
 from harness.botapi.protocol import CHAT_TYPES
 from harness.clock import Clock
 
 log = logging.getLogger("chatstorm.botapi")
-MAX_TEXT = 4096
 
 
 class HarnessLink:

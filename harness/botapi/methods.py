@@ -12,8 +12,10 @@ from typing import Any
 import orjson
 
 from harness.botapi.bots import Bot
+from harness.botapi.chats import MAX_TEXT
 from harness.botapi.errors import ApiError, bad_request
 from harness.botapi.params import Params, to_int
+from harness.botapi.webhook import Webhooks
 
 CHAT_ACTIONS = frozenset(
     {
@@ -30,7 +32,6 @@ CHAT_ACTIONS = frozenset(
         "upload_video_note",
     }
 )
-MAX_TEXT = 4096
 MAX_POLL_TIMEOUT_S = 50  # what Telegram holds a long poll for at most
 
 
@@ -39,7 +40,7 @@ class Call:
     bot: Bot
     params: Params
     t: float  # when the call reached the emulator (monotonic seconds)
-    webhooks: Any  # harness.botapi.webhook.Webhooks
+    webhooks: Webhooks
 
 
 Method = Callable[[Call], Awaitable[Any]]
@@ -95,7 +96,7 @@ async def set_webhook(call: Call) -> bool:
     url = params.str("url", "")
     if params.has("allowed_updates"):
         call.bot.allowed_updates = _allowed_updates(params)
-    if params.values.get("drop_pending_updates") in (True, "true", "True", "1"):
+    if params.flag("drop_pending_updates"):
         call.bot.pending.clear()
     if not url:
         await call.webhooks.remove(call.bot)
@@ -112,7 +113,7 @@ async def set_webhook(call: Call) -> bool:
 
 @method("deleteWebhook")
 async def delete_webhook(call: Call) -> bool:
-    if call.params.values.get("drop_pending_updates") in (True, "true", "True", "1"):
+    if call.params.flag("drop_pending_updates"):
         call.bot.pending.clear()
     await call.webhooks.remove(call.bot)
     return True
@@ -142,9 +143,9 @@ async def send_message(call: Call) -> dict:
     reply_id = reply.get("message_id") or params.values.get("reply_to_message_id")
     if reply_id:
         reply_to = chat.messages.get(to_int(reply_id, "reply_parameters.message_id"))
-        allowed = reply.get("allow_sending_without_reply") or params.values.get(
+        allowed = reply.get("allow_sending_without_reply") or params.flag(
             "allow_sending_without_reply"
-        ) in (True, "true")
+        )
         if reply_to is None and not allowed:
             raise bad_request("message to be replied not found")
     bot.check_limits(chat)

@@ -51,6 +51,10 @@ class Params:
             return default
         return to_int(value, name)
 
+    def flag(self, name: str) -> bool:
+        """A boolean, however it was written (``true``, ``"true"``, ``1``)."""
+        return self.values.get(name) in (True, 1, "true", "True", "1")
+
     def chat_id(self) -> int | str:
         """``chat_id``: a number, or an ``@channelusername`` (which the emulator never has)."""
         value = self.values.get("chat_id")

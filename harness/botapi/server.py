@@ -18,6 +18,7 @@ import orjson
 from aiohttp import WSCloseCode, web
 
 from harness.botapi.bots import Bot
+from harness.botapi.chats import Chat
 from harness.botapi.errors import UNAUTHORIZED, ApiError, not_implemented
 from harness.botapi.harness_link import HarnessLink
 from harness.botapi.ids import IdStore
@@ -144,7 +145,7 @@ class Emulator:
         return web.Response(body=orjson.dumps(self.stats()), content_type=JSON)
 
 
-def _chat_of(bot: Bot, params: Params | None):
+def _chat_of(bot: Bot, params: Params | None) -> Chat | None:
     """The chat a failed call named, if it is one of the bot's: its mistake is reported
     to that chat's harness connection."""
     if params is None:

@@ -102,6 +102,10 @@ class _Link:
             await self._ws.send_bytes(orjson.dumps(payload))
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
                 return await answer
+        except TimeoutError:
+            raise EmulatorLost(
+                f"the Bot API emulator at {self.url} did not answer within {REQUEST_TIMEOUT_S:g} s"
+            ) from None
         except (ConnectionError, aiohttp.ClientError):
             raise EmulatorLost(
                 f"lost the connection to the Bot API emulator at {self.url}"
