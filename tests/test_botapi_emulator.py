@@ -334,3 +334,20 @@ async def test_a_group_takes_twenty_messages_a_minute():
         assert all(a["ok"] for a in answers[:20])
         assert answers[20]["error_code"] == 429
         assert 1 <= answers[20]["parameters"]["retry_after"] <= 3  # a token every 3 s
+
+
+async def test_a_finished_chat_takes_late_replies_until_it_is_forgotten(monkeypatch):
+    monkeypatch.setattr("harness.botapi.bots.KEEP_CLOSED_CHATS_S", 0.0)
+    async with running() as (_emulator, http, harness):
+        old = await harness.request("open")
+        await harness.ws.send_bytes(orjson.dumps({"op": "close", "chat_id": old["chat_id"]}))
+        await harness.request("ping")  # the close is in
+        late = await call(http, "sendMessage", chat_id=old["chat_id"], text="late")
+        assert late[0] == 200  # a late reply is taken, and pushed to no one
+        await harness.request("open")  # opening a chat forgets those long over
+        gone = await call(http, "sendMessage", chat_id=old["chat_id"], text="later")
+        assert gone[1]["description"] == "Bad Request: chat not found"
+        ops = [
+            e["op"] for e in [harness.events.get_nowait() for _ in range(harness.events.qsize())]
+        ]
+        assert "message" not in ops

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatstorm.botapi")
 # What Telegram sends when allowed_updates was never set: every kind but these.
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+KEEP_CLOSED_CHATS_S = 600.0
 CONFLICT = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot "
     "instance is running"
@@ -61,6 +62,7 @@ class Bot:
         self.counts: Counter[str] = Counter()  # calls, updates, errors by category
         self._ids = ids
         self._warned: set[tuple[str, str]] = set()
+        self._closed: deque[tuple[float, int]] = deque()  # (forget at, chat id)
 
     # -- updates -------------------------------------------------------------------------
 
@@ -125,6 +127,18 @@ class Bot:
         return [] if self.webhook is not None else self.take(limit)
 
     # -- chats -------------------------------------------------------------------------------
+
+    def open_chat(self, chat: Chat) -> None:
+        self.chats[chat.id] = chat
+        closed, now = self._closed, Clock.now()
+        while closed and closed[0][0] < now:  # long over: forgotten, so memory stays flat
+            self.chats.pop(closed.popleft()[1], None)
+
+    def close_chat(self, chat: Chat) -> None:
+        """The conversation is over. The chat stays a while for the bot's late replies,
+        which no one is told of any more."""
+        chat.owner = None
+        self._closed.append((Clock.now() + KEEP_CLOSED_CHATS_S, chat.id))
 
     def chat(self, chat_id: int | str) -> Chat:
         chat = self.chats.get(chat_id) if isinstance(chat_id, int) else None

@@ -92,12 +92,12 @@ class HarnessLink:
                 str(request.get("first_name") or "User"),
                 str(request.get("language_code") or "en"),
             )
-            self.bot.chats[chat.id] = chat
+            self.bot.open_chat(chat)
             self.chats[chat.id] = chat
             self.push({"op": "opened", "req": req, "chat_id": chat.id, "user_id": chat.user["id"]})
         elif op == "close":
             chat = self.chats.pop(request["chat_id"], None)
-            if chat is not None:  # kept, for the bot's late replies, but no longer pushed
-                chat.owner = None
+            if chat is not None:
+                self.bot.close_chat(chat)
         else:
             raise ValueError(f"unknown op {op!r}")
