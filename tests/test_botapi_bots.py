@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -53,17 +52,14 @@ def new_token() -> str:
 
 @contextmanager
 def stopped_at_exit(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
-    """A bot whose server disappears retries forever: stop it on every path, by pid."""
+    """A bot whose server disappears retries forever: kill it on every path, by its pid.
+    (Asked politely, a bot first waits for its long poll to end: seconds per test.)"""
     try:
         yield process
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.kill()
+        process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +206,7 @@ def test_a_locust_run_over_botapi_agrees_with_the_bots_log(emulator, tmp_path, m
             "--report-dir",
             str(report),
             users=3,
-            duration="6s",
+            duration="4s",
             scale=SCALE,
         )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -241,15 +237,16 @@ def test_with_limits_a_bot_too_fast_gets_429_and_the_report_counts_it(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
-    (scenarios / "flooding.yaml").write_text(
-        scenario("Flooding", [0.3], pattern="C1 A").model_dump_json()
-    )
+    settings = scenario("Flooding", [0.3], pattern="C1 A").model_dump()
+    settings["max_turns"] = 1  # a second burst would land inside the retry_after: unanswered
+    settings["collect"]["first_reply_timeout"] = 100  # the bot starts after Locust
+    (scenarios / "flooding.yaml").write_text(json.dumps(settings))
     report = tmp_path / "report"
     locust = subprocess.Popen(
         [
             *LOCUST,
             "--headless",
-            *["-u", "2", "-r", "2", "-t", "5s", "--conversations-per-user", "1"],
+            *["-u", "2", "-r", "2", "-t", "8s", "--conversations-per-user", "1"],
             "--only-summary",
             *f"--scenario {scenarios} --time-scale {SCALE} --report-dir {report}".split(),
             *f"--transport botapi --botapi-serve --botapi-url {url} --telegram-limits".split(),
