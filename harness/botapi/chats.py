@@ -53,8 +53,10 @@ class Chat:
         }
         if entities:
             message["entities"] = entities
-        if reply_to is not None:
-            message["reply_to_message"] = reply_to
+        if reply_to is not None:  # one level deep, as on Telegram
+            message["reply_to_message"] = {
+                key: value for key, value in reply_to.items() if key != "reply_to_message"
+            }
         self.messages[self.last_message_id] = message
         return message
 

@@ -123,7 +123,8 @@ async def delete_webhook(call: Call) -> bool:
 async def get_webhook_info(call: Call) -> dict:
     webhook = call.bot.webhook
     if webhook is None:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        pending = len(call.bot.pending)
+        return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
     return webhook.info()
 
 

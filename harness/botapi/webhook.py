@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -163,6 +164,8 @@ class Webhooks:
         webhook, bot.webhook = bot.webhook, None
         if webhook is not None:
             await webhook.stop()
+            # Deliveries cut short went back to the queue: in order again, for getUpdates.
+            bot.pending = deque(sorted(bot.pending, key=lambda update: update.update_id))
 
     async def close(self, bots: list[Bot]) -> None:
         for bot in bots:
