@@ -267,7 +267,7 @@ def test_with_limits_a_bot_too_fast_gets_429_and_the_report_counts_it(tmp_path):
             time.sleep(0.05)
         args = ("--log", str(log), "--parts", "6", "--debounce", "0.05", "--too-fast")
         with bot("ptb_batching_bot.py", url, token, *args):
-            _, err = locust.communicate(timeout=60)
+            out, err = locust.communicate(timeout=60)
     assert locust.returncode == 1, err[-3000:]  # the bot's 429s are failures of the run
     totals = json.loads((report / "report.json").read_text())["totals"]
     refused = sum(b["refused"] for b in read_jsonl(log))
@@ -277,6 +277,7 @@ def test_with_limits_a_bot_too_fast_gets_429_and_the_report_counts_it(tmp_path):
     assert errors["retry_after_ignored"] > 0  # it carried on inside its retry_after
     assert re.search(r"^rate_limited\s+Flooding\s+\d+\s+\d+\(100", err, re.MULTILINE)
     assert "429 Too Many Requests" in err
+    assert "Bot errors (calls the bot under test got refused): rate_limited" in out
 
 
 def _answers(url: str) -> bool:

@@ -81,6 +81,10 @@ def print_summary(report: dict, console: Console | None = None) -> None:
             f"max {lag['max']:.0f} ms) in {lag['overloaded_windows']} window(s) of 5 s; "
             "latencies include up to that much harness delay. Run fewer users per process."
         )
+    errors = report["totals"].get("bot_errors")
+    if errors:
+        counted = ", ".join(f"{category} {count:,}" for category, count in errors.items())
+        console.print(f"[bold red]Bot errors[/] (calls the bot under test got refused): {counted}")
     scale = report["run"].get("time_scale", 1.0)
     if scale != 1.0:
         console.print(
