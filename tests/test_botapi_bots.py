@@ -35,13 +35,14 @@ from tests.test_telethon_transport import scenario
 
 REPO = Path(__file__).resolve().parent.parent
 BOTS = REPO / "tests" / "bots"
-SCALE = 0.1
-DEBOUNCE_S, THINK_S, PARTS, GAP_S = 0.3, 0.1, 2, 0.05
-# The bot stamps what it saw and did; the emulator, when the update was injected and when
-# the bot's call reached it: a poll's delivery and an HTTP call apart, a few ms each (tens
-# on a loaded machine). A harness that measured its own sends or receipts instead would
-# be off by the debounce or more.
-DELIVERY_MS = 40.0
+SCALE = 0.2  # pauses of 60 ms inside a burst, quiet windows of 300 ms, in real time
+# The bot's debounce (0.3 s) is longer than the pauses; after showing "typing" it thinks
+# longer (0.35 s) than a quiet window: typing alone must not close a reply window.
+DEBOUNCE_S, THINK_S, PARTS, GAP_S = 0.3, 0.35, 2, 0.05
+# The bot stamps what it did; the emulator, when the bot's call reached it: an HTTP call
+# later, a few ms (tens on a loaded machine). A reading taken from the burst's first
+# message, not its last, would be 120 ms off.
+CALL_MS = 80.0
 _bot_ids = itertools.count(7001)
 
 
@@ -149,17 +150,16 @@ async def test_readings_agree_with_the_python_telegram_bot_log(emulator, tmp_pat
         chat = [b for b in batches if b["received"][0]["text"].startswith(record.scenario)]
         batch = sorted(chat, key=lambda b: b["t_closed"])[record.turn]
         assert [m["text"] for m in batch["received"]] == [m.text for m in sent]
-        # One machine, one monotonic clock: the bot got the update after it was injected,
-        # and its answer reached the emulator after the bot sent it; never the reverse.
-        received_late_ms = (batch["received"][-1]["t"] - sent[-1].t) * 1000
-        assert 0 <= received_late_ms < DELIVERY_MS
-        received = batch["received"][-1]["t"]
-        for reading, truth in (
+        # One machine, one monotonic clock: the bot got the last message after the harness
+        # had it acknowledged, and each of its calls reached the emulator after the bot
+        # made it; never the reverse.
+        assert batch["received"][-1]["t"] >= sent[-1].t
+        for reading, bot_did_it in (
             (burst.first_reply_ms, batch["sent"][0]["t"]),
             (burst.complete_reply_ms, batch["sent"][-1]["t"]),
             (burst.first_action_ms, batch["t_typing"]),
         ):
-            assert 0 <= reading - (truth - received) * 1000 < DELIVERY_MS
+            assert 0 <= reading - (bot_did_it - sent[-1].t) * 1000 < CALL_MS
         assert burst.actions == 1
     agent_lines = [m for m in collected.messages if m.role == "agent" and m.action is None]
     assert len(agent_lines) == 6 * PARTS
@@ -206,7 +206,7 @@ def test_a_locust_run_over_botapi_agrees_with_the_bots_log(emulator, tmp_path, m
             "--report-dir",
             str(report),
             users=3,
-            duration="4s",
+            duration="6s",
             scale=SCALE,
         )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -222,7 +222,7 @@ def test_a_locust_run_over_botapi_agrees_with_the_bots_log(emulator, tmp_path, m
     assert totals["chat_actions"] == 6
     truths = sorted((b["sent"][0]["t"] - b["received"][-1]["t"]) * 1000 for b in batches)
     first = totals["latency_ms"]["first_reply"]
-    assert truths[0] <= first["p50"] <= truths[-1] + DELIVERY_MS
+    assert truths[0] <= first["p50"] <= truths[-1] + CALL_MS
     assert totals["latency_ms"]["first_action"]["count"] == 6
     secret = token.split(":")[1]
     everything = result.stdout + result.stderr
