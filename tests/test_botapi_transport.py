@@ -1,14 +1,15 @@
 """The botapi transport's own duties: mapping the emulator's clock onto the harness's,
 and refusing in one line what cannot work (no emulator, a wrong token, missing options).
 
-The emulator here runs in process with its clock set 500 s apart from the harness's (as
-on another machine); a bot written straight against the HTTP API answers after a fixed
-delay, so every reading is known."""
+The emulator here runs in process (with its clock set 500 s apart from the harness's, as
+on another machine); bots written straight against the HTTP API answer on a fixed
+schedule, so every reading is known."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -37,43 +38,63 @@ class SkewedClock:
         return time.monotonic() + SKEW_S
 
 
-async def answer_after_a_pause(url: str) -> None:
-    """A bot written directly against the HTTP API: ``re: <text>`` after ANSWER_AFTER_S."""
+Answer = Callable[[aiohttp.ClientSession, dict], Awaitable[None]]
+
+
+async def answer_after_a_pause(http: aiohttp.ClientSession, message: dict) -> None:
+    """``re: <text>``, ANSWER_AFTER_S after the message."""
+    await asyncio.sleep(ANSWER_AFTER_S)
+    await call(http, "sendMessage", chat_id=message["chat"]["id"], text=f"re: {message['text']}")
+
+
+async def stream_by_editing(http: aiohttp.ClientSession, message: dict) -> None:
+    """One message, then two edits ANSWER_AFTER_S apart: a bot streaming its answer."""
+    chat_id = message["chat"]["id"]
+    _, sent = await call(http, "sendMessage", chat_id=chat_id, text="Thinking")
+    for text in ("Thinking... half", "Done: 42"):
+        await asyncio.sleep(ANSWER_AFTER_S)
+        message_id = sent["result"]["message_id"]
+        await call(http, "editMessageText", chat_id=chat_id, message_id=message_id, text=text)
+
+
+async def poll(url: str, answer: Answer) -> None:
+    """A bot written directly against the HTTP API, answering each message in turn."""
     offset = 0
     async with aiohttp.ClientSession(url) as http:
         while True:
             _, body = await call(http, "getUpdates", offset=offset, timeout=5)
             for update in body["result"]:
                 offset = update["update_id"] + 1
-                message = update["message"]
-                await asyncio.sleep(ANSWER_AFTER_S)
-                await call(
-                    http,
-                    "sendMessage",
-                    chat_id=message["chat"]["id"],
-                    text=f"re: {message['text']}",
-                )
+                await answer(http, update["message"])
 
 
-async def test_readings_are_the_emulators_intervals_whatever_its_clock(monkeypatch):
-    for module in ("server", "harness_link"):
-        monkeypatch.setattr(f"harness.botapi.{module}.Clock", SkewedClock)
+async def one_conversation(answer: Answer) -> tuple[Collected, dict]:
+    """One conversation (two turns) with a bot that answers with ``answer``: what it
+    produced, and the transport's status at its end."""
     emulator = Emulator()
     url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
-    bot = asyncio.create_task(answer_after_a_pause(url))
+    bot = asyncio.create_task(poll(url, answer))
     transport = BotApiTransport(url, TOKEN)
     collected = Collected()
     try:
         await transport.connect()
-        assert abs(transport.status()["clock_offset_ms"] - SKEW_S * 1000) < 5
-        started = Clock.now()
-        chat = scenario("skewed", [0.3], pattern="C1 A")
+        chat = scenario("chat", [0.3], pattern="C1 A")
         await asyncio.wait_for(run_conversation(transport, chat, "c", Clock(0.1), collected), 20)
+        status = transport.status()
     finally:
         bot.cancel()
         await asyncio.gather(bot, return_exceptions=True)
         await transport.close()
         await emulator.stop()
+    return collected, status
+
+
+async def test_readings_are_the_emulators_intervals_whatever_its_clock(monkeypatch):
+    for module in ("server", "harness_link"):
+        monkeypatch.setattr(f"harness.botapi.{module}.Clock", SkewedClock)
+    started = Clock.now()
+    collected, status = await one_conversation(answer_after_a_pause)
+    assert abs(status["clock_offset_ms"] - SKEW_S * 1000) < 5
     assert len(collected.turns) == 2
     for record in collected.turns:
         burst = record.burst
@@ -82,6 +103,17 @@ async def test_readings_are_the_emulators_intervals_whatever_its_clock(monkeypat
         assert 0 <= burst.send_ms[0] < 5  # half a round trip, on the harness's clock
     # Every line sits on the harness's timeline, not 500 s off it.
     assert all(started <= m.t <= Clock.now() for m in collected.messages)
+
+
+async def test_a_bot_streaming_by_edits_is_measured_to_its_final_edit():
+    collected, _ = await one_conversation(stream_by_editing)
+    for record in collected.turns:
+        burst = record.burst
+        assert burst.messages_in_reply == 1 and burst.edits_in_reply == 2
+        spread = burst.complete_reply_ms - burst.first_reply_ms  # two pauses, then the edit
+        assert 0 <= spread - 2 * ANSWER_AFTER_S * 1000 < TOLERANCE_MS
+    assert [m.text for m in collected.messages if m.edit] == ["Thinking... half", "Done: 42"] * 2
+    assert collected.late == {}
 
 
 async def test_an_emulator_that_is_not_there_is_one_clear_line():
