@@ -17,7 +17,11 @@ import pytest
 from harness.botapi import Emulator
 from harness.clock import Clock
 from harness.conversation import run_conversation
-from harness.transport.botapi_transport import BotApiTransport, EmulatorUnavailable
+from harness.transport.botapi_transport import (
+    BotApiTransport,
+    EmulatorLost,
+    EmulatorUnavailable,
+)
 from tests.test_botapi_emulator import TOKEN, call
 from tests.test_ground_truth import Collected
 from tests.test_locust_run import free_port, locust
@@ -192,3 +196,20 @@ async def test_a_closing_window_takes_what_was_stamped_inside_it_and_no_more():
     finally:
         await transport.close()
         await emulator.stop()
+
+
+async def test_an_emulator_gone_mid_conversation_ends_it_with_its_own_category():
+    emulator = Emulator()
+    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
+    transport = BotApiTransport(url, TOKEN)
+    try:
+        await transport.connect()
+        session = await transport.open("c", scenario("s", [0.3]))
+        await emulator.stop()
+        with pytest.raises(EmulatorLost) as caught:
+            await session.send("anyone there?")
+        assert caught.value.category == "emulator_lost"
+        assert str(caught.value) == f"lost the connection to the Bot API emulator at {url}"
+        assert transport.status()["connected"] is False
+    finally:
+        await transport.close()

@@ -95,7 +95,7 @@ class _Link:
 
     async def request(self, payload: dict) -> dict:
         if self.lost:
-            raise EmulatorLost(f"lost the connection to the Bot API emulator at {self.url}")
+            raise self._lost()
         req = payload["req"] = next(self._serial)
         answer = self._answers[req] = asyncio.get_running_loop().create_future()
         try:
@@ -107,11 +107,12 @@ class _Link:
                 f"the Bot API emulator at {self.url} did not answer within {REQUEST_TIMEOUT_S:g} s"
             ) from None
         except (ConnectionError, aiohttp.ClientError):
-            raise EmulatorLost(
-                f"lost the connection to the Bot API emulator at {self.url}"
-            ) from None
+            raise self._lost() from None
         finally:
             self._answers.pop(req, None)
+
+    def _lost(self) -> EmulatorLost:
+        return EmulatorLost(f"lost the connection to the Bot API emulator at {self.url}")
 
     async def ping(self) -> None:
         sent = Clock.now()
@@ -143,9 +144,7 @@ class _Link:
             self.lost = True
             for answer in self._answers.values():
                 if not answer.done():
-                    answer.set_exception(
-                        EmulatorLost(f"lost the connection to the Bot API emulator at {self.url}")
-                    )
+                    answer.set_exception(self._lost())
 
     def _dispatch(self, event: dict) -> None:
         op = event["op"]
