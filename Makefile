@@ -23,13 +23,14 @@ demo: $(STAMP)
 		--run-time 30s --time-scale 0.1 --report-dir $(DEMO_REPORT) --only-summary
 
 test: $(STAMP)
-	$(BIN)/ruff check harness locustfiles tests
-	$(BIN)/ruff format --check harness locustfiles tests
+	$(BIN)/ruff check harness locustfiles tests bench
+	$(BIN)/ruff format --check harness locustfiles tests bench
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	cd bench && ../$(BIN)/python telegram.py
+	$(BIN)/python bench/botapi.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

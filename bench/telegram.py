@@ -128,9 +128,9 @@ Measured {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} on {os.cpu_count()} 
 {"installed" if find_spec("cryptg") else "NOT installed"}.
 Command: `python bench/telegram.py` (part of `make bench`).
 
-One Locust process, {USERS} real Telethon clients (one account each) over MTProto 2.0 to the
-local Telegram of the test suite (its own process, an instant echo bot, users that never pause), about
-{STEADY_S} s of steady state:
+One Locust process, {USERS} real Telethon clients (one account each) over MTProto 2.0 to
+the local Telegram of the test suite (its own process, an instant echo bot, users that
+never pause), about {STEADY_S} s of steady state:
 
 - **{rate:,.0f} messages per second** (sent + received) sustained by the Locust process;
 - **{cpu_ms:.2f} ms of Locust-process CPU per message** (the local Telegram used

@@ -68,3 +68,12 @@ def test_edits_extend_the_reply_to_the_final_edit_without_counting_as_messages()
     assert m.complete_reply_ms == pytest.approx(2250)  # time to the final edit
     assert m.messages_in_reply == 1 and m.edits_in_reply == 2
     assert m.reply_gaps_ms == ()
+
+
+def test_chat_actions_give_the_wait_for_typing_without_counting_as_messages():
+    # typing during the burst (at 0.5), then after the last message (at 1.0): 1.3 and 1.8
+    m = measure_burst([0.0, 1.0], [0.0, 1.0], [2.0], False, 1.0, actions=[0.5, 1.3, 1.8])
+    assert m.first_action_ms == pytest.approx(300)  # the first after s_n, not the early one
+    assert m.actions == 3
+    assert m.messages_in_reply == 1 and m.reply_groups == 1 and m.premature_messages == 0
+    assert measure_burst([0.0], [0.0], [1.0], False, 1.0).first_action_ms is None

@@ -8,6 +8,7 @@ import orjson
 import typer
 
 from harness.cli.accounts import accounts_app
+from harness.cli.botapi import botapi_app
 from harness.cli.login import login
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(accounts_app, name="accounts")
 app.command()(login)
+app.add_typer(botapi_app, name="botapi")
 ScenarioPaths = typer.Argument(..., help="Scenario files or folders.")
 
 

@@ -109,7 +109,13 @@ class Conversation:
         self._flush_transcript()
         in_flight = self._burst is not None
         result = ConversationResult(
-            self.id, self.scenario.name, self._turns, reason, int(in_flight), error
+            self.id,
+            self.scenario.name,
+            self._turns,
+            reason,
+            int(in_flight),
+            error,
+            tuple(self.session.inbox.bot_errors.items()),
         )
         self.observer.on_end(result)
         return result
@@ -141,10 +147,15 @@ class Conversation:
             if position == 0:
                 self._close_late_window()
         timed_out = await self._collect(burst)
-        arrivals = [m.t_received for m in burst.arrivals if not m.edit]
+        # Sorted: a transport that stamps at the source may hand over concurrent sends
+        # slightly out of order.
+        arrivals = sorted(m.t_received for m in burst.arrivals if m.is_new)
         edits = [m.t_received for m in burst.arrivals if m.edit]
+        actions = sorted(m.t_received for m in burst.arrivals if m.action is not None)
         quiet = self.clock.real(self.scenario.collect.quiet_window)
-        measured = measure_burst(burst.calls, burst.acks, arrivals, timed_out, quiet, edits)
+        measured = measure_burst(
+            burst.calls, burst.acks, arrivals, timed_out, quiet, edits, actions
+        )
         self._burst = None
         self._late_turn = index
         self._turns += 1
@@ -157,8 +168,10 @@ class Conversation:
         collect = self.scenario.collect
         last_sent = burst.acks[-1]
         hard_end = last_sent + self.clock.real(collect.max_collect)
-        if not any(m.t_received >= last_sent and not m.edit for m in burst.arrivals):
-            first_by = min(last_sent + self.clock.real(collect.first_reply_timeout), hard_end)
+        first_by = min(last_sent + self.clock.real(collect.first_reply_timeout), hard_end)
+        # Edits and chat actions (typing) are part of the reply, but only a new message
+        # starts it.
+        while not any(m.t_received >= last_sent and m.is_new for m in burst.arrivals):
             if not await self._take(first_by) and not await self._recover():
                 return True
         quiet = self.clock.real(collect.quiet_window)
@@ -205,9 +218,9 @@ class Conversation:
             burst.arrivals.append(message)
             turn = burst.turn
         else:
-            self._late_count += self._late_turn is not None and not message.edit
+            self._late_count += self._late_turn is not None and message.is_new
             turn = self._late_turn if self._late_turn is not None else 0
-        self._record("agent", turn, message.text, message.t_received, message.edit)
+        self._record("agent", turn, message.text, message.t_received, message.edit, message.action)
 
     def _close_late_window(self) -> None:
         """The previous turn's late replies are all in: report them."""
@@ -216,18 +229,26 @@ class Conversation:
             self.observer.on_late(record)
         self._late_turn, self._late_count = None, 0
 
-    def _record(self, role: Role, turn: int, text: str, t: float, edit: bool = False) -> None:
+    def _record(
+        self,
+        role: Role,
+        turn: int,
+        text: str,
+        t: float,
+        edit: bool = False,
+        action: str | None = None,
+    ) -> None:
+        persona = self.scenario.persona.name
         self._entries.append(
-            TranscriptEntry(
-                self.id, self.scenario.name, self.scenario.persona.name, turn, role, text, t, edit
-            )
+            TranscriptEntry(self.id, self.scenario.name, persona, turn, role, text, t, edit, action)
         )
 
     def _flush_transcript(self) -> None:
         """Emit the recorded lines in time order, into the transcript and the history."""
         self._entries.sort(key=lambda entry: entry.t)
         for entry in self._entries:
-            self._history.append((entry.role, entry.text))
+            if entry.action is None:  # the persona reads messages, not "typing..."
+                self._history.append((entry.role, entry.text))
             self.observer.on_message(entry)
         self._entries.clear()
 

@@ -29,6 +29,8 @@ class TranscriptEntry:
     """Monotonic seconds: when the client message was acknowledged or the agent's arrived."""
     edit: bool = False
     """The agent edited an earlier message to this text (a bot streaming by editing)."""
+    action: str | None = None
+    """The agent showed a chat action (``typing``...): no message, ``text`` is empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class ConversationResult:
     end_reason: EndReason
     bursts_interrupted: int
     error: str | None = None
+    bot_errors: tuple[tuple[tuple[str, str], int], ...] = ()
+    """The agent's own failures the transport saw in this chat: ((category, detail), count)."""
 
 
 class ConversationObserver(Protocol):

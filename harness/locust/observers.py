@@ -35,6 +35,10 @@ class Reconnected(Exception):
     """A turn's timing crossed a lost-and-restored connection: not a latency."""
 
 
+class BotError(Exception):
+    """The bot under test failed a call the transport saw (429, an unknown method...)."""
+
+
 class Handoff:
     """Loop-side observer: hands every record to the gevent side, in order."""
 
@@ -64,7 +68,8 @@ class LocustObserver:
 
     def on_message(self, entry: TranscriptEntry) -> None:
         self._runtime.recorder.on_message(entry)
-        self._runtime.note_message(entry)
+        if entry.action is None:  # the live view shows messages, not "typing..."
+            self._runtime.note_message(entry)
 
     def on_turn(self, record: TurnRecord) -> None:
         if self._runtime.stopping:
@@ -95,6 +100,8 @@ class LocustObserver:
             self._request("complete_reply", name, burst.complete_reply_ms, burst.messages_in_reply)
         for ms in burst.reply_gaps_ms:
             self._request("reply_gap", name, ms)
+        if burst.first_action_ms is not None:
+            self._request("first_action", name, burst.first_action_ms)
 
     def on_late(self, record: LateReplies) -> None:
         self._runtime.recorder.on_late(record)
@@ -105,6 +112,9 @@ class LocustObserver:
         if result.error is not None:  # its own row: flood_wait, account_retired, error
             kind = "conversation" if result.end_reason == "error" else result.end_reason
             self._request(kind, result.scenario, 0, exception=ConversationFailed(result.error))
+        for (category, detail), count in result.bot_errors:  # a row per kind of bot mistake
+            for _ in range(count):
+                self._request(category, result.scenario, 0, exception=BotError(detail))
 
     def _request(
         self, kind: str, name: str, ms: float, length: int = 0, exception: Exception | None = None

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.botapi.protocol import CHAT_TYPES
 from harness.locust.shape_plan import SHAPES
 from harness.report import parse_override
 from harness.transport import TRANSPORTS, TransportSettings
@@ -120,6 +121,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="chatstorm",
         help="Key prefix of the pool in Redis (default chatstorm).",
     )
+    botapi = parser.add_argument_group(
+        "chatstorm over the Bot API emulator",
+        "With --transport botapi: your real bot, pointed at the emulator (harness/botapi).",
+    )
+    botapi.add_argument(
+        "--botapi-url",
+        default=None,
+        env_var="CHATSTORM_BOTAPI_URL",
+        help="Where the emulator listens (default with --botapi-serve: http://127.0.0.1:8081).",
+    )
+    botapi.add_argument(
+        "--bot-token",
+        default=None,
+        env_var="CHATSTORM_BOT_TOKEN",
+        help="The token your bot uses (never logged or reported).",
+    )
+    botapi.add_argument(
+        "--botapi-serve",
+        action="store_true",
+        default=False,
+        help="Start the emulator inside this Locust process (the master) at --botapi-url.",
+    )
+    botapi.add_argument(
+        "--botapi-chat",
+        choices=CHAT_TYPES,
+        default="private",
+        help="The kind of chat each simulated user writes in (default private).",
+    )
+    botapi.add_argument(
+        "--botapi-state",
+        default=None,
+        metavar="PATH",
+        help="With --botapi-serve: where update ids are kept across restarts "
+        "(default: $XDG_STATE_HOME/chatstorm/botapi.json).",
+    )
+    botapi.add_argument(
+        "--telegram-limits",
+        action="store_true",
+        default=False,
+        help="With --botapi-serve: answer a bot that sends too fast with 429, as Telegram does.",
+    )
     shapes = parser.add_argument_group(
         "chatstorm load shapes", "Users over time; the peak is -u/--users, the pace -r."
     )
@@ -208,4 +250,8 @@ def transport_settings(options: argparse.Namespace) -> TransportSettings:
         accounts_file=Path(options.accounts_file) if options.accounts_file else None,
         redis_url=options.redis_url,
         redis_prefix=options.redis_prefix,
+        botapi_url=options.botapi_url,
+        bot_token=options.bot_token,
+        botapi_serve=options.botapi_serve,
+        botapi_chat=options.botapi_chat,
     )

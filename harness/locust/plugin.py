@@ -76,6 +76,13 @@ def _register(scenarios: list[Scenario]) -> None:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
         runtime = LocustRuntime(environment, scenarios)
+        if options.botapi_serve and not isinstance(environment.runner, WorkerRunner):
+            try:
+                runtime.serve_botapi()
+            except (OSError, ValueError) as exc:
+                sys.stderr.write(f"chatstorm: {exc}\n")
+                runtime.shutdown()
+                raise SystemExit(2) from None
         RUNTIMES[environment] = runtime
         state["runtime"] = runtime
         if environment.web_ui is not None:

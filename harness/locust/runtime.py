@@ -15,12 +15,15 @@ import time
 from collections import Counter, deque
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import gevent
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from harness.agent.reference import BatchRecord
+from harness.botapi import Emulator, Limits
+from harness.botapi.ids import default_state_path
 from harness.clock import Clock
 from harness.conversation import (
     ConversationResult,
@@ -86,10 +89,23 @@ class LocustRuntime:
         self.recorder = Recorder()
         self.report: dict | None = None
         self._transport: Transport | None = None
+        self.emulator: Emulator | None = None
         self._active: set[asyncio.Task] = set()
         self._serial = itertools.count(1)
         self._gevent_side = LocustObserver(self)
         self._loop_side = Handoff(self.loop, self._gevent_side)
+
+    def serve_botapi(self) -> None:
+        """--botapi-serve: the Bot API emulator runs on this process's event loop, at
+        --botapi-url, for this process's users and every worker's."""
+        options = self.environment.parsed_options
+        state = Path(options.botapi_state) if options.botapi_state else default_state_path()
+        self.emulator = Emulator(state, Limits() if options.telegram_limits else None)
+        url = urlsplit(self.transport_settings.emulator_url)
+        self.loop.start()
+        start = partial(self.emulator.start, url.hostname or "127.0.0.1", url.port or 80)
+        self.loop.submit(start).wait(timeout=OPEN_TIMEOUT_S)
+        log.info("chatstorm: Bot API emulator serving at %s", self.transport_settings.emulator_url)
 
     def begin(self, runs_users: bool) -> None:
         """A test starts: fresh figures and transcript. A process that runs users (not a
@@ -106,7 +122,7 @@ class LocustRuntime:
         self._fresh_process_figures()
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
-        if runs_users and not self.loop.running:
+        if runs_users and self._transport is None:  # the loop may run already (--botapi-serve)
             self.loop.start()
             self.loop.submit(self._open_transport).wait(timeout=OPEN_TIMEOUT_S)
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
@@ -309,6 +325,8 @@ class LocustRuntime:
     def shutdown(self) -> None:
         if self.loop.running and self._transport is not None:
             self.loop.submit(self._transport.close).wait(timeout=SETTLE_TIMEOUT_S)
+        if self.loop.running and self.emulator is not None:
+            self.loop.submit(self.emulator.stop).wait(timeout=SETTLE_TIMEOUT_S)
         self.loop.stop()
         self.recorder.close()
         if self._user_sampler is not None:

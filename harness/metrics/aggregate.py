@@ -13,7 +13,7 @@ from harness.metrics.burst import BurstMeasurement, DebounceEvidence
 from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce
 from harness.metrics.histogram import Histogram
 
-LATENCIES = ("send", "first_reply", "complete_reply", "reply_gap")
+LATENCIES = ("send", "first_reply", "complete_reply", "reply_gap", "first_action")
 COUNTERS = (
     "conversations",
     "conversations_interrupted",
@@ -26,6 +26,8 @@ COUNTERS = (
     "late_replies",
     "premature_bursts",
     "premature_messages",
+    "edits",
+    "chat_actions",
 )
 
 
@@ -44,6 +46,8 @@ class ScenarioStats:
     premature_bursts: int = 0
     premature_messages: int = 0
     edits: int = 0
+    chat_actions: int = 0
+    bot_errors: Counter[str] = field(default_factory=Counter)
     reply_groups_per_burst: Histogram = field(default_factory=lambda: Histogram(exact=True))
     messages_per_reply: Histogram = field(default_factory=lambda: Histogram(exact=True))
     latency_ms: dict[str, Histogram] = field(
@@ -70,6 +74,7 @@ class ScenarioStats:
         self.premature_bursts += burst.premature
         self.premature_messages += burst.premature_messages
         self.edits += burst.edits_in_reply
+        self.chat_actions += burst.actions
         self.reply_groups_per_burst.add(burst.reply_groups)
         if not burst.timed_out:
             self.messages_per_reply.add(burst.messages_in_reply)
@@ -82,19 +87,26 @@ class ScenarioStats:
             latency["complete_reply"].add(burst.complete_reply_ms)
         for value in burst.reply_gaps_ms:
             latency["reply_gap"].add(value)
+        if burst.first_action_ms is not None:
+            latency["first_action"].add(burst.first_action_ms)
         if burst.debounce_evidence is not None and len(self.debounce_samples) < SAMPLE_LIMIT:
             self.debounce_samples.append(burst.debounce_evidence)
 
-    def add_conversation(self, end_reason: str, bursts_interrupted: int) -> None:
+    def add_conversation(
+        self, end_reason: str, bursts_interrupted: int, bot_errors: dict[str, int] | None = None
+    ) -> None:
         self.conversations += 1
         self.conversations_interrupted += end_reason == "interrupted"
         self.end_reasons[end_reason] += 1
         self.bursts_interrupted += bursts_interrupted
+        if bot_errors:
+            self.bot_errors.update(bot_errors)
 
     def merge(self, other: ScenarioStats) -> None:
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.end_reasons.update(other.end_reasons)
+        self.bot_errors.update(other.bot_errors)
         self.reply_groups_per_burst.merge(other.reply_groups_per_burst)
         self.messages_per_reply.merge(other.messages_per_reply)
         for name, histogram in other.latency_ms.items():
@@ -107,6 +119,7 @@ class ScenarioStats:
         return {
             **{name: getattr(self, name) for name in COUNTERS},
             "end_reasons": dict(self.end_reasons),
+            "bot_errors": dict(self.bot_errors),
             "reply_groups_per_burst": self.reply_groups_per_burst.to_state(),
             "messages_per_reply": self.messages_per_reply.to_state(),
             "latency_ms": {name: h.to_state() for name, h in self.latency_ms.items()},
@@ -121,6 +134,7 @@ class ScenarioStats:
         return cls(
             **{name: state[name] for name in COUNTERS},
             end_reasons=Counter(state["end_reasons"]),
+            bot_errors=Counter(state["bot_errors"]),
             reply_groups_per_burst=Histogram.from_state(state["reply_groups_per_burst"]),
             messages_per_reply=Histogram.from_state(state["messages_per_reply"]),
             latency_ms={n: Histogram.from_state(h) for n, h in state["latency_ms"].items()},
@@ -148,6 +162,8 @@ class ScenarioStats:
             "premature_reply_rate": _rate(self.premature_bursts, self.bursts),
             "premature_messages": self.premature_messages,
             "edits": self.edits,
+            "chat_actions": self.chat_actions,
+            "bot_errors": dict(sorted(self.bot_errors.items())),
             "reply_groups_per_burst": self.reply_groups_per_burst.counts(),
             "messages_per_reply": self.messages_per_reply.counts(),
             "latency_ms": {name: h.summary() for name, h in self.latency_ms.items()},

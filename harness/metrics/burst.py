@@ -10,6 +10,8 @@ r_1..r_k (from s_1 until the reply collection closed). Then:
   arrive after s_n. An agent that batches the burst scores 1.
 - edits: a bot that streams by editing its message; complete_reply then runs to the
   final edit, and the edits are counted apart from messages.
+- chat actions (``typing``...): ``first_action`` = first action after s_n, minus s_n:
+  how long the user waits to see that the agent is at work. Counted apart from messages.
 - debounce evidence: the burst's message times, the agent's message times and the start
   of each reply (a reply ends after ``quiet_window`` of silence), relative to s_1, plus
   the reaction time F (start of the last reply after s_n, minus s_n).
@@ -45,6 +47,8 @@ class BurstMeasurement:
     reply_gaps_ms: tuple[float, ...]
     messages_in_reply: int
     edits_in_reply: int
+    first_action_ms: float | None
+    actions: int
     premature_messages: int
     reply_groups: int
     debounce_evidence: DebounceEvidence | None
@@ -66,12 +70,13 @@ def measure_burst(
     timed_out: bool,
     quiet_window: float,
     edits: Sequence[float] = (),
+    actions: Sequence[float] = (),
 ) -> BurstMeasurement:
     """Measure one burst. ``arrivals`` (new agent messages) are sorted and none precedes
     ``send_acks[0]``; ``quiet_window`` (seconds) is the silence that separates two
     replies; ``edits`` are when the agent edited its messages (a bot that streams its
     answer by editing): they count toward ``complete_reply``, the time to the final
-    edit, but are not messages."""
+    edit, but are not messages. ``actions`` (sorted) are the chat actions it showed."""
     if not send_acks or len(send_calls) != len(send_acks):
         raise ValueError("a burst needs at least one send, with a call and an ack time each")
     acks = list(send_acks)
@@ -84,6 +89,7 @@ def measure_burst(
     )
     groups += bool(reply)
     late_edits = [t for t in edits if t >= last]
+    after = bisect_left(actions, last)
     return BurstMeasurement(
         client_messages=len(acks),
         send_ms=tuple((ack - call) * 1000 for call, ack in zip(send_calls, acks, strict=True)),
@@ -92,6 +98,8 @@ def measure_burst(
         reply_gaps_ms=tuple((b - a) * 1000 for a, b in itertools.pairwise(reply)),
         messages_in_reply=len(reply),
         edits_in_reply=len(late_edits),
+        first_action_ms=(actions[after] - last) * 1000 if after < len(actions) else None,
+        actions=len(actions),
         premature_messages=len(early),
         reply_groups=groups,
         debounce_evidence=_debounce_evidence(acks, arrivals, quiet_window),

@@ -69,6 +69,8 @@ class Recorder:
         }
         if entry.edit:
             line["edit"] = True
+        if entry.action is not None:
+            line["action"] = entry.action
         self._transcript.write(orjson.dumps(line) + b"\n")
 
     def on_turn(self, record: TurnRecord) -> None:
@@ -88,9 +90,12 @@ class Recorder:
             stats.scenario(record.scenario).add_late(record.count)
 
     def on_end(self, result: ConversationResult) -> None:
+        bot_errors: dict[str, int] = {}
+        for (category, _detail), count in result.bot_errors:
+            bot_errors[category] = bot_errors.get(category, 0) + count
         for stats in self._sinks:
             stats.scenario(result.scenario).add_conversation(
-                result.end_reason, result.bursts_interrupted
+                result.end_reason, result.bursts_interrupted, bot_errors
             )
 
     def on_batch(self, scenario: str, batch: dict) -> None:

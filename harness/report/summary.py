@@ -87,6 +87,10 @@ def print_summary(report: dict, console: Console | None = None) -> None:
             f"{reconnected} burst(s) spanned a reconnect to the agent: their messages are "
             "counted, their timing is left out of the latencies (it is the outage's)."
         )
+    errors = report["totals"].get("bot_errors")
+    if errors:
+        counted = ", ".join(f"{category} {count:,}" for category, count in errors.items())
+        console.print(f"[bold red]Bot errors[/] (calls the bot under test got refused): {counted}")
     scale = report["run"].get("time_scale", 1.0)
     if scale != 1.0:
         console.print(

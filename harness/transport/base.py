@@ -8,7 +8,7 @@ acknowledged, ``AgentMessage.t_received`` when a message arrives, both from
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +44,13 @@ class AgentMessage:
     """Fetched by ``Session.catch_up`` because its push was lost on the way."""
     edit: bool = False
     """An edit of an earlier message (``message_id``), not a new one."""
+    action: str | None = None
+    """A chat action the agent showed (``typing``...), not a message; ``text`` is empty."""
+
+    @property
+    def is_new(self) -> bool:
+        """A new message: neither an edit nor a chat action."""
+        return not self.edit and self.action is None
 
 
 class Session(Protocol):
@@ -82,13 +89,18 @@ class Inbox:
     """Arrived agent messages of one session, in order, with a deadline-aware ``get``.
 
     Cheaper than ``asyncio.wait_for(queue.get())``: no task per wait, one timer handle.
+    ``bot_errors`` counts the agent's own failures the transport saw in this chat (a bot
+    answered 429 by the Bot API emulator), by (category, detail).
     """
 
-    __slots__ = ("_messages", "_waiter")
+    __slots__ = ("_messages", "_waiter", "bot_errors", "waited_until")
 
     def __init__(self) -> None:
         self._messages: deque[AgentMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self.bot_errors: Counter[tuple[str, str]] = Counter()
+        self.waited_until = 0.0
+        """The deadline of the latest ``get``: where a window that closed on it ended."""
 
     def deliver(
         self,
@@ -96,9 +108,13 @@ class Inbox:
         message_id: int | str | None = None,
         recovered: bool = False,
         edit: bool = False,
+        action: str | None = None,
+        t_received: float | None = None,
     ) -> AgentMessage:
-        """Stamp and store an arriving message (or edit); wakes a pending ``get``."""
-        message = AgentMessage(text, Clock.now(), message_id, recovered, edit)
+        """Store an arriving message (or edit, or chat action), stamped now unless the
+        transport knows better (``t_received``); wakes a pending ``get``."""
+        t = Clock.now() if t_received is None else t_received
+        message = AgentMessage(text, t, message_id, recovered, edit, action)
         self._messages.append(message)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -117,6 +133,7 @@ class Inbox:
 
     async def get(self, timeout: float) -> AgentMessage | None:
         """The next message, or None when ``timeout`` real seconds pass first."""
+        self.waited_until = Clock.now() + max(timeout, 0.0)
         if self._messages:
             return self._messages.popleft()
         if timeout <= 0:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.agent.reference import BatchRecord
+from harness.botapi.protocol import CHAT_TYPES
 from harness.clock import Clock
 from harness.coord import (
     MemoryAccounts,
@@ -19,13 +21,16 @@ from harness.coord import (
     read_sessions_file,
 )
 from harness.transport.base import Transport
+from harness.transport.botapi_transport import BotApiTransport
 from harness.transport.mock import MockTransport
 
 # Imported here, at the top, on purpose: under Locust the first import of Telethon must
 # happen in the main thread (gevent's process machinery cannot start in the loop thread).
 from harness.transport.telethon_transport import TelethonTransport
 
-TRANSPORTS = ("mock", "telethon")
+TRANSPORTS = ("mock", "telethon", "botapi")
+DEFAULT_BOTAPI_URL = "http://127.0.0.1:8081"
+BOT_TOKEN = re.compile(r"\d{1,19}:[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,21 @@ class TransportSettings:
     accounts_file: Path | None = None
     redis_url: str | None = field(default=None, repr=False)  # may carry a password
     redis_prefix: str = "chatstorm"
+    botapi_url: str | None = None
+    bot_token: str | None = field(default=None, repr=False)  # a secret: never shown
+    botapi_serve: bool = False
+    botapi_chat: str = "private"
+
+    @property
+    def emulator_url(self) -> str:
+        return (self.botapi_url or DEFAULT_BOTAPI_URL).rstrip("/")
 
     def problems(self) -> list[str]:
         """What is missing for this transport, each with the option that fixes it."""
         if self.name not in TRANSPORTS:
             return [f"unknown transport {self.name!r}: choose one of {', '.join(TRANSPORTS)}"]
+        if self.name == "botapi":
+            return self._botapi_problems()
         if self.name != "telethon":
             return []
         problems = []
@@ -59,6 +74,30 @@ class TransportSettings:
             )
         return problems
 
+    def _botapi_problems(self) -> list[str]:
+        problems = []
+        if not self.bot_token:
+            problems.append(
+                "--transport botapi needs the bot's token: --bot-token TOKEN "
+                "(or CHATSTORM_BOT_TOKEN)"
+            )
+        elif not BOT_TOKEN.fullmatch(self.bot_token):
+            problems.append(
+                "--bot-token is not a bot token: expected <bot id>:<secret>, as BotFather gives it"
+            )
+        if self.botapi_url is None and not self.botapi_serve:
+            problems.append(
+                "--transport botapi needs --botapi-url URL (where `harness botapi serve` "
+                "listens) or --botapi-serve to start the emulator in Locust"
+            )
+        elif not self.emulator_url.startswith(("http://", "https://")):
+            problems.append(
+                f"--botapi-url must start with http:// or https://, got {self.emulator_url}"
+            )
+        if self.botapi_chat not in CHAT_TYPES:
+            problems.append(f"--botapi-chat must be one of {', '.join(CHAT_TYPES)}")
+        return problems
+
 
 async def open_transport(
     settings: TransportSettings,
@@ -68,6 +107,12 @@ async def open_transport(
     """The transport ``settings`` describe, connected to what it needs (Redis, accounts)."""
     if settings.name == "mock":
         return MockTransport(clock, settings.seed, on_batch)
+    if settings.name == "botapi":
+        transport = BotApiTransport(
+            settings.emulator_url, settings.bot_token or "", settings.botapi_chat
+        )
+        await transport.connect()
+        return transport
     if settings.redis_url is not None:
         client = await connect_redis(settings.redis_url)
         accounts = RedisAccounts(client, settings.redis_prefix)

@@ -1,0 +1,8 @@
+"""A Telegram Bot API emulator: real, unmodified bots (python-telegram-bot, aiogram, any
+framework with a custom API base URL) talk to it as to Telegram, and the harness drives
+their chats over its network API (``protocol``)."""
+
+from harness.botapi.limits import Limits
+from harness.botapi.server import Emulator
+
+__all__ = ["Emulator", "Limits"]

@@ -1,0 +1,58 @@
+"""``harness botapi serve``: the Telegram Bot API emulator as a standalone server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+import typer
+
+from harness.botapi import Emulator, Limits
+from harness.botapi.ids import default_state_path
+
+botapi_app = typer.Typer(help="The Telegram Bot API emulator.", no_args_is_help=True)
+StateFile = typer.Option(
+    None,
+    help="Where update and user ids are kept across restarts "
+    "(default: $XDG_STATE_HOME/chatstorm/botapi.json).",
+)
+
+
+@botapi_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8081, help="Port to listen on (0: any free port)."),
+    state: Path | None = StateFile,
+    telegram_limits: bool = typer.Option(
+        False,
+        "--telegram-limits",
+        help="Answer bots that send too fast with 429, as Telegram does: about 1 message/s "
+        "per chat (short bursts pass), 30/s per bot, 20/min per group.",
+    ),
+) -> None:
+    """Serve the Bot API at http://HOST:PORT/bot<token>/<method> until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        asyncio.run(_serve(host, port, state or default_state_path(), telegram_limits))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"harness: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _serve(host: str, port: int, state: Path, telegram_limits: bool) -> None:
+    emulator = Emulator(state, Limits() if telegram_limits else None)
+    bound = await emulator.start(host, port)
+    limits = "Telegram-like limits on" if telegram_limits else "no limits"
+    typer.echo(f"chatstorm Bot API emulator on http://{host}:{bound} ({limits}; state {state})")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await emulator.stop()
+    for bot_id, figures in emulator.stats()["bots"].items():
+        typer.echo(f"bot {bot_id}: {figures}")

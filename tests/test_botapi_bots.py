@@ -1,0 +1,288 @@
+"""Real bots (python-telegram-bot, aiogram) against the Bot API emulator, driven by the
+botapi transport in process and by Locust in a subprocess.
+
+The bots are unmodified framework programs (tests/bots/), pointed at the emulator by
+their documented base-URL options, run as subprocesses and always killed. The batching
+bot keeps its own log, stamped with the same monotonic clock as the emulator (one
+machine): the harness's readings must agree with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from harness.botapi.protocol import STATS_PATH
+from harness.clock import Clock
+from harness.conversation import run_conversation
+from harness.scenario import Scenario
+from harness.transport.botapi_transport import BotApiTransport
+from tests.test_ground_truth import Collected
+from tests.test_locust_run import LOCUST, free_port, read_jsonl, run_headless
+from tests.test_telethon_transport import scenario
+
+REPO = Path(__file__).resolve().parent.parent
+BOTS = REPO / "tests" / "bots"
+SCALE = 0.2  # pauses of 60 ms inside a burst, quiet windows of 300 ms, in real time
+# The bot's debounce (0.3 s) is longer than the pauses; after showing "typing" it thinks
+# longer (0.35 s) than a quiet window: typing alone must not close a reply window.
+DEBOUNCE_S, THINK_S, PARTS, GAP_S = 0.3, 0.35, 2, 0.05
+# The bot stamps what it did; the emulator, when the bot's call reached it: an HTTP call
+# later, a few ms (tens on a loaded machine). A reading taken from the burst's first
+# message, not its last, would be 120 ms off.
+CALL_MS = 80.0
+_bot_ids = itertools.count(7001)
+
+
+def new_token() -> str:
+    """A bot of its own per test: tests sharing the emulator never share a bot."""
+    return f"{next(_bot_ids)}:chatstorm-test-{os.getpid()}"
+
+
+@contextmanager
+def stopped_at_exit(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """A bot whose server disappears retries forever: kill it on every path, by its pid.
+    (Asked politely, a bot first waits for its long poll to end: seconds per test.)"""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory) -> Iterator[str]:
+    """``harness botapi serve`` in a subprocess; its URL."""
+    state = tmp_path_factory.mktemp("botapi") / "state.json"
+    command = [sys.executable, "-m", "harness.cli", "botapi", "serve", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--state", str(state)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    with stopped_at_exit(process):
+        line = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert url, f"the emulator did not start: {line!r}"
+        yield url.group(0)
+
+
+def emulator_stats(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}{STATS_PATH}", timeout=5) as response:
+        return json.loads(response.read())
+
+
+@contextmanager
+def bot(script: str, url: str, token: str, *args: str) -> Iterator[subprocess.Popen]:
+    """A bot program from tests/bots, running until it polls (or its webhook is set)."""
+    process = subprocess.Popen(
+        [sys.executable, str(BOTS / script), "--base-url", url, *args],
+        env={**os.environ, "BOT_TOKEN": token},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with stopped_at_exit(process):
+        bot_id = token.split(":")[0]
+        deadline = time.monotonic() + 30
+        while True:
+            figures = emulator_stats(url)["bots"].get(bot_id, {})
+            if figures.get("polling") or figures.get("webhook"):
+                break
+            assert process.poll() is None, process.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, f"{script} did not connect within 30 s"
+            time.sleep(0.05)
+        yield process
+
+
+def batching_bot(url: str, token: str, log: Path, *extra: str):
+    timing = f"--debounce {DEBOUNCE_S} --think {THINK_S} --parts {PARTS} --gap {GAP_S}"
+    return bot("ptb_batching_bot.py", url, token, "--log", str(log), *timing.split(), *extra)
+
+
+async def converse(url: str, token: str, conversations: dict[str, Scenario]) -> Collected:
+    """Hold the conversations at once over the botapi transport; what they produced."""
+    transport = BotApiTransport(url, token)
+    await transport.connect()
+    collected = Collected()
+    try:
+        runs = [
+            run_conversation(transport, chat, name, Clock(SCALE), collected)
+            for name, chat in conversations.items()
+        ]
+        await asyncio.wait_for(asyncio.gather(*runs), 30)
+    finally:
+        await transport.close()
+    return collected
+
+
+async def test_readings_agree_with_the_python_telegram_bot_log(emulator, tmp_path):
+    token, log = new_token(), tmp_path / "bot.jsonl"
+    with batching_bot(emulator, token, log):
+        collected = await converse(
+            emulator, token, {name: scenario(name, [0.3]) for name in ("a", "b", "c")}
+        )
+    assert {end.end_reason for end in collected.ends} == {"max_turns"}
+    batches = read_jsonl(log)
+    assert len(batches) == len(collected.turns) == 6  # one batch per burst: batched
+    for record in collected.turns:
+        burst = record.burst
+        assert burst.reply_groups == 1 and burst.messages_in_reply == PARTS
+        assert burst.premature_messages == 0
+        sent = [
+            m
+            for m in collected.messages
+            if m.conversation_id == record.conversation_id
+            and m.turn == record.turn
+            and m.role == "client"
+        ]
+        chat = [b for b in batches if b["received"][0]["text"].startswith(record.scenario)]
+        batch = sorted(chat, key=lambda b: b["t_closed"])[record.turn]
+        assert [m["text"] for m in batch["received"]] == [m.text for m in sent]
+        # One machine, one monotonic clock: the bot got the last message after the harness
+        # had it acknowledged, and each of its calls reached the emulator after the bot
+        # made it; never the reverse.
+        assert batch["received"][-1]["t"] >= sent[-1].t
+        for reading, bot_did_it in (
+            (burst.first_reply_ms, batch["sent"][0]["t"]),
+            (burst.complete_reply_ms, batch["sent"][-1]["t"]),
+            (burst.first_action_ms, batch["t_typing"]),
+        ):
+            assert 0 <= reading - (bot_did_it - sent[-1].t) * 1000 < CALL_MS
+        assert burst.actions == 1
+    agent_lines = [m for m in collected.messages if m.role == "agent" and m.action is None]
+    assert len(agent_lines) == 6 * PARTS
+
+
+async def test_commands_reach_a_command_handler(emulator, tmp_path):
+    token = new_token()
+    settings = scenario("cmd", [0.3], pattern="C1 A").model_dump()
+    settings["max_turns"] = 1
+    settings["persona"]["script"]["closings"] = ["/start load test"]  # its only turn
+    start = Scenario.model_validate(settings)
+    with batching_bot(emulator, token, tmp_path / "bot.jsonl"):
+        collected = await converse(emulator, token, {"cmd": start})
+    replies = [m.text for m in collected.messages if m.role == "agent"]
+    assert replies == ["started with load test"]  # not batched as text: no typing, no parts
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_an_aiogram_bot_by_polling_and_by_webhook(emulator, mode):
+    token = new_token()
+    args = ("--webhook-port", str(free_port())) if mode == "webhook" else ()
+    with bot("aiogram_echo_bot.py", emulator, token, *args):
+        figures = emulator_stats(emulator)["bots"][token.split(":")[0]]
+        assert figures["webhook"] is (mode == "webhook")
+        chat = scenario(mode, [0.3], pattern="C1 A")
+        collected = await converse(emulator, token, {mode: chat})
+    client = [m.text for m in collected.messages if m.role == "client"]
+    agent = [m.text for m in collected.messages if m.role == "agent" and m.action is None]
+    assert agent == [f"echo: {text}" for text in client] and len(agent) == 2
+    assert all(t.burst.actions == 1 for t in collected.turns)  # its typing, measured
+
+
+def test_a_locust_run_over_botapi_agrees_with_the_bots_log(emulator, tmp_path, monkeypatch):
+    token, log = new_token(), tmp_path / "bot.jsonl"
+    monkeypatch.setenv("CHATSTORM_BOT_TOKEN", token)  # not on the command line
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "batched.yaml").write_text(scenario("Batched", [0.3]).model_dump_json())
+    report = tmp_path / "report"
+    with batching_bot(emulator, token, log):
+        result = run_headless(
+            scenarios,
+            *f"--transport botapi --botapi-url {emulator} --conversations-per-user 1".split(),
+            "--report-dir",
+            str(report),
+            users=3,
+            duration="6s",
+            scale=SCALE,
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads((report / "report.json").read_text())
+    totals, batches = figures["totals"], read_jsonl(log)
+    assert figures["run"]["transport"] == "botapi"
+    assert totals["conversations"] == 3 and totals["conversations_interrupted"] == 0
+    assert totals["bursts"] == len(batches) == 6
+    assert totals["client_messages"] == sum(len(b["received"]) for b in batches)
+    assert totals["agent_messages"] == sum(len(b["sent"]) for b in batches) == 6 * PARTS
+    assert totals["reply_groups_per_burst"] == {"1": 6}
+    assert totals["messages_per_reply"] == {str(PARTS): 6}
+    assert totals["chat_actions"] == 6
+    truths = sorted((b["sent"][0]["t"] - b["received"][-1]["t"]) * 1000 for b in batches)
+    first = totals["latency_ms"]["first_reply"]
+    assert truths[0] <= first["p50"] <= truths[-1] + CALL_MS
+    assert totals["latency_ms"]["first_action"]["count"] == 6
+    secret = token.split(":")[1]
+    everything = result.stdout + result.stderr
+    everything += "".join(p.read_text() for p in report.iterdir() if p.is_file())
+    assert secret not in everything  # the token is never printed nor written
+
+
+def test_with_limits_a_bot_too_fast_gets_429_and_the_report_counts_it(tmp_path):
+    """The emulator inside Locust (--botapi-serve), Telegram's limits on, and a bot that
+    sends six parts at once and ignores the 429s."""
+    token, log = new_token(), tmp_path / "bot.jsonl"
+    url = f"http://127.0.0.1:{free_port()}"
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    settings = scenario("Flooding", [0.3], pattern="C1 A").model_dump()
+    settings["max_turns"] = 1  # a second burst would land inside the retry_after: unanswered
+    settings["collect"]["first_reply_timeout"] = 100  # the bot starts after Locust
+    (scenarios / "flooding.yaml").write_text(json.dumps(settings))
+    report = tmp_path / "report"
+    locust = subprocess.Popen(
+        [
+            *LOCUST,
+            "--headless",
+            *["-u", "2", "-r", "2", "-t", "8s", "--conversations-per-user", "1"],
+            "--only-summary",
+            *f"--scenario {scenarios} --time-scale {SCALE} --report-dir {report}".split(),
+            *f"--transport botapi --botapi-serve --botapi-url {url} --telegram-limits".split(),
+            "--botapi-state",
+            str(tmp_path / "state.json"),
+        ],
+        cwd=REPO,
+        env={**os.environ, "CHATSTORM_BOT_TOKEN": token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with stopped_at_exit(locust):
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            assert locust.poll() is None, locust.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "Locust's emulator did not start"
+            time.sleep(0.05)
+        args = ("--log", str(log), "--parts", "6", "--debounce", "0.05", "--too-fast")
+        with bot("ptb_batching_bot.py", url, token, *args):
+            out, err = locust.communicate(timeout=60)
+    assert locust.returncode == 1, err[-3000:]  # the bot's 429s are failures of the run
+    totals = json.loads((report / "report.json").read_text())["totals"]
+    refused = sum(b["refused"] for b in read_jsonl(log))
+    assert refused > 0
+    errors = totals["bot_errors"]
+    assert errors["rate_limited"] + errors["retry_after_ignored"] == refused
+    assert errors["retry_after_ignored"] > 0  # it carried on inside its retry_after
+    assert re.search(r"^rate_limited\s+Flooding\s+\d+\s+\d+\(100", err, re.MULTILINE)
+    assert "429 Too Many Requests" in err
+    assert "Bot errors (calls the bot under test got refused): rate_limited" in out
+
+
+def _answers(url: str) -> bool:
+    try:
+        emulator_stats(url)
+    except OSError:
+        return False
+    return True
