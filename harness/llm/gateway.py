@@ -1,7 +1,8 @@
 """The one way personas reach Claude: cached, bounded in concurrency and cost, accounted.
 
 Every LLM persona of a process shares one gateway on the process's event loop. A request
-is first looked up in the response cache; a hit costs nothing and sends nothing. A miss
+is first looked up in the response cache; a hit costs nothing and sends nothing, and so
+does a request identical to one already in flight: it waits for that one's answer. A miss
 waits for one of ``concurrency`` slots, then goes out through the official SDK, whose own
 retry loop (``max_retries``) backs off exponentially with jitter on 408/409/429/5xx and
 connection errors and honours ``retry-after``. A request that still fails, or one that
@@ -29,7 +30,7 @@ DEFAULT_TIMEOUT_S = 60.0
 RETRY_COUNT_HEADER = "x-stainless-retry-count"  # the SDK numbers each attempt's retries
 
 
-class LlmUnavailable(Exception):
+class LlmUnavailable(ValueError):
     """The LLM cannot be used at all (no credentials); the message says how to fix it."""
 
 
@@ -98,6 +99,7 @@ class LlmGateway:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._clients: dict[str | None, AsyncAnthropic] = {}
         self._warned: set[str] = set()
+        self._in_flight: dict[str, asyncio.Future[str | None]] = {}
 
     def client(self, base_url: str | None = None) -> AsyncAnthropic:
         """The SDK client for an endpoint (--llm-base-url, else the scenario's, else
@@ -105,16 +107,20 @@ class LlmGateway:
         endpoint = self.settings.base_url or base_url
         client = self._clients.get(endpoint)
         if client is None:
-            client = AsyncAnthropic(
-                base_url=endpoint,
-                max_retries=self.settings.max_retries,
-                timeout=self.settings.timeout_s,
+            fix = (
+                "set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN), or run these scenarios with "
+                "engine: scripted or replay"
             )
-            if client.api_key is None and client.auth_token is None and client.credentials is None:
-                raise LlmUnavailable(
-                    "engine: llm needs an Anthropic API key: set ANTHROPIC_API_KEY (or "
-                    "ANTHROPIC_AUTH_TOKEN), or run these scenarios with engine: scripted or replay"
+            try:
+                client = AsyncAnthropic(
+                    base_url=endpoint,
+                    max_retries=self.settings.max_retries,
+                    timeout=self.settings.timeout_s,
                 )
+            except anthropic.CredentialsError as exc:
+                raise LlmUnavailable(f"cannot load Anthropic credentials ({exc}); {fix}") from None
+            if client.api_key is None and client.auth_token is None and client.credentials is None:
+                raise LlmUnavailable(f"engine: llm needs an Anthropic API key: {fix}")
             self._clients[endpoint] = client
         return client
 
@@ -128,6 +134,23 @@ class LlmGateway:
         cached = await self.cache.get(key)
         if cached is not None:
             return LlmAnswer(cached["text"], PersonaUsage(cache_hits=1))
+        leader = self._in_flight.get(key)
+        if leader is not None:
+            shared = await asyncio.shield(leader)
+            if shared is not None:
+                return LlmAnswer(shared, PersonaUsage(cache_hits=1))
+            return await self._ask_anew(request, key)  # the first asker got nothing
+        future = self._in_flight[key] = asyncio.get_running_loop().create_future()
+        text: str | None = None
+        try:
+            answer = await self._ask_anew(request, key)
+            text = answer.text
+            return answer
+        finally:
+            del self._in_flight[key]
+            future.set_result(text)
+
+    async def _ask_anew(self, request: LlmRequest, key: str) -> LlmAnswer:
         if self.budget_reached:
             self._warn_budget()
             return LlmAnswer(None, PersonaUsage(fallback_budget=1))

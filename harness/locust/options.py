@@ -12,7 +12,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.llm.gateway import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, GatewaySettings
 from harness.locust.shape_plan import SHAPES
+from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report import parse_override
 from harness.transport import TRANSPORTS, TransportSettings
 
@@ -112,13 +114,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--redis-url",
         default=None,
         env_var="REDIS_URL",
-        help="Redis that holds the account pool and its leases, shared by "
-        "all workers (default: in memory, this process only).",
+        help="Redis that holds the account pool and its leases, and the LLM response "
+        "cache, shared by all workers (default: in memory / on disk, this process only).",
     )
     telegram.add_argument(
         "--redis-prefix",
         default="chatstorm",
         help="Key prefix of the pool in Redis (default chatstorm).",
+    )
+    llm = parser.add_argument_group(
+        "chatstorm LLM personas", "Scenarios with persona engine: llm (Claude, see README)."
+    )
+    llm.add_argument(
+        "--llm-budget-usd",
+        type=_positive_float,
+        default=None,
+        metavar="USD",
+        env_var="LOCUST_LLM_BUDGET_USD",
+        help="Stop new LLM requests once this process has spent this much (estimated from "
+        "the price table); personas go on from the cache or scripted.",
+    )
+    llm.add_argument(
+        "--llm-concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"LLM requests in flight at once per process (default {DEFAULT_CONCURRENCY}).",
+    )
+    llm.add_argument(
+        "--llm-max-retries",
+        type=int,
+        default=DEFAULT_MAX_RETRIES,
+        metavar="N",
+        help="Retries of a failed LLM request (429, 529, 5xx; exponential backoff with "
+        f"jitter, honouring retry-after) before the turn is played scripted "
+        f"(default {DEFAULT_MAX_RETRIES}).",
+    )
+    llm.add_argument(
+        "--llm-cache-dir",
+        default=str(DEFAULT_CACHE_DIR),
+        metavar="PATH",
+        help="Folder of the LLM response cache when there is no --redis-url "
+        f"(default {DEFAULT_CACHE_DIR}).",
+    )
+    llm.add_argument(
+        "--llm-base-url",
+        default=None,
+        metavar="URL",
+        help="Messages API endpoint for every LLM persona (default: the scenario's "
+        "llm.base_url, else ANTHROPIC_BASE_URL, else Anthropic's).",
     )
     shapes = parser.add_argument_group(
         "chatstorm load shapes", "Users over time; the peak is -u/--users, the pace -r."
@@ -209,3 +253,18 @@ def transport_settings(options: argparse.Namespace) -> TransportSettings:
         redis_url=options.redis_url,
         redis_prefix=options.redis_prefix,
     )
+
+
+def llm_settings(options: argparse.Namespace) -> tuple[GatewaySettings, LlmCacheSettings]:
+    gateway = GatewaySettings(
+        budget_usd=options.llm_budget_usd,
+        concurrency=options.llm_concurrency,
+        max_retries=options.llm_max_retries,
+        base_url=options.llm_base_url,
+    )
+    cache = LlmCacheSettings(
+        folder=Path(options.llm_cache_dir),
+        redis_url=options.redis_url,
+        redis_prefix=options.redis_prefix,
+    )
+    return gateway, cache
