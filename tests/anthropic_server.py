@@ -266,8 +266,7 @@ def default_burst(body: dict) -> str:
     turn = sum(message["role"] == "assistant" for message in body["messages"])
     count = requested_count(body)
     messages = [f"turn {turn} message {k + 1} of {count}" for k in range(count)]
-    last = "last turn" in instruction_of(body)
-    return json.dumps({"messages": messages, "end_conversation": last})
+    return json.dumps({"messages": messages, "end_conversation": False})
 
 
 class MessagesServer:

@@ -413,3 +413,14 @@ async def test_an_unwritable_cache_folder_is_one_line_naming_the_option(server, 
     cache = LlmCacheSettings(folder=blocker / "cache")
     with pytest.raises(OSError, match="--llm-cache-dir"):
         await open_services([scenario()], "0", GatewaySettings(base_url=server.url), cache)
+
+
+async def test_a_malformed_response_body_falls_back_to_the_scripted_turn(server, tmp_path):
+    server.api.fail_next("malformed")
+    single = Scenario.model_validate({**SCENARIO, "pattern": "C1 A", "max_turns": 2})
+    services = PersonaServices(llm=gateway(server, DiskCache(tmp_path), max_retries=0))
+    collected = await converse(services, single)
+    assert collected.results[0].end_reason == "max_turns"
+    assert collected.texts("c0") == ["scripted opener #4411", "turn 1 message 1 of 1"]
+    assert collected.usage().fallback_failed == 1
+    await services.close()

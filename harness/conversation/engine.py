@@ -96,8 +96,9 @@ class Conversation:
                 for index, turn in zip(
                     range(self.scenario.max_turns), iter_turns(self.scenario.pattern), strict=False
                 ):
-                    if await self._play_turn(index, turn):
-                        reason = "persona_ended"
+                    last = index == self.scenario.max_turns - 1
+                    if await self._play_turn(index, turn) and not last:
+                        reason = "persona_ended"  # the persona cut the conversation short
                         break
         except TimeoutError:
             reason = "total_timeout"

@@ -165,7 +165,7 @@ class LlmGateway:
         try:
             raw = await client.messages.with_raw_response.create(**request.create_arguments())
             message = await raw.parse()
-        except anthropic.APIError as exc:
+        except (anthropic.APIError, ValueError) as exc:  # ValueError: a body that is not JSON
             self._warn_once(
                 type(exc).__name__,
                 f"chatstorm: an LLM request failed ({_describe(exc)}); that turn is played by "
@@ -207,8 +207,10 @@ class LlmGateway:
         await self.cache.close()
 
 
-def _describe(exc: anthropic.APIError) -> str:
+def _describe(exc: anthropic.APIError | ValueError) -> str:
     """One line: the error class, the HTTP status and the API's own message, no request."""
+    if not isinstance(exc, anthropic.APIError):
+        return f"malformed response body: {type(exc).__name__}"
     if isinstance(exc, anthropic.APIStatusError):
         error = exc.body.get("error") if isinstance(exc.body, dict) else None
         detail = error.get("message") if isinstance(error, dict) else None
@@ -216,7 +218,7 @@ def _describe(exc: anthropic.APIError) -> str:
     return f"{type(exc).__name__}: {exc.message}"
 
 
-def _retries(exc: anthropic.APIError) -> int:
+def _retries(exc: anthropic.APIError | ValueError) -> int:
     """How many retries the SDK made before giving up (it numbers each attempt)."""
     request = getattr(exc, "request", None)
     if request is None:

@@ -114,7 +114,7 @@ def turn_instruction(low: int, high: int, is_last_turn: bool, first_turn: bool) 
     else:
         count = f"Write {what} as {low} to {high} short chat messages in a row, as you would."
     if is_last_turn:
-        count += " This is your last turn: wrap up and set end_conversation to true."
+        count += " This is your last turn: wrap up the conversation."
     return count
 
 
