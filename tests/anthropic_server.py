@@ -249,7 +249,8 @@ def check_blocks(blocks: list, where: str, bad: Callable[[str], ApiError]) -> in
 
 
 def instruction_of(body: dict) -> str:
-    return body["messages"][-1]["content"][-1]["text"]
+    content = body["messages"][-1]["content"]
+    return content if isinstance(content, str) else content[-1]["text"]
 
 
 def requested_count(body: dict) -> int:

@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 
 import anthropic
 from anthropic import AsyncAnthropic
+from anthropic._base_client import get_platform
 
 from harness.llm.cache import ResponseCache, cache_key
 from harness.llm.pricing import Price, TokenUsage, cost_nano_usd, usd
 from harness.metrics.persona_usage import PersonaUsage
 
 log = logging.getLogger("chatstorm")
+# One INFO line per HTTP request would drown a load run's log; failures are ours to tell.
+for _chatty in ("httpx2", "httpx", "anthropic"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_TIMEOUT_S = 60.0
@@ -121,6 +125,10 @@ class LlmGateway:
                 raise LlmUnavailable(f"cannot load Anthropic credentials ({exc}); {fix}") from None
             if client.api_key is None and client.auth_token is None and client.credentials is None:
                 raise LlmUnavailable(f"engine: llm needs an Anthropic API key: {fix}")
+            # Left unset, the SDK looks its platform up in the loop's default executor on
+            # the first request; under Locust (gevent-patched threading) that executor's
+            # thread then blocks the process's exit. The lookup is cheap: done here.
+            client._platform = get_platform()
             self._clients[endpoint] = client
         return client
 

@@ -56,20 +56,23 @@ def llm_table(report: dict) -> Table | None:
     ]
     if not rows:
         return None
-    table = Table(title="chatstorm: LLM personas", title_justify="left")
+    table = Table(
+        title="chatstorm: LLM personas (Failed, Budget: turns played scripted instead)",
+        title_justify="left",
+    )
     for header in (
         "Scenario",
         "Requests",
-        "Cache hits",
+        "Cached",
         "Retries",
-        "Input tok",
-        "Cache write",
-        "Cache read",
-        "Output tok",
+        "In tok",
+        "Cache wr",
+        "Cache rd",
+        "Out tok",
         "Cost $",
-        "Failed->scripted",
-        "Budget->scripted",
-        "Bad output",
+        "Failed",
+        "Budget",
+        "Bad out",
         "Replayed",
     ):
         table.add_column(header, justify="left" if header == "Scenario" else "right")
