@@ -8,6 +8,7 @@ import orjson
 import typer
 
 from harness.cli.accounts import accounts_app
+from harness.cli.replay import generate, import_conversations
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 app = typer.Typer(
@@ -16,6 +17,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(accounts_app, name="accounts")
+app.command()(generate)
+app.command("import")(import_conversations)
 ScenarioPaths = typer.Argument(..., help="Scenario files or folders.")
 
 
