@@ -1,0 +1,102 @@
+"""LLM personas in real Locust runs (subprocesses) against the local Messages API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.metrics import RunStats
+from harness.metrics.persona_usage import PersonaUsage
+from tests.anthropic_server import API_KEY, MessagesServer
+from tests.test_locust_run import read_jsonl, run_headless, scenario_dir
+
+LLM = """\
+name: LLM Persona
+pattern: "C A"
+max_turns: 3
+persona:
+  name: Max
+  objective: get a lost order resent
+  personality: impatient
+  max_messages_per_turn: 3
+  engine: llm
+  llm: {model: claude-haiku-4-5, max_tokens: 200}
+timing: {inter_message_delays: [0.4], think_time: 0.5}
+collect: {first_reply_timeout: 20, quiet_window: 2.0, max_collect: 30}
+agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 1}
+"""
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)  # the Locust subprocess inherits it
+    with MessagesServer() as running:
+        yield running
+
+
+def test_a_locust_run_with_llm_personas_reports_tokens_and_cost(server, tmp_path):
+    scenarios = scenario_dir(tmp_path, llm=LLM)
+    report_dir = tmp_path / "report"
+    result = run_headless(
+        scenarios,
+        "--llm-base-url", server.url,
+        "--llm-cache-dir", str(tmp_path / "cache"),
+        "--report-dir", str(report_dir),
+        "--conversations-per-user", "1",
+        users=4,
+        duration="4s",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    report_text = (report_dir / "report.json").read_text()
+    report = json.loads(report_text)
+    figures = report["scenarios"]["LLM Persona"]
+    assert figures["conversations"] == 4 and figures["conversations_interrupted"] == 0
+    llm = figures["llm"]
+    answered = server.api.answered
+    assert llm["requests"] == len(answered) == 12  # 4 conversations x 3 turns, all answered
+    served = [seen.usage for seen in answered]
+    assert llm["tokens"] == {
+        "input": sum(u["input_tokens"] for u in served),
+        "output": sum(u["output_tokens"] for u in served),
+        "cache_write": sum(u["cache_creation_input_tokens"] for u in served),
+        "cache_read": sum(u["cache_read_input_tokens"] for u in served),
+    }
+    assert llm["cost_usd"] > 0 and report["totals"]["llm"]["cost_usd"] == llm["cost_usd"]
+    assert "chatstorm: LLM personas" in result.stdout
+    transcripts = (report_dir / "transcripts.jsonl").read_text()
+    client_lines = [line for line in read_jsonl(report_dir / "transcripts.jsonl")
+                    if line["role"] == "client"]  # fmt: skip
+    assert client_lines and all(line["text"].startswith("turn ") for line in client_lines)
+    for text in (result.stdout, result.stderr, report_text, transcripts):
+        assert API_KEY not in text
+
+
+def test_a_locust_run_without_an_api_key_stops_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    result = run_headless(scenario_dir(tmp_path, llm=LLM), users=1, duration="2s")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "chatstorm: engine: llm needs an Anthropic API key: set ANTHROPIC_API_KEY" in (
+        result.stderr
+    )
+
+
+def test_persona_usage_merges_exactly_across_processes():
+    """What a worker sends its master (to_state) adds up to the same figures."""
+    workers = []
+    for k in range(3):
+        stats = RunStats()
+        usage = stats.scenario("S").persona_usage
+        usage.merge(PersonaUsage(requests=k + 1, retries=k, cache_hits=2, fallback_budget=k))
+        usage.merge(PersonaUsage(input_tokens=1000 * k, cache_read_tokens=7, cost_nano_usd=333))
+        workers.append(stats)
+    master = RunStats()
+    for stats in workers:
+        master.merge_state(json.loads(json.dumps(stats.to_state())))
+    report = master.to_report()["scenarios"]["S"]["llm"]
+    assert report["requests"] == 6 and report["retries"] == 3 and report["cache_hits"] == 6
+    assert report["fallback_budget"] == 3 and report["tokens"]["input"] == 3000
+    assert report["tokens"]["cache_read"] == 21 and report["cost_usd"] == 999e-9
