@@ -219,3 +219,11 @@ def test_generate_records_llm_conversations_that_replay_with_no_request(tmp_path
         collected = asyncio.run(play(replay_scenario(tmp_path, "generated.jsonl"), count=3))
         assert len(server.api.requests) == 6  # replay asked nothing
     assert collected.usage("Replayed").replayed_bursts == 6
+
+
+def test_the_shipped_examples_are_valid_and_stay_out_of_the_demo():
+    examples = {s.name: s for s in load_scenarios([REPO / "examples" / "llm"])}
+    assert examples["LLM Lost Order"].persona.engine == "llm"
+    assert examples["Replayed Support"].persona.engine == "replay"
+    shipped = load_scenarios([REPO / "scenarios"])  # what `make demo` runs: no API key needed
+    assert all(scenario.persona.engine == "scripted" for scenario in shipped)
