@@ -8,6 +8,7 @@ import pytest
 
 from harness.clock import Clock
 from harness.conversation import run_conversation
+from harness.scenario import ScenarioError, load_scenarios
 from harness.scenario.models import Scenario, Timing
 from harness.scenario.presets import PRESETS
 from harness.transport.mock import MockTransport
@@ -84,3 +85,35 @@ async def test_typing_time_follows_the_typing_speed():
     assert (len(first.text), len(second.text)) == (21, 49)
     assert first.t - started == pytest.approx(2.1 * scale, abs=0.015)  # typing only
     assert second.t - first.t == pytest.approx((1.0 + 4.9) * scale, abs=0.015)  # pause + typing
+
+
+def test_llm_settings_mistakes_are_reported_at_their_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: Bad LLM\n"
+        "persona:\n"
+        "  engine: llm\n"
+        "  llm:\n"
+        "    model: claude-unknown-9\n"
+        "    max_tokens: 0\n"
+        "    effort: extreme\n"
+        "    base_url: ftp://example\n"
+        "    temperature: 0.7\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios([path])
+    found = {(p.line, p.path): p.message for p in caught.value.problems}
+    assert set(found) == {
+        (6, "persona.llm.max_tokens"),
+        (7, "persona.llm.effort"),
+        (8, "persona.llm.base_url"),
+        (9, "persona.llm.temperature"),
+    }
+    assert "unknown field" in found[9, "persona.llm.temperature"]
+    path.write_text("name: Unpriced\npersona:\n  llm:\n    model: claude-unknown-9\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios([path])
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (4, "persona.llm")
+    assert "no price known for model 'claude-unknown-9'" in problem.message
