@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 
 import pytest
 
 from harness.metrics import RunStats
 from harness.metrics.persona_usage import PersonaUsage
+from harness.report.summary import llm_cells
 from tests.anthropic_server import API_KEY, MessagesServer
-from tests.test_locust_run import read_jsonl, run_headless, scenario_dir
+from tests.test_locust_run import (
+    LOCUST,
+    REPO,
+    SCALE,
+    free_port,
+    http,
+    read_jsonl,
+    run_headless,
+    scenario_dir,
+    wait_for,
+)
 
 LLM = """\
 name: LLM Persona
@@ -100,3 +114,68 @@ def test_persona_usage_merges_exactly_across_processes():
     assert report["requests"] == 6 and report["retries"] == 3 and report["cache_hits"] == 6
     assert report["fallback_budget"] == 3 and report["tokens"]["input"] == 3000
     assert report["tokens"]["cache_read"] == 21 and report["cost_usd"] == 999e-9
+
+
+def test_the_conversations_tab_shows_llm_figures_and_blanks_for_scripted_scenarios():
+    """web.py imports Locust, which stays out of this process: the tab's LLM cells come
+    from the summary's cell builder, checked here."""
+    stats = RunStats()
+    usage = stats.scenario("LLM").persona_usage
+    usage.merge(PersonaUsage(requests=5, cache_hits=7, fallback_failed=1, fallback_budget=2))
+    usage.merge(PersonaUsage(input_tokens=900, cache_read_tokens=100, output_tokens=50))
+    usage.merge(PersonaUsage(cost_nano_usd=1_234_500))
+    stats.scenario("Scripted").add_conversation("max_turns", 0)
+    report = stats.to_report()["scenarios"]
+    assert llm_cells(report["LLM"]["llm"]) == {
+        "llm_requests": "5 (7)",
+        "llm_tokens": "1,000 / 50",
+        "llm_cost": "0.0012",
+        "llm_fallbacks": "3 (failed 1, budget 2)",
+    }
+    assert set(llm_cells(report["Scripted"]["llm"]).values()) == {""}
+
+
+def test_the_web_ui_conversations_tab_shows_llm_requests_and_cost(server, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            *LOCUST,
+            "--web-host", "127.0.0.1", "--web-port", str(port),
+            "--scenario", str(scenario_dir(tmp_path, llm=LLM)),
+            "--time-scale", str(SCALE),
+            "--llm-base-url", server.url,
+            "--llm-cache-dir", str(tmp_path / "cache"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        page = wait_for(lambda: http(base + "/"), 30, "the web UI").decode()
+        assert "LLM cost $" in page and "Scripted fallbacks" in page
+        started = json.loads(http(base + "/swarm", {"user_count": 2, "spawn_rate": 2}))
+        assert started["success"], started
+
+        def llm_row():
+            stats = json.loads(http(base + "/stats/requests") or b"{}")
+            tables = {table["key"]: table["data"] for table in stats.get("extended_stats", [])}
+            rows = tables.get("conversations") or [{}]
+            return rows[0] if rows[0].get("llm_requests") else None
+
+        row = wait_for(llm_row, 30, "LLM figures in the Conversations tab")
+        requests, cached = row["llm_requests"].replace("(", "").replace(")", "").split()
+        assert int(requests) >= 1 and int(cached) >= 0
+        assert float(row["llm_cost"]) > 0 and row["llm_fallbacks"].startswith("0 ")
+        assert http(base + "/stop", {}) is not None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    output = process.stderr.read() + process.stdout.read()
+    assert "Traceback" not in output and API_KEY not in output

@@ -424,3 +424,17 @@ async def test_a_malformed_response_body_falls_back_to_the_scripted_turn(server,
     assert collected.texts("c0") == ["scripted opener #4411", "turn 1 message 1 of 1"]
     assert collected.usage().fallback_failed == 1
     await services.close()
+
+
+async def test_a_cache_that_fails_is_a_miss_said_once_not_a_lost_conversation(
+    server, tmp_path, caplog
+):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    services = PersonaServices(llm=gateway(server, DiskCache(blocker / "cache")))
+    with caplog.at_level(logging.WARNING, logger="chatstorm"):
+        collected = await converse(services, scenario())
+    assert collected.results[0].end_reason == "max_turns"
+    assert collected.usage().requests == 3 and collected.texts("c0")[0].startswith("turn 0")
+    assert sum("response cache failed" in r.getMessage() for r in caplog.records) == 1
+    await services.close()

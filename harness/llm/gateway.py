@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import anthropic
 from anthropic import AsyncAnthropic
 from anthropic._base_client import get_platform
+from redis.exceptions import RedisError
 
 from harness.llm.cache import ResponseCache, cache_key
 from harness.llm.pricing import Price, TokenUsage, cost_nano_usd, usd
@@ -139,7 +140,7 @@ class LlmGateway:
 
     async def ask(self, request: LlmRequest) -> LlmAnswer:
         key = cache_key(request.cache_material())
-        cached = await self.cache.get(key)
+        cached = await self._cached(key)
         if cached is not None:
             return LlmAnswer(cached["text"], PersonaUsage(cache_hits=1))
         leader = self._in_flight.get(key)
@@ -192,8 +193,29 @@ class LlmGateway:
         self.spent_nano_usd += cost
         usage = PersonaUsage(requests=1, retries=raw.retries_taken)
         usage.add_tokens(tokens, cost)
-        await self.cache.put(key, {"text": text, "model": message.model})
+        await self._store(key, {"text": text, "model": message.model})
         return LlmAnswer(text, usage)
+
+    async def _cached(self, key: str) -> dict | None:
+        """The cached answer; a cache that fails is a miss (the run goes on, paying)."""
+        try:
+            return await self.cache.get(key)
+        except (RedisError, OSError) as exc:
+            self._warn_cache(exc)
+            return None
+
+    async def _store(self, key: str, value: dict) -> None:
+        try:
+            await self.cache.put(key, value)
+        except (RedisError, OSError) as exc:
+            self._warn_cache(exc)
+
+    def _warn_cache(self, exc: Exception) -> None:
+        self._warn_once(
+            "cache",
+            f"chatstorm: the LLM response cache failed ({type(exc).__name__}: {exc}); "
+            "answers are requested and paid for until it works again",
+        )
 
     def _warn_budget(self) -> None:
         self._warn_once(
