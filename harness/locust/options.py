@@ -143,7 +143,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     llm.add_argument(
         "--llm-max-retries",
-        type=int,
+        type=_non_negative_int,
         default=DEFAULT_MAX_RETRIES,
         metavar="N",
         help="Retries of a failed LLM request (429, 529, 5xx; exponential backoff with "
@@ -226,12 +226,20 @@ def _positive_float(text: str) -> float:
 
 
 def _positive_int(text: str) -> int:
+    return _whole_number(text, minimum=1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
     return value
 
 

@@ -112,6 +112,7 @@ class LocustRuntime:
         if runs_users and not self.loop.running:
             self.loop.start()
             self.loop.submit(self._open_transport).wait(timeout=OPEN_TIMEOUT_S)
+            self.loop.submit(self._open_personas).wait(timeout=OPEN_TIMEOUT_S)
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
             self.loop.submit(self._lag_monitor.run)
 
@@ -248,6 +249,9 @@ class LocustRuntime:
     async def _open_transport(self) -> None:
         on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None
         self._transport = await open_transport(self.transport_settings, self.clock, on_batch)
+
+    async def _open_personas(self) -> None:
+        """What LLM and replay personas share; checked now, so a run fails at its start."""
         run = [scenario for scenario in self.scenarios.values() if scenario.weight > 0]
         self._services = await open_services(run, self.seed, *self.llm_settings)
 
