@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
+import uuid
 
 import pytest
 
@@ -13,6 +15,7 @@ from harness.metrics import RunStats
 from harness.metrics.persona_usage import PersonaUsage
 from harness.report.summary import llm_cells
 from tests.anthropic_server import API_KEY, MessagesServer
+from tests.test_llm_persona import REDIS_URL, redis_or_fail
 from tests.test_locust_run import (
     LOCUST,
     REPO,
@@ -179,3 +182,36 @@ def test_the_web_ui_conversations_tab_shows_llm_requests_and_cost(server, tmp_pa
             process.wait()
     output = process.stderr.read() + process.stdout.read()
     assert "Traceback" not in output and API_KEY not in output
+
+
+def test_a_repeated_locust_run_with_the_redis_cache_asks_nothing(server, tmp_path):
+    """Conversation ids differ between runs (they hold the pid); the variant a conversation
+    plays does not, so the second run is answered from Redis alone."""
+    steady = LLM.replace("debounce_s: 1.0", "debounce_s: 3.0").replace(
+        "max_turns: 3", "max_turns: 2"
+    )
+    scenarios = scenario_dir(tmp_path, llm=steady)
+    prefix = f"chatstorm-test-{uuid.uuid4().hex[:8]}"
+    options = ("--llm-base-url", server.url, "--redis-url", REDIS_URL, "--redis-prefix", prefix,
+               "--conversations-per-user", "1", "--seed", "5")  # fmt: skip
+    try:
+        first = run_headless(scenarios, *options, users=3, duration="2s")
+        assert first.returncode == 0, first.stderr[-3000:]
+        asked = len(server.api.requests)
+        assert asked == 6  # 3 conversations x 2 turns
+        second = run_headless(scenarios, *options, "--report-dir", str(tmp_path / "r"),
+                              users=3, duration="2s")  # fmt: skip
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert len(server.api.requests) == asked
+        llm = json.loads((tmp_path / "r" / "report.json").read_text())["totals"]["llm"]
+        assert (llm["requests"], llm["cache_hits"], llm["cost_usd"]) == (0, 6, 0)
+    finally:
+        asyncio.run(_delete_keys(prefix))
+
+
+async def _delete_keys(prefix: str) -> None:
+    client = await redis_or_fail()
+    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
