@@ -117,3 +117,12 @@ def test_llm_settings_mistakes_are_reported_at_their_line(tmp_path):
     (problem,) = caught.value.problems
     assert (problem.line, problem.path) == (4, "persona.llm")
     assert "no price known for model 'claude-unknown-9'" in problem.message
+
+
+def test_engine_settings_for_another_engine_are_an_error_not_ignored(tmp_path):
+    path = tmp_path / "mixed.yaml"
+    path.write_text("name: Mixed\npersona:\n  engine: scripted\n  llm: {model: claude-haiku-4-5}\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios([path])
+    (problem,) = caught.value.problems
+    assert problem.path == "persona" and "apply only with engine: llm" in problem.message

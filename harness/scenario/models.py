@@ -203,9 +203,15 @@ class Persona(StrictModel):
         return fill_persona_defaults(data)
 
     @model_validator(mode="after")
-    def _replay_has_a_file(self) -> Persona:
+    def _settings_match_the_engine(self) -> Persona:
         if self.engine == "replay" and self.replay is None:
             raise ValueError("engine: replay needs replay: {file: conversations.jsonl}")
+        for name in ("llm", "replay"):
+            if name in self.model_fields_set and self.engine != name:
+                raise ValueError(
+                    f"{name}: settings apply only with engine: {name} (this persona's engine "
+                    f"is {self.engine}); remove them or change the engine"
+                )
         return self
 
 
