@@ -126,3 +126,9 @@ def test_engine_settings_for_another_engine_are_an_error_not_ignored(tmp_path):
         load_scenarios([path])
     (problem,) = caught.value.problems
     assert problem.path == "persona" and "apply only with engine: llm" in problem.message
+
+
+@pytest.mark.parametrize("engine", ["scripted", "llm"])
+def test_a_scenario_survives_a_json_round_trip(engine):
+    scenario = Scenario.model_validate({"name": "x", "persona": {"engine": engine}})
+    assert Scenario.model_validate_json(scenario.model_dump_json()) == scenario

@@ -26,7 +26,9 @@ def create_persona(
     if persona.engine == "llm":
         if services.llm is None:
             raise ValueError(f"scenario {scenario.name!r} uses engine: llm, but no LLM is set up")
-        return LlmPersona(scenario, services.llm, services.seed, index % persona.llm.variants)
+        return LlmPersona(
+            scenario, services.llm, services.seed, index % persona.llm_settings.variants
+        )
     assert persona.replay is not None  # the model requires it for engine: replay
     recordings = services.recordings_in(persona.replay.file)
     return ReplayPersona(persona, recordings[index % len(recordings)])

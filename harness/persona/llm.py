@@ -53,7 +53,7 @@ class LlmPersona:
 
     async def next_burst(self, request: BurstRequest) -> Burst:
         low, high = self._bounds(request)
-        settings = self.persona.llm
+        settings = self.persona.llm_settings
         instruction = turn_instruction(low, high, request.is_last_turn, request.turn == 0)
         call = LlmRequest(
             model=settings.model,

@@ -67,7 +67,7 @@ async def open_services(
         return services
     services.llm = LlmGateway(gateway, await _open_cache(cache))
     for scenario in llm_scenarios:
-        services.llm.client(scenario.persona.llm.base_url)
+        services.llm.client(scenario.persona.llm_settings.base_url)
     return services
 
 

@@ -194,8 +194,13 @@ class Persona(StrictModel):
     max_messages_per_turn: int = Field(3, ge=1)
     engine: Literal["scripted", "llm", "replay"] = "scripted"
     script: Script = Field(default_factory=Script)
-    llm: LlmSettings = Field(default_factory=LlmSettings)
+    llm: LlmSettings | None = None
+    """Settings of engine: llm (defaults when left out)."""
     replay: ReplaySettings | None = None
+
+    @property
+    def llm_settings(self) -> LlmSettings:
+        return self.llm or LlmSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -207,7 +212,7 @@ class Persona(StrictModel):
         if self.engine == "replay" and self.replay is None:
             raise ValueError("engine: replay needs replay: {file: conversations.jsonl}")
         for name in ("llm", "replay"):
-            if name in self.model_fields_set and self.engine != name:
+            if getattr(self, name) is not None and self.engine != name:
                 raise ValueError(
                     f"{name}: settings apply only with engine: {name} (this persona's engine "
                     f"is {self.engine}); remove them or change the engine"
