@@ -22,6 +22,7 @@ from tests.test_locust_run import (
     SCALE,
     free_port,
     http,
+    locust,
     read_jsonl,
     run_headless,
     scenario_dir,
@@ -215,3 +216,16 @@ async def _delete_keys(prefix: str) -> None:
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--llm-base-url", "localhost:1"), "expected an http:// or https:// URL"),
+        (("--llm-max-retries", "-1"), "argument --llm-max-retries: must be at least 0, got -1"),
+    ],
+)
+def test_bad_llm_options_fail_in_one_clear_line(args, message):
+    result = locust("--headless", "-t", "1s", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]

@@ -159,6 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     llm.add_argument(
         "--llm-base-url",
+        type=_http_url,
         default=None,
         metavar="URL",
         help="Messages API endpoint for every LLM persona (default: the scenario's "
@@ -241,6 +242,12 @@ def _whole_number(text: str, minimum: int) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
     return value
+
+
+def _http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
 
 
 def _expectation(text: str) -> tuple[str, float]:
