@@ -19,8 +19,8 @@ DEFAULT_CACHE_DIR = Path(".chatstorm") / "llm-cache"
 class PersonaServices:
     seed: str = "0"
     llm: LlmGateway | None = None
-    recordings: dict[Path, list[Recording]] = field(default_factory=dict)
-    _started: Counter[str] = field(default_factory=Counter)
+    recordings: dict[Path, list[Recording]] = field(default_factory=dict, init=False, repr=False)
+    _started: Counter[str] = field(default_factory=Counter, init=False, repr=False)
 
     def next_index(self, scenario: str) -> int:
         """0, 1, 2, ... per scenario: which variant or recording a new conversation plays."""
