@@ -229,3 +229,49 @@ def test_bad_llm_options_fail_in_one_clear_line(args, message):
     result = locust("--headless", "-t", "1s", *args)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_master_reports_the_llm_figures_of_its_workers_exactly(server, tmp_path):
+    """Two workers ask the API; the master's report holds every request and token the
+    server answered, and equals the sum of the workers' own reports."""
+    scenarios = scenario_dir(tmp_path, llm=LLM.replace("max_turns: 3", "max_turns: 2"))
+    port = free_port()
+    common = ["--scenario", str(scenarios), "--time-scale", str(SCALE),
+              "--conversations-per-user", "1", "--llm-base-url", server.url]  # fmt: skip
+    master = [*LOCUST, *common, "--master", "--master-bind-host", "127.0.0.1",
+              "--master-bind-port", str(port), "--headless", "-u", "4", "-r", "4", "-t", "4s",
+              "--expect-workers", "2", "--report-dir", str(tmp_path / "master"),
+              "--only-summary"]  # fmt: skip
+    commands = [master] + [
+        [*LOCUST, *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+         "--report-dir", str(tmp_path / name), "--llm-cache-dir", str(tmp_path / name / "c")]
+        for name in ("w1", "w2")
+    ]  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for command in commands
+    ]
+    try:
+        outputs = [process.communicate(timeout=60)[0] for process in processes]
+    finally:
+        for process in processes:  # never leave a Locust process behind
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs[0][-3000:]
+    fleet = json.loads((tmp_path / "master" / "report.json").read_text())["totals"]["llm"]
+    served = [seen.usage for seen in server.api.answered]
+    assert fleet["requests"] == len(served) == 8  # 4 conversations x 2 turns
+    assert fleet["tokens"]["input"] == sum(u["input_tokens"] for u in served)
+    assert fleet["tokens"]["output"] == sum(u["output_tokens"] for u in served)
+    workers = [
+        json.loads(next((tmp_path / name / "workers").glob("*/report.json")).read_text())
+        for name in ("w1", "w2")
+    ]
+    assert sum(w["totals"]["llm"]["requests"] for w in workers) == fleet["requests"]
+    assert sum(w["totals"]["llm"]["cost_usd"] for w in workers) == pytest.approx(
+        fleet["cost_usd"], abs=1e-9
+    )
+    assert all(API_KEY not in output for output in outputs)
