@@ -399,6 +399,7 @@ async def test_a_run_without_credentials_stops_with_a_one_line_fix(monkeypatch, 
         await open_services([scenario()], "0", GatewaySettings(), cache)
     message = str(caught.value)
     assert "\n" not in message and "ANTHROPIC_API_KEY" in message
+    assert not cache.folder.exists()  # nothing made for a run that cannot start
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "no-profiles"))  # a broken setup
     with pytest.raises(LlmUnavailable, match="cannot load Anthropic credentials"):
         await open_services([scenario()], "0", GatewaySettings(), cache)

@@ -65,9 +65,11 @@ async def open_services(
     llm_scenarios = [scenario for scenario in scenarios if scenario.persona.engine == "llm"]
     if not llm_scenarios:
         return services
-    services.llm = LlmGateway(gateway, await _open_cache(cache))
-    for scenario in llm_scenarios:
-        services.llm.client(scenario.persona.llm_settings.base_url)
+    llm = LlmGateway(gateway, DiskCache(cache.folder))  # a folder untouched until used
+    for scenario in llm_scenarios:  # credentials first: nothing is made without them
+        llm.client(scenario.persona.llm_settings.base_url)
+    llm.cache = await _open_cache(cache)
+    services.llm = llm
     return services
 
 
