@@ -10,6 +10,7 @@ import typer
 from harness.cli.accounts import accounts_app
 from harness.cli.botapi import botapi_app
 from harness.cli.login import login
+from harness.cli.replay import generate, import_conversations
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 app = typer.Typer(
@@ -20,6 +21,8 @@ app = typer.Typer(
 app.add_typer(accounts_app, name="accounts")
 app.command()(login)
 app.add_typer(botapi_app, name="botapi")
+app.command()(generate)
+app.command("import")(import_conversations)
 ScenarioPaths = typer.Argument(..., help="Scenario files or folders.")
 
 

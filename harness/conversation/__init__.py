@@ -5,6 +5,7 @@ from harness.conversation.records import (
     ConversationObserver,
     ConversationResult,
     LateReplies,
+    PersonaRecord,
     TranscriptEntry,
     TurnRecord,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "ConversationObserver",
     "ConversationResult",
     "LateReplies",
+    "PersonaRecord",
     "TranscriptEntry",
     "TurnRecord",
     "run_conversation",

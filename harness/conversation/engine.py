@@ -10,6 +10,11 @@ replies, if any, when the next burst starts or the conversation ends.
 
 When the run stops mid-turn (cancellation) or ``total_timeout`` strikes, the turn in
 flight is counted as interrupted: never as a burst with missing replies or a timeout.
+
+The persona is asked for its burst as soon as the previous reply is in, then the think
+time passes: an LLM persona's answer is generated before, not during, the human pause.
+A persona may bring its own timing (a recording's) and may end the conversation
+(``persona_ended``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from harness.conversation.records import (
     ConversationResult,
     EndReason,
     LateReplies,
+    PersonaRecord,
     Role,
     TranscriptEntry,
     TurnRecord,
 )
 from harness.metrics.burst import measure_burst
-from harness.persona import BurstRequest, PersonaEngine, create_persona
+from harness.persona import Burst, BurstRequest, PersonaEngine, PersonaServices, create_persona
 from harness.scenario.models import Scenario
 from harness.scenario.pattern import Turn, iter_turns
 from harness.transport.base import AgentMessage, Session, Transport, TransportError
@@ -62,6 +68,7 @@ class Conversation:
         observer: ConversationObserver,
         seed: int | str = 0,
         persona: PersonaEngine | None = None,
+        services: PersonaServices | None = None,
     ) -> None:
         self.id = conversation_id
         self.scenario = scenario
@@ -70,7 +77,9 @@ class Conversation:
         self.observer = observer
         self._timing = random.Random(f"{seed}:{scenario.name}:{conversation_id}:timing")
         self.persona = persona or create_persona(
-            scenario.persona, random.Random(f"{seed}:{scenario.name}:{conversation_id}:persona")
+            scenario,
+            random.Random(f"{seed}:{scenario.name}:{conversation_id}:persona"),
+            services,
         )
         self._history: list[tuple[str, str]] = []
         self._entries: list[TranscriptEntry] = []
@@ -87,11 +96,10 @@ class Conversation:
                 for index, turn in zip(
                     range(self.scenario.max_turns), iter_turns(self.scenario.pattern), strict=False
                 ):
-                    if index:
-                        await asyncio.sleep(
-                            self.clock.draw(self._timing, self.scenario.timing.think_time)
-                        )
-                    await self._play_turn(index, turn)
+                    last = index == self.scenario.max_turns - 1
+                    if await self._play_turn(index, turn) and not last:
+                        reason = "persona_ended"  # the persona cut the conversation short
+                        break
         except TimeoutError:
             reason = "total_timeout"
         except asyncio.CancelledError:
@@ -120,7 +128,8 @@ class Conversation:
         self.observer.on_end(result)
         return result
 
-    async def _play_turn(self, index: int, turn: Turn) -> None:
+    async def _play_turn(self, index: int, turn: Turn) -> bool:
+        """Play one turn; True when the persona ended the conversation."""
         self._pull()
         self._flush_transcript()  # the persona sees every reply that has arrived
         request = BurstRequest(
@@ -129,16 +138,19 @@ class Conversation:
             is_last_turn=index == self.scenario.max_turns - 1,
             history=tuple(self._history),
         )
-        texts = await self.persona.next_burst(request)
-        if not texts:
-            raise ValueError(f"persona of {self.scenario.name!r} produced an empty burst")
+        move = await self.persona.next_burst(request)
+        if move.usage:
+            self.observer.on_persona(PersonaRecord(self.id, self.scenario.name, index, move.usage))
+        if not move.messages:
+            return True
+        if index:
+            await asyncio.sleep(self._think_time(move))
         burst = self._burst = _Burst(index)
         reconnects = self.session.reconnects
-        delays = self.scenario.timing.inter_message_delays
-        for position, text in enumerate(texts):
-            if position:
-                pause = delays[(position - 1) % len(delays)]
-                await asyncio.sleep(self.clock.draw(self._timing, pause))
+        for position, text in enumerate(move.messages):
+            pause = self._pause(move, position, text)
+            if position or pause:
+                await asyncio.sleep(pause)
             sent = await self.session.send(text)
             burst.calls.append(sent.t_call)
             burst.acks.append(sent.t_ack)
@@ -162,6 +174,28 @@ class Conversation:
         self._flush_transcript()
         reconnected = self.session.reconnects != reconnects
         self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured, reconnected))
+        return move.end_conversation
+
+    def _think_time(self, move: Burst) -> float:
+        """Real seconds before a burst: the persona's own, or drawn from the scenario."""
+        if move.think_time is not None:
+            return self.clock.real(move.think_time)
+        return self.clock.draw(self._timing, self.scenario.timing.think_time)
+
+    def _pause(self, move: Burst, position: int, text: str) -> float:
+        """Real seconds before message ``position`` of a burst: the persona's own pause,
+        or one drawn from the scenario plus, with ``timing.typing``, the time to type it."""
+        if move.pauses is not None:
+            return self.clock.real(move.pauses[position - 1]) if position else 0.0
+        timing = self.scenario.timing
+        pause = 0.0
+        if position:
+            span = timing.inter_message_delays[(position - 1) % len(timing.inter_message_delays)]
+            pause = self.clock.draw(self._timing, span)
+        if timing.typing:
+            per_minute = self.scenario.persona.traits.typing_chars_per_min
+            pause += self.clock.real(60 * len(text) / per_minute)
+        return pause
 
     async def _collect(self, burst: _Burst) -> bool:
         """Collect the reply into the burst; True when nothing came in time."""
@@ -260,10 +294,14 @@ async def run_conversation(
     clock: Clock,
     observer: ConversationObserver,
     seed: int | str = 0,
+    services: PersonaServices | None = None,
 ) -> ConversationResult:
     """Open a session, play the conversation, always close the session."""
     session = await transport.open(conversation_id, scenario)
     try:
-        return await Conversation(conversation_id, scenario, session, clock, observer, seed).run()
+        conversation = Conversation(
+            conversation_id, scenario, session, clock, observer, seed, services=services
+        )
+        return await conversation.run()
     finally:
         await session.close()

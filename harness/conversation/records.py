@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from harness.metrics.burst import BurstMeasurement
+from harness.metrics.persona_usage import PersonaUsage
 
-# max_turns, total_timeout, interrupted, error, or a transport's own category
-# (flood_wait, account_retired, ...).
+# max_turns, total_timeout, interrupted, error, persona_ended (the persona said it was
+# done), or a transport's own category (flood_wait, account_retired, ...).
 EndReason = str
 Role = Literal["client", "agent"]
 
@@ -57,6 +58,16 @@ class LateReplies:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonaRecord:
+    """What the persona spent making one burst: LLM requests, tokens, cost, fallbacks."""
+
+    conversation_id: str
+    scenario: str
+    turn: int
+    usage: PersonaUsage
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationResult:
     conversation_id: str
     scenario: str
@@ -76,5 +87,9 @@ class ConversationObserver(Protocol):
     def on_turn(self, record: TurnRecord) -> None: ...
 
     def on_late(self, record: LateReplies) -> None: ...
+
+    def on_persona(self, record: PersonaRecord) -> None:
+        """Only personas that spend something (LLM, replay) report; scripted ones do not."""
+        ...
 
     def on_end(self, result: ConversationResult) -> None: ...

@@ -14,6 +14,7 @@ from harness.conversation import (
     ConversationObserver,
     ConversationResult,
     LateReplies,
+    PersonaRecord,
     TranscriptEntry,
     TurnRecord,
 )
@@ -54,6 +55,9 @@ class Handoff:
 
     def on_late(self, record: LateReplies) -> None:
         self._post(partial(self._target.on_late, record))
+
+    def on_persona(self, record: PersonaRecord) -> None:
+        self._post(partial(self._target.on_persona, record))
 
     def on_end(self, result: ConversationResult) -> None:
         self._post(partial(self._target.on_end, result))
@@ -105,6 +109,9 @@ class LocustObserver:
 
     def on_late(self, record: LateReplies) -> None:
         self._runtime.recorder.on_late(record)
+
+    def on_persona(self, record: PersonaRecord) -> None:
+        self._runtime.recorder.on_persona(record)
 
     def on_end(self, result: ConversationResult) -> None:
         self._runtime.recorder.on_end(result)

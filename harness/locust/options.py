@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.botapi.protocol import CHAT_TYPES
+from harness.llm.gateway import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, GatewaySettings
 from harness.locust.shape_plan import SHAPES
+from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report import parse_override
 from harness.transport import TRANSPORTS, TransportSettings
 
@@ -113,8 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--redis-url",
         default=None,
         env_var="REDIS_URL",
-        help="Redis that holds the account pool and its leases, shared by "
-        "all workers (default: in memory, this process only).",
+        help="Redis that holds the account pool and its leases, and the LLM response "
+        "cache, shared by all workers (default: in memory / on disk, this process only).",
     )
     telegram.add_argument(
         "--redis-prefix",
@@ -161,6 +163,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=False,
         help="With --botapi-serve: answer a bot that sends too fast with 429, as Telegram does.",
+    )
+    llm = parser.add_argument_group(
+        "chatstorm LLM personas", "Scenarios with persona engine: llm (Claude, see README)."
+    )
+    llm.add_argument(
+        "--llm-budget-usd",
+        type=_positive_float,
+        default=None,
+        metavar="USD",
+        env_var="LOCUST_LLM_BUDGET_USD",
+        help="Stop new LLM requests once this process has spent this much (estimated from "
+        "the price table); personas go on from the cache or scripted.",
+    )
+    llm.add_argument(
+        "--llm-concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"LLM requests in flight at once per process (default {DEFAULT_CONCURRENCY}).",
+    )
+    llm.add_argument(
+        "--llm-max-retries",
+        type=_non_negative_int,
+        default=DEFAULT_MAX_RETRIES,
+        metavar="N",
+        help="Retries of a failed LLM request (429, 529, 5xx; exponential backoff with "
+        f"jitter, honouring retry-after) before the turn is played scripted "
+        f"(default {DEFAULT_MAX_RETRIES}).",
+    )
+    llm.add_argument(
+        "--llm-cache-dir",
+        default=str(DEFAULT_CACHE_DIR),
+        metavar="PATH",
+        help="Folder of the LLM response cache when there is no --redis-url "
+        f"(default {DEFAULT_CACHE_DIR}).",
+    )
+    llm.add_argument(
+        "--llm-base-url",
+        type=_http_url,
+        default=None,
+        metavar="URL",
+        help="Messages API endpoint for every LLM persona (default: the scenario's "
+        "llm.base_url, else ANTHROPIC_BASE_URL, else Anthropic's).",
     )
     shapes = parser.add_argument_group(
         "chatstorm load shapes", "Users over time; the peak is -u/--users, the pace -r."
@@ -224,13 +269,27 @@ def _positive_float(text: str) -> float:
 
 
 def _positive_int(text: str) -> int:
+    return _whole_number(text, minimum=1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
     return value
+
+
+def _http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
 
 
 def _expectation(text: str) -> tuple[str, float]:
@@ -255,3 +314,18 @@ def transport_settings(options: argparse.Namespace) -> TransportSettings:
         botapi_serve=options.botapi_serve,
         botapi_chat=options.botapi_chat,
     )
+
+
+def llm_settings(options: argparse.Namespace) -> tuple[GatewaySettings, LlmCacheSettings]:
+    gateway = GatewaySettings(
+        budget_usd=options.llm_budget_usd,
+        concurrency=options.llm_concurrency,
+        max_retries=options.llm_max_retries,
+        base_url=options.llm_base_url,
+    )
+    cache = LlmCacheSettings(
+        folder=Path(options.llm_cache_dir),
+        redis_url=options.redis_url,
+        redis_prefix=options.redis_prefix,
+    )
+    return gateway, cache

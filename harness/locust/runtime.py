@@ -32,11 +32,12 @@ from harness.conversation import (
 )
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
-from harness.locust.options import transport_settings
+from harness.locust.options import llm_settings, transport_settings
 from harness.metrics import Histogram, RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
+from harness.persona.services import PersonaServices, open_services
 from harness.report import (
     GROUND_TRUTH_FILE,
     TRANSCRIPT_FILE,
@@ -64,6 +65,7 @@ class LocustRuntime:
         self.clock = Clock(options.time_scale)
         self.seed = options.seed
         self.transport_settings = transport_settings(options)
+        self.llm_settings = llm_settings(options)
         self.report_dir = Path(options.report_dir) if options.report_dir else None
         if self.report_dir is not None and self.is_worker:  # workers may share the folder
             self.report_dir = self.report_dir / "workers" / environment.runner.client_id
@@ -90,6 +92,7 @@ class LocustRuntime:
         self.report: dict | None = None
         self._transport: Transport | None = None
         self.emulator: Emulator | None = None
+        self._services: PersonaServices | None = None
         self._active: set[asyncio.Task] = set()
         self._serial = itertools.count(1)
         self._gevent_side = LocustObserver(self)
@@ -125,6 +128,7 @@ class LocustRuntime:
         if runs_users and self._transport is None:  # the loop may run already (--botapi-serve)
             self.loop.start()
             self.loop.submit(self._open_transport).wait(timeout=OPEN_TIMEOUT_S)
+            self.loop.submit(self._open_personas).wait(timeout=OPEN_TIMEOUT_S)
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
             self.loop.submit(self._lag_monitor.run)
 
@@ -262,6 +266,11 @@ class LocustRuntime:
         on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None
         self._transport = await open_transport(self.transport_settings, self.clock, on_batch)
 
+    async def _open_personas(self) -> None:
+        """What LLM and replay personas share; checked now, so a run fails at its start."""
+        run = [scenario for scenario in self.scenarios.values() if scenario.weight > 0]
+        self._services = await open_services(run, self.seed, *self.llm_settings)
+
     def _post_batch(self, scenario: str, batch: BatchRecord) -> None:
         self.loop.post(partial(self._record_batch, scenario, batch.to_dict()))
 
@@ -279,7 +288,13 @@ class LocustRuntime:
         self._active.add(task)
         try:
             return await run_conversation(
-                self._transport, scenario, conversation_id, self.clock, self._loop_side, self.seed
+                self._transport,
+                scenario,
+                conversation_id,
+                self.clock,
+                self._loop_side,
+                self.seed,
+                self._services,
             )
         finally:
             self._active.discard(task)
@@ -327,6 +342,8 @@ class LocustRuntime:
             self.loop.submit(self._transport.close).wait(timeout=SETTLE_TIMEOUT_S)
         if self.loop.running and self.emulator is not None:
             self.loop.submit(self.emulator.stop).wait(timeout=SETTLE_TIMEOUT_S)
+        if self.loop.running and self._services is not None:
+            self.loop.submit(self._services.close).wait(timeout=SETTLE_TIMEOUT_S)
         self.loop.stop()
         self.recorder.close()
         if self._user_sampler is not None:

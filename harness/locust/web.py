@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Response, jsonify, request
 from locust.web import WebUI
 
-from harness.report.summary import bracket, mean, percent
+from harness.report.summary import bracket, llm_cells, mean, percent
 
 CONVERSATION_COLUMNS = [
     ("scenario", "Scenario"),
@@ -30,6 +30,10 @@ CONVERSATION_COLUMNS = [
     ("timeouts", "Timeouts"),
     ("first_reply_p95", "First reply p95 ms"),
     ("debounce", "Debounce estimate s"),
+    ("llm_requests", "LLM requests (cached)"),
+    ("llm_tokens", "LLM tokens in / out"),
+    ("llm_cost", "LLM cost $"),
+    ("llm_fallbacks", "Scripted fallbacks"),
 ]
 TRANSCRIPT_COLUMNS = [
     ("t_s", "t (s)"),
@@ -89,6 +93,7 @@ def conversation_rows(view: dict) -> list[dict]:
                 "timeouts": figures["timeouts"],
                 "first_reply_p95": figures["latency_ms"]["first_reply"]["p95"] or "",
                 "debounce": bracket(debounce, ""),
+                **llm_cells(figures["llm"]),
             }
         )
     return rows

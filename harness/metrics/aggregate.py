@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from harness.metrics.burst import BurstMeasurement, DebounceEvidence
 from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce
 from harness.metrics.histogram import Histogram
+from harness.metrics.persona_usage import PersonaUsage
 
 LATENCIES = ("send", "first_reply", "complete_reply", "reply_gap", "first_action")
 COUNTERS = (
@@ -54,6 +55,7 @@ class ScenarioStats:
         default_factory=lambda: {name: Histogram() for name in LATENCIES}
     )
     debounce_samples: list[DebounceEvidence] = field(default_factory=list)
+    persona_usage: PersonaUsage = field(default_factory=PersonaUsage)
 
     def add_late(self, count: int) -> None:
         self.late_replies += count
@@ -113,6 +115,7 @@ class ScenarioStats:
             self.latency_ms[name].merge(histogram)
         room = SAMPLE_LIMIT - len(self.debounce_samples)
         self.debounce_samples.extend(other.debounce_samples[:room])
+        self.persona_usage.merge(other.persona_usage)
 
     def to_state(self) -> dict:
         """Raw counts, exactly mergeable elsewhere (what a worker sends its master)."""
@@ -127,6 +130,7 @@ class ScenarioStats:
                 [list(s.sends), list(s.arrivals), list(s.reply_starts), s.reaction]
                 for s in self.debounce_samples
             ],
+            "persona_usage": self.persona_usage.to_state(),
         }
 
     @classmethod
@@ -142,6 +146,7 @@ class ScenarioStats:
                 DebounceEvidence(tuple(a), tuple(b), tuple(c), d)
                 for a, b, c, d in state["debounce_samples"]
             ],
+            persona_usage=PersonaUsage.from_state(state["persona_usage"]),
         )
 
     def to_report(self) -> dict:
@@ -172,6 +177,7 @@ class ScenarioStats:
                 "min_pause_with_premature": with_premature,
                 "bursts_sampled": len(self.debounce_samples),
             },
+            "llm": self.persona_usage.to_report(),
         }
 
 

@@ -1,7 +1,8 @@
 """The persona seam: what the conversation engine asks of any persona engine.
 
-Scripted personas (this package) answer offline and deterministically; LLM-driven and
-replayed personas implement the same protocol.
+Scripted personas answer offline and deterministically, LLM personas ask Claude, replayed
+personas serve recorded conversations; all three implement the same protocol. A persona
+may set its own timing (a recording's) and may end the conversation.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from harness.metrics.persona_usage import PersonaUsage
 from harness.scenario.models import Persona
 
 
@@ -28,9 +30,32 @@ class BurstRequest:
     history: Sequence[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class Burst:
+    """A persona's next move: messages to send, with what it cost to make them.
+
+    ``think_time`` (before the first message) and ``pauses`` (before each later one) are
+    scenario seconds; None leaves them to the scenario's timing. ``end_conversation``: the
+    persona is done; its messages, if any, are sent and answered first. A burst without
+    messages must end the conversation.
+    """
+
+    messages: tuple[str, ...]
+    end_conversation: bool = False
+    think_time: float | None = None
+    pauses: tuple[float, ...] | None = None
+    usage: PersonaUsage | None = None
+
+    def __post_init__(self) -> None:
+        if not self.messages and not self.end_conversation:
+            raise ValueError("a burst without messages must end the conversation")
+        if self.pauses is not None and len(self.pauses) != max(len(self.messages) - 1, 0):
+            raise ValueError("a burst needs one pause before each message after the first")
+
+
 class PersonaEngine(Protocol):
-    async def next_burst(self, request: BurstRequest) -> list[str]:
-        """The burst's messages in sending order (at least one)."""
+    async def next_burst(self, request: BurstRequest) -> Burst:
+        """The persona's next burst, in sending order."""
         ...
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from harness.persona.base import BurstRequest, decide_burst_size
+from harness.persona.base import Burst, BurstRequest, decide_burst_size
 from harness.persona.splitter import split_response_naturally
 from harness.scenario.models import Persona
 
@@ -19,9 +19,14 @@ class ScriptedPersona:
     def __init__(self, persona: Persona, rng: random.Random) -> None:
         self.persona = persona
         self._rng = rng
-        self._slots = {name: rng.choice(values) for name, values in persona.script.slots.items()}
+        self.slots = {name: rng.choice(values) for name, values in persona.script.slots.items()}
+        """This conversation's slot values: facts an LLM persona knows too."""
 
-    async def next_burst(self, request: BurstRequest) -> list[str]:
+    async def next_burst(self, request: BurstRequest) -> Burst:
+        return Burst(tuple(self.messages(request)))
+
+    def messages(self, request: BurstRequest) -> list[str]:
+        """The burst's messages; the LLM persona falls back on this for a turn."""
         messages: list[str] = []
         for index, count in enumerate(request.thoughts):
             size = count if count is not None else decide_burst_size(self.persona, self._rng)
@@ -46,4 +51,4 @@ class ScriptedPersona:
         return parts
 
     def _utterance(self, bank: list[str]) -> str:
-        return self._rng.choice(bank).format_map(self._slots)
+        return self._rng.choice(bank).format_map(self.slots)

@@ -18,6 +18,7 @@ from harness.clock import Clock
 from harness.conversation.records import (
     ConversationResult,
     LateReplies,
+    PersonaRecord,
     TranscriptEntry,
     TurnRecord,
 )
@@ -88,6 +89,10 @@ class Recorder:
     def on_late(self, record: LateReplies) -> None:
         for stats in self._sinks:
             stats.scenario(record.scenario).add_late(record.count)
+
+    def on_persona(self, record: PersonaRecord) -> None:
+        for stats in self._sinks:
+            stats.scenario(record.scenario).persona_usage.merge(record.usage)
 
     def on_end(self, result: ConversationResult) -> None:
         bot_errors: dict[str, int] = {}

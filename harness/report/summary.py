@@ -31,6 +31,76 @@ def bracket(debounce: dict, missing: str = "-") -> str:
     return f"{low_text} .. {high_text}"
 
 
+def llm_cells(llm: dict) -> dict[str, str]:
+    """A scenario's LLM figures as the UI and the summary show them (blank without any)."""
+    fallbacks = llm["fallback_failed"] + llm["fallback_budget"]
+    if not (llm["requests"] or llm["cache_hits"] or fallbacks or llm["replayed_bursts"]):
+        return {"llm_requests": "", "llm_tokens": "", "llm_cost": "", "llm_fallbacks": ""}
+    tokens = llm["tokens"]
+    return {
+        "llm_requests": f"{llm['requests']} ({llm['cache_hits']})",
+        "llm_tokens": f"{tokens['input'] + tokens['cache_write'] + tokens['cache_read']:,} / "
+        f"{tokens['output']:,}",
+        "llm_cost": f"{llm['cost_usd']:.4f}",
+        "llm_fallbacks": f"{fallbacks} (failed {llm['fallback_failed']}, budget "
+        f"{llm['fallback_budget']})",
+    }
+
+
+def llm_table(report: dict) -> Table | None:
+    """What LLM personas cost, per scenario; None when no persona used an LLM or replay."""
+    rows = [
+        (name, figures["llm"])
+        for name, figures in [*report["scenarios"].items(), ("Total", report["totals"])]
+        if llm_cells(figures["llm"])["llm_requests"]
+    ]
+    if not rows:
+        return None
+    table = Table(
+        title="chatstorm: LLM personas (Failed, Budget: turns played scripted instead)",
+        title_justify="left",
+    )
+    for header in (
+        "Scenario",
+        "Requests",
+        "Cached",
+        "Retries",
+        "In tok",
+        "Cache wr",
+        "Cache rd",
+        "Out tok",
+        "Cost $",
+        "Failed",
+        "Budget",
+        "Bad out",
+        "Replayed",
+    ):
+        table.add_column(header, justify="left" if header == "Scenario" else "right")
+    for name, llm in rows:
+        tokens = llm["tokens"]
+        table.add_row(
+            name,
+            *(
+                f"{value:,}"
+                for value in (
+                    llm["requests"],
+                    llm["cache_hits"],
+                    llm["retries"],
+                    tokens["input"],
+                    tokens["cache_write"],
+                    tokens["cache_read"],
+                    tokens["output"],
+                )
+            ),
+            f"{llm['cost_usd']:.4f}",
+            str(llm["fallback_failed"]),
+            str(llm["fallback_budget"]),
+            str(llm["fallback_bad_output"]),
+            str(llm["replayed_bursts"]),
+        )
+    return table
+
+
 def batching_table(report: dict) -> Table:
     table = Table(title="chatstorm: conversations and batching", title_justify="left")
     for header in (
@@ -74,6 +144,9 @@ def batching_table(report: dict) -> Table:
 def print_summary(report: dict, console: Console | None = None) -> None:
     console = console or Console(width=160)
     console.print(batching_table(report))
+    llm = llm_table(report)
+    if llm is not None:
+        console.print(llm)
     lag = report["run"].get("loop_lag_ms")
     if lag and lag["overloaded_windows"]:
         console.print(

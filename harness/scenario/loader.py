@@ -119,7 +119,8 @@ def _load_file(file: Path) -> tuple[list[tuple[Scenario, int]], list[Problem]]:
             )
             continue
         try:
-            loaded.append((Scenario.model_validate(item), _line_of(root, prefix)))
+            scenario = Scenario.model_validate(item, context={"base_dir": file.parent})
+            loaded.append((scenario, _line_of(root, prefix)))
         except ValidationError as exc:
             for error in exc.errors():
                 loc = prefix + tuple(error["loc"])

@@ -6,7 +6,8 @@ so a typo in a YAML file is reported instead of silently ignored.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,17 +16,21 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from harness.llm.pricing import PRICES, Price
 from harness.scenario.pattern import Step, format_pattern, parse_pattern
+from harness.scenario.presets import fill_persona_defaults, fill_timing_defaults
 
 BURST_LIMIT_DEFAULT = 5
 PersonalityPreset = Literal[
     "normal", "difficult", "confused", "angry", "elderly", "tech_savvy", "impatient", "suspicious"
 ]
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
 
 
 def _as_range(value: object) -> object:
@@ -83,7 +88,8 @@ class StrictModel(BaseModel):
 
 
 class Traits(StrictModel):
-    """How the simulated person behaves, each from 0 (not at all) to 1 (very)."""
+    """How the simulated person behaves, each from 0 (not at all) to 1 (very). The
+    personality preset supplies every trait the scenario leaves out."""
 
     patience: float = Field(0.5, ge=0, le=1)
     tech_comfort: float = Field(0.5, ge=0, le=1)
@@ -116,6 +122,62 @@ class Script(StrictModel):
         return self
 
 
+class LlmPrice(StrictModel):
+    """USD per million tokens, for a model the built-in price table does not know."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
+class LlmSettings(StrictModel):
+    """How an ``engine: llm`` persona asks Claude for its messages."""
+
+    model: str = Field("claude-haiku-4-5", min_length=1)
+    max_tokens: int = Field(512, ge=16, le=64_000)
+    effort: Effort | None = None
+    base_url: str | None = Field(None, pattern=r"^https?://")
+    variants: int = Field(20, ge=1)
+    """Distinct conversations per scenario: conversation k plays variant k mod variants, so
+    a long run reuses cached answers instead of paying for ever new ones."""
+    price: LlmPrice | None = None
+
+    @model_validator(mode="after")
+    def _price_known(self) -> LlmSettings:
+        if self.price is None and self.model not in PRICES:
+            raise ValueError(
+                f"no price known for model {self.model!r}: add price: {{input, output, "
+                "cache_write, cache_read}} in USD per million tokens"
+            )
+        return self
+
+    def price_table(self) -> Price:
+        if self.price is None:
+            return PRICES[self.model]
+        return Price(**self.price.model_dump())
+
+
+class ReplaySettings(StrictModel):
+    """Where an ``engine: replay`` persona finds its conversations, and whose timing it keeps."""
+
+    file: Path
+    """JSONL from `harness generate` or `harness import`, relative to the scenario file."""
+    timing: Literal["recorded", "scenario"] = "recorded"
+
+    @field_validator("file")
+    @classmethod
+    def _file_exists(cls, value: Path, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get("base_dir")
+        path = value if value.is_absolute() or base is None else Path(base) / value
+        if not path.is_file():
+            raise ValueError(
+                f"no such file {str(path)!r}: record conversations into it with "
+                "`harness generate` or `harness import`"
+            )
+        return path
+
+
 class Persona(StrictModel):
     """A simulated person: who they are, what they want, how they write."""
 
@@ -130,8 +192,32 @@ class Persona(StrictModel):
     traits: Traits = Field(default_factory=Traits)
     multi_message_probability: float = Field(0.3, ge=0, le=1)
     max_messages_per_turn: int = Field(3, ge=1)
-    engine: Literal["scripted"] = "scripted"
+    engine: Literal["scripted", "llm", "replay"] = "scripted"
     script: Script = Field(default_factory=Script)
+    llm: LlmSettings | None = None
+    """Settings of engine: llm (defaults when left out)."""
+    replay: ReplaySettings | None = None
+
+    @property
+    def llm_settings(self) -> LlmSettings:
+        return self.llm or LlmSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        return fill_persona_defaults(data)
+
+    @model_validator(mode="after")
+    def _settings_match_the_engine(self) -> Persona:
+        if self.engine == "replay" and self.replay is None:
+            raise ValueError("engine: replay needs replay: {file: conversations.jsonl}")
+        for name in ("llm", "replay"):
+            if getattr(self, name) is not None and self.engine != name:
+                raise ValueError(
+                    f"{name}: settings apply only with engine: {name} (this persona's engine "
+                    f"is {self.engine}); remove them or change the engine"
+                )
+        return self
 
 
 class Timing(StrictModel):
@@ -142,6 +228,9 @@ class Timing(StrictModel):
         default_factory=lambda: [(0.5, 3.0)], min_length=1
     )
     think_time: SecondsRange = (2.0, 8.0)
+    typing: bool = False
+    """Add each message's typing time (its length at the persona's typing speed) to the
+    pause before it."""
 
 
 class Collect(StrictModel):
@@ -216,6 +305,21 @@ class Scenario(StrictModel):
     burst_limit: int = Field(BURST_LIMIT_DEFAULT, ge=1)
     expect: Expectations = Field(default_factory=Expectations)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timing_from_persona(cls, data: Any) -> Any:
+        """Think time and pauses the scenario leaves out follow the persona's traits."""
+        if not isinstance(data, dict):
+            return data
+        persona = data.get("persona", {})
+        if isinstance(persona, Persona):
+            traits: Any = persona.traits.model_dump()
+        elif isinstance(persona, dict):
+            traits = fill_persona_defaults(persona).get("traits")
+        else:
+            return data
+        return {**data, "timing": fill_timing_defaults(data.get("timing"), traits)}
 
     @model_validator(mode="after")
     def _bursts_within_limit(self) -> Scenario:

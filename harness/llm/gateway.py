@@ -1,0 +1,259 @@
+"""The one way personas reach Claude: cached, bounded in concurrency and cost, accounted.
+
+Every LLM persona of a process shares one gateway on the process's event loop. A request
+is first looked up in the response cache; a hit costs nothing and sends nothing, and so
+does a request identical to one already in flight: it waits for that one's answer. A miss
+waits for one of ``concurrency`` slots, then goes out through the official SDK, whose own
+retry loop (``max_retries``) backs off exponentially with jitter on 408/409/429/5xx and
+connection errors and honours ``retry-after``. A request that still fails, or one that
+would start after the budget is spent, gets no answer: the persona plays that turn
+scripted. Each of these is counted; the first of each kind is logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import anthropic
+from anthropic import AsyncAnthropic
+from anthropic._base_client import get_platform
+from redis.exceptions import RedisError
+
+from harness.llm.cache import ResponseCache, cache_key
+from harness.llm.pricing import Price, TokenUsage, cost_nano_usd, usd
+from harness.metrics.persona_usage import PersonaUsage
+
+log = logging.getLogger("chatstorm")
+# One INFO line per HTTP request would drown a load run's log; failures are ours to tell.
+for _chatty in ("httpx2", "httpx", "anthropic"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
+DEFAULT_CONCURRENCY = 16
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_TIMEOUT_S = 60.0
+RETRY_COUNT_HEADER = "x-stainless-retry-count"  # the SDK numbers each attempt's retries
+
+
+class LlmUnavailable(ValueError):
+    """The LLM cannot be used at all (no credentials); the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class LlmRequest:
+    """One call to the Messages API, with what the cache key and the accounting need."""
+
+    model: str
+    max_tokens: int
+    system: list[dict]
+    messages: list[dict]
+    schema: dict
+    price: Price
+    effort: str | None = None
+    base_url: str | None = None
+    seed: str = "0"
+    """Part of the cache key only: another seed is another recording."""
+
+    def cache_material(self) -> dict:
+        return {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "effort": self.effort,
+            "system": self.system,
+            "messages": self.messages,
+            "schema": self.schema,
+            "seed": self.seed,
+        }
+
+    def create_arguments(self) -> dict:
+        output_config: dict = {"format": {"type": "json_schema", "schema": self.schema}}
+        if self.effort is not None:
+            output_config["effort"] = self.effort
+        return {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "system": self.system,
+            "messages": self.messages,
+            "output_config": output_config,
+        }
+
+
+@dataclass
+class LlmAnswer:
+    """The model's text, or None when the turn must fall back; ``usage`` says what it took."""
+
+    text: str | None
+    usage: PersonaUsage = field(default_factory=PersonaUsage)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    budget_usd: float | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    base_url: str | None = None
+    """Overrides every scenario's endpoint (--llm-base-url)."""
+
+
+class LlmGateway:
+    def __init__(self, settings: GatewaySettings, cache: ResponseCache) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.spent_nano_usd = 0
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._clients: dict[str | None, AsyncAnthropic] = {}
+        self._warned: set[str] = set()
+        self._in_flight: dict[str, asyncio.Future[str | None]] = {}
+
+    def client(self, base_url: str | None = None) -> AsyncAnthropic:
+        """The SDK client for an endpoint (--llm-base-url, else the scenario's, else
+        ANTHROPIC_BASE_URL); credentials come from the environment, as the SDK reads them."""
+        endpoint = self.settings.base_url or base_url
+        client = self._clients.get(endpoint)
+        if client is None:
+            fix = (
+                "set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN), or run these scenarios with "
+                "engine: scripted or replay"
+            )
+            try:
+                client = AsyncAnthropic(
+                    base_url=endpoint,
+                    max_retries=self.settings.max_retries,
+                    timeout=self.settings.timeout_s,
+                )
+            except anthropic.CredentialsError as exc:
+                raise LlmUnavailable(f"cannot load Anthropic credentials ({exc}); {fix}") from None
+            if client.api_key is None and client.auth_token is None and client.credentials is None:
+                raise LlmUnavailable(f"engine: llm needs an Anthropic API key: {fix}")
+            # Left unset, the SDK looks its platform up in the loop's default executor on
+            # the first request; under Locust (gevent-patched threading) that executor's
+            # thread then blocks the process's exit. The lookup is cheap: done here.
+            client._platform = get_platform()
+            self._clients[endpoint] = client
+        return client
+
+    @property
+    def budget_reached(self) -> bool:
+        budget = self.settings.budget_usd
+        return budget is not None and usd(self.spent_nano_usd) >= budget
+
+    async def ask(self, request: LlmRequest) -> LlmAnswer:
+        key = cache_key(request.cache_material())
+        cached = await self._cached(key)
+        if cached is not None:
+            return LlmAnswer(cached["text"], PersonaUsage(cache_hits=1))
+        leader = self._in_flight.get(key)
+        if leader is not None:
+            shared = await asyncio.shield(leader)
+            if shared is not None:
+                return LlmAnswer(shared, PersonaUsage(cache_hits=1))
+            return await self._ask_anew(request, key)  # the first asker got nothing
+        future = self._in_flight[key] = asyncio.get_running_loop().create_future()
+        text: str | None = None
+        try:
+            answer = await self._ask_anew(request, key)
+            text = answer.text
+            return answer
+        finally:
+            del self._in_flight[key]
+            future.set_result(text)
+
+    async def _ask_anew(self, request: LlmRequest, key: str) -> LlmAnswer:
+        if self.budget_reached:
+            self._warn_budget()
+            return LlmAnswer(None, PersonaUsage(fallback_budget=1))
+        async with self._slots:
+            if self.budget_reached:  # spent while this call waited for a slot
+                self._warn_budget()
+                return LlmAnswer(None, PersonaUsage(fallback_budget=1))
+            return await self._send(request, key)
+
+    async def _send(self, request: LlmRequest, key: str) -> LlmAnswer:
+        client = self.client(request.base_url)
+        try:
+            raw = await client.messages.with_raw_response.create(**request.create_arguments())
+            message = await raw.parse()
+        except (anthropic.APIError, ValueError) as exc:  # ValueError: a body that is not JSON
+            self._warn_once(
+                type(exc).__name__,
+                f"chatstorm: an LLM request failed ({_describe(exc)}); that turn is played by "
+                "the scripted persona, and so is every turn whose request fails (counted as "
+                "fallback_failed in the report)",
+            )
+            return LlmAnswer(None, PersonaUsage(fallback_failed=1, retries=_retries(exc)))
+        text = "".join(block.text for block in message.content if block.type == "text")
+        tokens = TokenUsage(
+            input=message.usage.input_tokens,
+            output=message.usage.output_tokens,
+            cache_write=message.usage.cache_creation_input_tokens or 0,
+            cache_read=message.usage.cache_read_input_tokens or 0,
+        )
+        cost = cost_nano_usd(tokens, request.price)
+        self.spent_nano_usd += cost
+        usage = PersonaUsage(requests=1, retries=raw.retries_taken)
+        usage.add_tokens(tokens, cost)
+        await self._store(key, {"text": text, "model": message.model})
+        return LlmAnswer(text, usage)
+
+    async def _cached(self, key: str) -> dict | None:
+        """The cached answer; a cache that fails is a miss (the run goes on, paying)."""
+        try:
+            return await self.cache.get(key)
+        except (RedisError, OSError) as exc:
+            self._warn_cache(exc)
+            return None
+
+    async def _store(self, key: str, value: dict) -> None:
+        try:
+            await self.cache.put(key, value)
+        except (RedisError, OSError) as exc:
+            self._warn_cache(exc)
+
+    def _warn_cache(self, exc: Exception) -> None:
+        self._warn_once(
+            "cache",
+            f"chatstorm: the LLM response cache failed ({type(exc).__name__}: {exc}); "
+            "answers are requested and paid for until it works again",
+        )
+
+    def _warn_budget(self) -> None:
+        self._warn_once(
+            "budget",
+            f"chatstorm: the LLM budget of ${self.settings.budget_usd:g} is spent "
+            f"(${usd(self.spent_nano_usd):.4f} in this process): no new LLM requests; LLM "
+            "personas answer from the cache or play their turns scripted",
+        )
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            log.warning(message)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+        await self.cache.close()
+
+
+def _describe(exc: anthropic.APIError | ValueError) -> str:
+    """One line: the error class, the HTTP status and the API's own message, no request."""
+    if not isinstance(exc, anthropic.APIError):
+        return f"malformed response body: {type(exc).__name__}"
+    if isinstance(exc, anthropic.APIStatusError):
+        error = exc.body.get("error") if isinstance(exc.body, dict) else None
+        detail = error.get("message") if isinstance(error, dict) else None
+        return f"{type(exc).__name__}, HTTP {exc.status_code}: {detail or exc.message}"
+    return f"{type(exc).__name__}: {exc.message}"
+
+
+def _retries(exc: anthropic.APIError | ValueError) -> int:
+    """How many retries the SDK made before giving up (it numbers each attempt)."""
+    request = getattr(exc, "request", None)
+    if request is None:
+        return 0
+    try:
+        return int(request.headers.get(RETRY_COUNT_HEADER, 0))
+    except ValueError:
+        return 0
