@@ -21,8 +21,9 @@ from harness.conversation import run_conversation
 from harness.coord import RedisUnavailable, connect_redis
 from harness.coord.redis_client import DEFAULT_URL
 from harness.llm.cache import DiskCache, RedisCache
-from harness.llm.gateway import GatewaySettings, LlmGateway, LlmUnavailable
+from harness.llm.gateway import LlmGateway
 from harness.llm.pricing import PRICES, TokenUsage, cost_nano_usd
+from harness.llm.request import GatewaySettings, LlmUnavailable
 from harness.persona import PersonaServices
 from harness.persona.llm import parse_burst
 from harness.persona.services import LlmCacheSettings, open_services

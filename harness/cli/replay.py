@@ -18,7 +18,7 @@ import typer
 from harness.clock import Clock
 from harness.conversation import TranscriptEntry, run_conversation
 from harness.coord import RedisUnavailable
-from harness.llm.gateway import DEFAULT_MAX_RETRIES, GatewaySettings
+from harness.llm.request import DEFAULT_MAX_RETRIES, GatewaySettings
 from harness.persona.recordings import (
     RecordedMessage,
     Recording,

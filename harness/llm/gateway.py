@@ -22,60 +22,15 @@ from anthropic._base_client import get_platform
 from redis.exceptions import RedisError
 
 from harness.llm.cache import ResponseCache, cache_key
-from harness.llm.pricing import Price, TokenUsage, cost_nano_usd, usd
+from harness.llm.pricing import TokenUsage, cost_nano_usd, usd
+from harness.llm.request import GatewaySettings, LlmRequest, LlmUnavailable
 from harness.metrics.persona_usage import PersonaUsage
 
 log = logging.getLogger("chatstorm")
 # One INFO line per HTTP request would drown a load run's log; failures are ours to tell.
 for _chatty in ("httpx2", "httpx", "anthropic"):
     logging.getLogger(_chatty).setLevel(logging.WARNING)
-DEFAULT_CONCURRENCY = 16
-DEFAULT_MAX_RETRIES = 4
-DEFAULT_TIMEOUT_S = 60.0
 RETRY_COUNT_HEADER = "x-stainless-retry-count"  # the SDK numbers each attempt's retries
-
-
-class LlmUnavailable(ValueError):
-    """The LLM cannot be used at all (no credentials); the message says how to fix it."""
-
-
-@dataclass(frozen=True)
-class LlmRequest:
-    """One call to the Messages API, with what the cache key and the accounting need."""
-
-    model: str
-    max_tokens: int
-    system: list[dict]
-    messages: list[dict]
-    schema: dict
-    price: Price
-    effort: str | None = None
-    base_url: str | None = None
-    seed: str = "0"
-    """Part of the cache key only: another seed is another recording."""
-
-    def cache_material(self) -> dict:
-        return {
-            "model": self.model,
-            "max_tokens": self.max_tokens,
-            "effort": self.effort,
-            "system": self.system,
-            "messages": self.messages,
-            "schema": self.schema,
-            "seed": self.seed,
-        }
-
-    def create_arguments(self) -> dict:
-        output_config: dict = {"format": {"type": "json_schema", "schema": self.schema}}
-        if self.effort is not None:
-            output_config["effort"] = self.effort
-        return {
-            "model": self.model,
-            "max_tokens": self.max_tokens,
-            "system": self.system,
-            "messages": self.messages,
-            "output_config": output_config,
-        }
 
 
 @dataclass
@@ -84,16 +39,6 @@ class LlmAnswer:
 
     text: str | None
     usage: PersonaUsage = field(default_factory=PersonaUsage)
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    budget_usd: float | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
-    max_retries: int = DEFAULT_MAX_RETRIES
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    base_url: str | None = None
-    """Overrides every scenario's endpoint (--llm-base-url)."""
 
 
 class LlmGateway:

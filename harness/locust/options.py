@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.botapi.protocol import CHAT_TYPES
-from harness.llm.gateway import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, GatewaySettings
+from harness.llm.request import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, GatewaySettings
 from harness.locust.shape_plan import SHAPES
 from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report import parse_override

@@ -22,6 +22,7 @@ from harness.locust.runtime import LocustRuntime
 from harness.locust.shapes import ChatLoadShape, settings_from, shape_requested
 from harness.locust.users import RUNTIMES, user_classes
 from harness.locust.web import install_tabs
+from harness.persona.services import preload_llm_sdk
 from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
@@ -75,6 +76,7 @@ def _register(scenarios: list[Scenario]) -> None:
             except ValueError as exc:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
+        preload_llm_sdk(scenarios)
         runtime = LocustRuntime(environment, scenarios)
         if options.botapi_serve and not isinstance(environment.runner, WorkerRunner):
             try:

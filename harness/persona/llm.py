@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
-from harness.llm.gateway import LlmGateway, LlmRequest
+from harness.llm.request import LlmRequest
 from harness.metrics.persona_usage import PersonaUsage
 from harness.persona.base import Burst, BurstRequest, decide_burst_size
 from harness.persona.prompt import (
@@ -30,6 +31,9 @@ from harness.persona.prompt import (
 from harness.persona.scripted import ScriptedPersona
 from harness.persona.splitter import split_response_naturally
 from harness.scenario.models import Scenario
+
+if TYPE_CHECKING:  # the SDK behind it is imported only by runs with LLM personas
+    from harness.llm.gateway import LlmGateway
 
 LONG_MESSAGE_CHARS = 200
 

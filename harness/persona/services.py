@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.coord.redis_client import connect_redis
 from harness.llm.cache import DiskCache, RedisCache, ResponseCache
-from harness.llm.gateway import GatewaySettings, LlmGateway
+from harness.llm.request import GatewaySettings
 from harness.persona.recordings import Recording, read_recordings
 from harness.scenario.models import Scenario
+
+if TYPE_CHECKING:
+    from harness.llm.gateway import LlmGateway
 
 DEFAULT_CACHE_DIR = Path(".chatstorm") / "llm-cache"
 
@@ -49,6 +54,13 @@ class LlmCacheSettings:
     redis_prefix: str = "chatstorm"
 
 
+def preload_llm_sdk(scenarios: list[Scenario]) -> None:
+    """Import the SDK now when any scenario has LLM personas: it takes about two seconds,
+    which belong to the process's start (in its main thread), not to a run's clock."""
+    if any(scenario.persona.engine == "llm" for scenario in scenarios):
+        importlib.import_module("harness.llm.gateway")
+
+
 async def open_services(
     scenarios: list[Scenario],
     seed: str,
@@ -65,6 +77,8 @@ async def open_services(
     llm_scenarios = [scenario for scenario in scenarios if scenario.persona.engine == "llm"]
     if not llm_scenarios:
         return services
+    from harness.llm.gateway import LlmGateway  # the SDK: two seconds, for LLM runs only
+
     llm = LlmGateway(gateway, DiskCache(cache.folder))  # a folder untouched until used
     for scenario in llm_scenarios:  # credentials first: nothing is made without them
         llm.client(scenario.persona.llm_settings.base_url)
