@@ -1,8 +1,10 @@
-"""Suite-wide guards."""
+"""Suite-wide guards and fixtures."""
 
 import sys
 
 import pytest
+
+from tests.redis_support import delete_prefix, new_prefix, redis_or_fail
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -11,3 +13,13 @@ def locust_stays_out_of_this_process():
     asyncio test here runs: Locust runs only in subprocesses."""
     yield
     assert "locust" not in sys.modules, "a test imported Locust into the pytest process"
+
+
+@pytest.fixture
+async def redis_prefix():
+    """A key prefix of this test's own in the suite's Redis (which must answer), deleted
+    afterwards."""
+    await (await redis_or_fail()).aclose()
+    prefix = new_prefix()
+    yield prefix
+    await delete_prefix(prefix)

@@ -5,35 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import pytest
-import redis
-
-from harness.coord.redis_client import DEFAULT_URL
+from tests.redis_support import REDIS_URL
 
 REPO = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_URL)
 SECRET = "1BVtsOKABu" + "Q" * 60 + "=="
-
-
-@pytest.fixture
-def prefix():
-    name = f"chatstorm-test-{uuid.uuid4().hex[:8]}"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(
-            f"Redis at {REDIS_URL} does not answer ({exc}); start one with "
-            "`redis-server --port 6379` or set REDIS_URL"
-        )
-    yield name
-    keys = list(client.scan_iter(match=f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def harness(prefix: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -48,31 +25,31 @@ def harness(prefix: str, *args: str, stdin: str = "") -> subprocess.CompletedPro
     )
 
 
-def test_add_import_list_remove_without_ever_showing_a_session(prefix, tmp_path):
+def test_add_import_list_remove_without_ever_showing_a_session(redis_prefix, tmp_path):
     added = harness(
-        prefix, "add", "--phone", "+7 900 123 4567", "--label", "olga", stdin=SECRET + "\n"
+        redis_prefix, "add", "--phone", "+7 900 123 4567", "--label", "olga", stdin=SECRET + "\n"
     )
     assert added.returncode == 0, added.stderr
     account_id = added.stdout.split()[1]
     assert added.stdout.strip() == f"added {account_id} …4567"
     sessions = tmp_path / "sessions.txt"
     sessions.write_text(f"# exported\n\n{SECRET[:-2]}A==\n  {SECRET[:-2]}B==\nnot a session\n")
-    imported = harness(prefix, "import", str(sessions))
+    imported = harness(redis_prefix, "import", str(sessions))
     assert imported.returncode == 2  # one bad line, reported with its number
     assert "imported 2 account(s)" in imported.stdout
     assert f"{sessions}:5: not a session string" in imported.stderr
-    listed = harness(prefix, "list")
+    listed = harness(redis_prefix, "list")
     assert listed.returncode == 0, listed.stderr
     assert "3 account(s)" in listed.stdout and "olga" in listed.stdout and "…4567" in listed.stdout
     for output in (added, imported, listed):
         assert SECRET[:20] not in output.stdout + output.stderr
-    removed = harness(prefix, "remove", account_id)
-    assert removed.returncode == 0 and "2 account(s)" in harness(prefix, "list").stdout
-    missing = harness(prefix, "remove", account_id)
+    removed = harness(redis_prefix, "remove", account_id)
+    assert removed.returncode == 0 and "2 account(s)" in harness(redis_prefix, "list").stdout
+    missing = harness(redis_prefix, "remove", account_id)
     assert missing.returncode == 2 and "no account" in missing.stderr
 
 
-def test_a_dead_redis_is_one_clear_line(prefix):
+def test_a_dead_redis_is_one_clear_line():
     result = subprocess.run(
         [
             sys.executable,

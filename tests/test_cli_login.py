@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from harness.cli.main import app
 from harness.coord import RedisAccounts, connect_redis, read_sessions_file
+from tests.redis_support import REDIS_URL
 from tests.telegram_auth import trust_test_key
 from tests.telegram_server import FakeTelegram
-from tests.test_cli_accounts import REDIS_URL, prefix  # noqa: F401 (the pool fixture)
 
 API_HASH = "a1" * 16
 PHONE = "+79991234567"
@@ -92,15 +92,23 @@ async def test_login_appends_and_tightens_an_open_accounts_file(telegram, tmp_pa
     assert [await whoami(telegram, s) for s in sessions] == ["+79990000001", "+79990000002"]
 
 
-async def test_login_straight_into_the_pool(telegram, prefix):  # noqa: F811
+async def test_login_straight_into_the_pool(telegram, redis_prefix):
     code = telegram.register(PHONE)
     result = await login(
-        telegram, "--phone", PHONE, "--pool", "--label", "olga", "--prefix", prefix, typed=[code]
+        telegram,
+        "--phone",
+        PHONE,
+        "--pool",
+        "--label",
+        "olga",
+        "--prefix",
+        redis_prefix,
+        typed=[code],
     )
     assert result.exit_code == 0, result.output
     client = await connect_redis(REDIS_URL)
     try:
-        accounts = RedisAccounts(client, prefix)
+        accounts = RedisAccounts(client, redis_prefix)
         (info,) = await accounts.list()
         session = await accounts.session_of(info.account_id)
     finally:

@@ -8,13 +8,11 @@ command that starts one: they never skip.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-import uuid
 
 import pytest
 
@@ -27,17 +25,10 @@ from harness.coord import (
     connect_redis,
     keep_lease,
 )
-from harness.coord.redis_client import DEFAULT_URL, safe_url
+from harness.coord.redis_client import safe_url
+from tests.redis_support import REDIS_URL, new_prefix, redis_or_fail
 
-REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_URL)
 SESSIONS = [f"1Aa{'x' * 40}{i:04d}==" for i in range(10)]
-
-
-async def redis_or_fail():
-    try:
-        return await connect_redis(REDIS_URL)
-    except RedisUnavailable as exc:
-        pytest.fail(str(exc))
 
 
 class Backend:
@@ -45,7 +36,7 @@ class Backend:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.prefix = f"chatstorm-test-{uuid.uuid4().hex[:8]}"
+        self.prefix = new_prefix()
         self.clients: list = []
 
     async def pool(self):

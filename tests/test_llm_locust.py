@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import uuid
 
 import pytest
 
@@ -15,7 +13,7 @@ from harness.metrics import RunStats
 from harness.metrics.persona_usage import PersonaUsage
 from harness.report.summary import llm_cells
 from tests.anthropic_server import API_KEY, MessagesServer
-from tests.test_llm_persona import REDIS_URL, redis_or_fail
+from tests.redis_support import REDIS_URL, delete_prefix, new_prefix
 from tests.test_locust_run import (
     LOCUST,
     REPO,
@@ -27,6 +25,7 @@ from tests.test_locust_run import (
     run_headless,
     scenario_dir,
     wait_for,
+    web_ui,
 )
 
 LLM = """\
@@ -140,24 +139,13 @@ def test_the_conversations_tab_shows_llm_figures_and_blanks_for_scripted_scenari
 
 
 def test_the_web_ui_conversations_tab_shows_llm_requests_and_cost(server, tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            *LOCUST,
-            "--web-host", "127.0.0.1", "--web-port", str(port),
-            "--scenario", str(scenario_dir(tmp_path, llm=LLM)),
-            "--time-scale", str(SCALE),
-            "--llm-base-url", server.url,
-            "--llm-cache-dir", str(tmp_path / "cache"),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    options = (
+        "--scenario", str(scenario_dir(tmp_path, llm=LLM)),
+        "--time-scale", str(SCALE),
+        "--llm-base-url", server.url,
+        "--llm-cache-dir", str(tmp_path / "cache"),
     )  # fmt: skip
-    try:
+    with web_ui(*options) as (base, process):
         page = wait_for(lambda: http(base + "/"), 30, "the web UI").decode()
         assert "LLM cost $" in page and "Scripted fallbacks" in page
         started = json.loads(http(base + "/swarm", {"user_count": 2, "spawn_rate": 2}))
@@ -174,13 +162,6 @@ def test_the_web_ui_conversations_tab_shows_llm_requests_and_cost(server, tmp_pa
         assert int(requests) >= 1 and int(cached) >= 0
         assert float(row["llm_cost"]) > 0 and row["llm_fallbacks"].startswith("0 ")
         assert http(base + "/stop", {}) is not None
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     output = process.stderr.read() + process.stdout.read()
     assert "Traceback" not in output and API_KEY not in output
 
@@ -192,7 +173,7 @@ def test_a_repeated_locust_run_with_the_redis_cache_asks_nothing(server, tmp_pat
         "max_turns: 3", "max_turns: 2"
     )
     scenarios = scenario_dir(tmp_path, llm=steady)
-    prefix = f"chatstorm-test-{uuid.uuid4().hex[:8]}"
+    prefix = new_prefix()
     options = ("--llm-base-url", server.url, "--redis-url", REDIS_URL, "--redis-prefix", prefix,
                "--conversations-per-user", "1", "--seed", "5")  # fmt: skip
     try:
@@ -207,15 +188,7 @@ def test_a_repeated_locust_run_with_the_redis_cache_asks_nothing(server, tmp_pat
         llm = json.loads((tmp_path / "r" / "report.json").read_text())["totals"]["llm"]
         assert (llm["requests"], llm["cache_hits"], llm["cost_usd"]) == (0, 6, 0)
     finally:
-        asyncio.run(_delete_keys(prefix))
-
-
-async def _delete_keys(prefix: str) -> None:
-    client = await redis_or_fail()
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+        asyncio.run(delete_prefix(prefix))
 
 
 @pytest.mark.parametrize(

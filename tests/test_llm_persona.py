@@ -11,15 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import uuid
 
 import pytest
 
 from harness.clock import Clock
 from harness.conversation import run_conversation
-from harness.coord import RedisUnavailable, connect_redis
-from harness.coord.redis_client import DEFAULT_URL
 from harness.llm.cache import DiskCache, RedisCache
 from harness.llm.gateway import LlmGateway
 from harness.llm.pricing import PRICES, TokenUsage, cost_nano_usd
@@ -31,8 +27,8 @@ from harness.report import Recorder, build_report
 from harness.scenario.models import Scenario
 from harness.transport.mock import MockTransport
 from tests.anthropic_server import API_KEY, MessagesServer, instruction_of, requested_count
+from tests.redis_support import new_prefix, redis_or_fail
 
-REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_URL)
 SCALE = 0.05
 SCENARIO = {
     "name": "Lost Order",
@@ -281,16 +277,9 @@ async def test_token_accounting_matches_the_servers_usage(server, tmp_path):
     await services.close()
 
 
-async def redis_or_fail():
-    try:
-        return await connect_redis(REDIS_URL)
-    except RedisUnavailable as exc:
-        pytest.fail(str(exc))
-
-
 @pytest.mark.parametrize("store", ["disk", "redis"])
 async def test_a_repeated_run_replays_from_the_cache_without_a_request(server, tmp_path, store):
-    prefix = f"chatstorm-test-{uuid.uuid4().hex[:8]}"
+    prefix = new_prefix()
 
     async def cache():
         if store == "disk":

@@ -6,6 +6,7 @@ own process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -249,22 +251,13 @@ def http(url: str, form: dict | None = None) -> bytes | None:
         return None
 
 
-def test_web_ui_runs_the_same_thing_interactively(tmp_path):
-    scenarios = scenario_dir(tmp_path, batched=BATCHED, premature=PREMATURE)
+@contextlib.contextmanager
+def web_ui(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Locust with its web UI on a free port of 127.0.0.1: (base URL, the process). The
+    process is stopped on the way out (SIGTERM, then kill), its output left to read."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [
-            *LOCUST,
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            str(port),
-            "--scenario",
-            str(scenarios),
-            "--time-scale",
-            str(SCALE),
-        ],
+        [*LOCUST, "--web-host", "127.0.0.1", "--web-port", str(port), *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -272,6 +265,19 @@ def test_web_ui_runs_the_same_thing_interactively(tmp_path):
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_web_ui_runs_the_same_thing_interactively(tmp_path):
+    scenarios = scenario_dir(tmp_path, batched=BATCHED, premature=PREMATURE)
+    with web_ui("--scenario", str(scenarios), "--time-scale", str(SCALE)) as (base, process):
         page = wait_for(lambda: http(base + "/"), 30, "the web UI").decode()
         assert "Batched" in page and "Premature" in page  # one selectable class per scenario
         started = json.loads(
@@ -299,13 +305,6 @@ def test_web_ui_runs_the_same_thing_interactively(tmp_path):
         assert live["scenarios"]["Batched"]["bursts"] >= row["bursts"]
         assert live["recent"] and live["recent"][-1]["scenario"] == "Batched"
         assert http(base + "/stop", {}) is not None
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     assert "Traceback" not in process.stderr.read()
 
 

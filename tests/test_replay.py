@@ -12,14 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.clock import Clock
-from harness.conversation import run_conversation
 from harness.persona import PersonaServices
 from harness.persona.recordings import RecordingError, import_messages, read_recordings
 from harness.scenario import ScenarioError, load_scenarios
-from harness.transport.mock import MockTransport
 from tests.anthropic_server import API_KEY, MessagesServer
-from tests.test_llm_persona import Collected
+from tests.test_llm_persona import Collected, converse
 
 REPO = Path(__file__).resolve().parent.parent
 HARNESS = [sys.executable, "-m", "harness.cli"]
@@ -126,21 +123,7 @@ def test_a_replay_scenario_needs_an_existing_file_reported_at_its_line(tmp_path)
 
 async def play(scenario_path: Path, count: int = 1) -> Collected:
     (scenario,) = load_scenarios([scenario_path])
-    clock = Clock(SCALE)
-    transport = MockTransport(clock, "0")
-    collected = Collected()
-    services = PersonaServices()
-    await asyncio.wait_for(
-        asyncio.gather(
-            *(
-                run_conversation(transport, scenario, f"r{i}", clock, collected, "0", services)
-                for i in range(count)
-            )
-        ),
-        30,
-    )
-    await transport.close()
-    return collected
+    return await converse(PersonaServices(), scenario, count, prefix="r")
 
 
 async def test_replay_serves_recorded_bursts_with_their_timing(tmp_path):
