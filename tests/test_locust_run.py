@@ -427,3 +427,6 @@ def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
     workers = [json.loads(p.read_text()) for p in report_dir.glob("workers/*/report.json")]
     assert len(workers) == 2
     assert report["totals"]["bursts"] == sum(w["totals"]["bursts"] for w in workers) > 0
+    # Each worker's own report covers its whole run, not only what it sent last.
+    lag_samples = [w["run"]["loop_lag_ms"]["count"] for w in workers]
+    assert sum(lag_samples) >= report["run"]["loop_lag_ms"]["count"] > 0

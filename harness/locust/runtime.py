@@ -33,9 +33,9 @@ from harness.conversation import (
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
 from harness.locust.options import llm_settings, transport_settings
-from harness.metrics import Histogram, RunStats, ScenarioStats
+from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
-from harness.metrics.loop_lag import WINDOW_S, LoopLagMonitor
+from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
 from harness.persona.services import PersonaServices, open_services
 from harness.report import (
@@ -72,8 +72,8 @@ class LocustRuntime:
         self.transcripts = not options.no_transcripts
         self.expect_overrides = dict(options.expect or [])
         self.conversations_per_user: int | None = options.conversations_per_user
-        self.loop_lag = Histogram()
-        self.overloaded_windows = 0
+        self.loop_lag = LoopLagFigures()
+        self.lag_unreported = LoopLagFigures()  # a worker's, since its last report
         self._lag_monitor: LoopLagMonitor | None = None
         self._figures_since = 0.0
         self.stopping = False
@@ -143,7 +143,7 @@ class LocustRuntime:
 
     def _fresh_process_figures(self) -> None:
         """The figures kept beside the Recorder's: loop lag and quality under load."""
-        self.loop_lag, self.overloaded_windows = Histogram(), 0
+        self.loop_lag, self.lag_unreported = LoopLagFigures(), LoopLagFigures()
         self.quality = QualityTimeline()
 
     def _sample_users(self) -> None:
@@ -164,7 +164,7 @@ class LocustRuntime:
         """What this worker recorded since its last report to the master; then forget it."""
         state = {
             "stats": self.unreported.to_state(),
-            "loop_lag": self.lag_state(),
+            "loop_lag": self.lag_unreported.to_state(),
             "quality": self.quality_unreported.to_state(),
             "active": dict(self.active),
             "recent": [self._line(e) for e in self.recent_unreported[-RECENT_LINES:]],
@@ -172,14 +172,14 @@ class LocustRuntime:
         self.unreported.scenarios.clear()
         self.quality_unreported.clear()
         self.recent_unreported = []
-        self.loop_lag, self.overloaded_windows = Histogram(), 0
+        self.lag_unreported = LoopLagFigures()
         return state
 
     def merge_worker_report(self, client_id: str, state: dict) -> None:
         """On the master: add a worker's figures to the fleet's."""
         self.workers_reported.add(client_id)
         self.recorder.stats.merge_state(state["stats"])
-        self.merge_lag_state(state["loop_lag"])
+        self.loop_lag.merge_state(state["loop_lag"])
         self.quality.merge_state(state["quality"])
         self.active_by_worker[client_id] = state["active"]
         self.recent.extend(state["recent"])
@@ -235,14 +235,16 @@ class LocustRuntime:
     def _record_lag(self, started: float, lags_ms: list[float]) -> None:
         if started < self._figures_since:  # a window from before the figures were reset
             return
-        for lag in lags_ms:
-            self.loop_lag.add(lag)
+        for figures in self._lag_sinks():
+            for lag in lags_ms:
+                figures.histogram.add(lag)
 
     def _post_overload(self, p99_ms: float, max_ms: float) -> None:
         self.loop.post(partial(self._warn_overload, p99_ms, max_ms))
 
     def _warn_overload(self, p99_ms: float, max_ms: float) -> None:
-        self.overloaded_windows += 1
+        for figures in self._lag_sinks():
+            figures.overloaded_windows += 1
         log.warning(
             "chatstorm: this process is overloaded: its event loop runs %.1f ms late (p99, "
             "max %.0f ms) over the last %.0f s, so latencies include up to that much harness "
@@ -252,15 +254,10 @@ class LocustRuntime:
             WINDOW_S,
         )
 
-    def lag_state(self) -> dict:
-        return {
-            "histogram": self.loop_lag.to_state(),
-            "overloaded_windows": self.overloaded_windows,
-        }
-
-    def merge_lag_state(self, state: dict) -> None:
-        self.loop_lag.merge(Histogram.from_state(state["histogram"]))
-        self.overloaded_windows += state["overloaded_windows"]
+    def _lag_sinks(self) -> tuple[LoopLagFigures, ...]:
+        """Where lag goes: this process's figures and, on a worker, what the master has
+        not been sent yet."""
+        return (self.loop_lag, self.lag_unreported) if self.is_worker else (self.loop_lag,)
 
     async def _open_transport(self) -> None:
         on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None
@@ -322,10 +319,7 @@ class LocustRuntime:
                 "transport": self.transport_settings.name,
                 "time_scale": self.clock.time_scale,
                 "seed": self.seed,
-                "loop_lag_ms": {
-                    **self.loop_lag.summary(),
-                    "overloaded_windows": self.overloaded_windows,
-                },
+                "loop_lag_ms": self.loop_lag.to_report(),
                 **run,
             },
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from harness.metrics.histogram import Histogram
 
@@ -65,3 +66,25 @@ class LoopLagMonitor:
         p99 = histogram.percentile(0.99) or 0.0
         if p99 > ACCURACY_MS:
             self._on_overload(p99, histogram.max or 0.0)
+
+
+@dataclass
+class LoopLagFigures:
+    """A process's loop lag over some span: every sample and the overloaded windows.
+    Counts only, so a fleet's figures merge exactly."""
+
+    histogram: Histogram = field(default_factory=Histogram)
+    overloaded_windows: int = 0
+
+    def to_state(self) -> dict:
+        return {
+            "histogram": self.histogram.to_state(),
+            "overloaded_windows": self.overloaded_windows,
+        }
+
+    def merge_state(self, state: dict) -> None:
+        self.histogram.merge(Histogram.from_state(state["histogram"]))
+        self.overloaded_windows += state["overloaded_windows"]
+
+    def to_report(self) -> dict:
+        return {**self.histogram.summary(), "overloaded_windows": self.overloaded_windows}
