@@ -54,6 +54,8 @@ class Run:
     first_reply: dict | None = None
     loop_lag_p99: float | None = None
     cpu_warning: bool = False
+    steal: float = 0.0
+    """Share of the machine's CPU time the host took away during the steady state."""
 
     @property
     def cpu_ms_per_message(self) -> float:
@@ -62,6 +64,13 @@ class Run:
     @property
     def error_p99(self) -> float:
         return self.first_reply["p99"] - SCHEDULE_MS if self.first_reply else float("nan")
+
+
+def machine_steal() -> tuple[int, int]:
+    """(stolen, total) CPU ticks of the whole machine so far, from /proc/stat: on a virtual
+    machine, time the host gave to others, which slows every figure here."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return ticks[7], sum(ticks)
 
 
 def proc_sample(pid: int) -> tuple[float, float]:
@@ -109,18 +118,22 @@ def locust(label: str, users: int, locustfile: Path, extra: list[str], env: dict
         reader.start()
         time.sleep(spawn_s + 2)
         cpu_start, _ = proc_sample(process.pid)
+        steal_start = machine_steal()
         started = time.monotonic()
         rss = cpu_end = 0.0
         while process.poll() is None and time.monotonic() - started < STEADY_S - 1:
             cpu_end, rss = proc_sample(process.pid)
             time.sleep(0.5)
         steady = time.monotonic() - started
+        steal_end = machine_steal()
+        stolen, total = (end - start for end, start in zip(steal_end, steal_start, strict=True))
         process.wait(timeout=120)
         reader.join(timeout=10)
         stats = json.loads(Path(f"{tmp}/locust.json").read_text())
         sends = sum(e["num_requests"] for e in stats if e["method"] == "send")
         replies = sum(e["num_requests"] for e in stats if e["method"] == "first_reply")
         run = Run(label, users, sends + replies, cpu_end - cpu_start, steady, rss)
+        run.steal = stolen / total if total else 0.0
         run.messages = round(run.messages * steady / _stats_window(stats))
         run.cpu_warning = any("CPU usage" in line for line in stderr)
         report_path = Path(tmp) / "report.json"
@@ -164,14 +177,14 @@ def describe(run: Run) -> str:
     return (
         f"{run.label:>22} {run.users:>6} users:{accuracy} {run.messages / run.steady_s:,.0f}"
         f" msg/s, {run.cpu_ms_per_message:.3f} ms CPU/msg, {run.rss_mb:,.0f} MB"
-        f"{', CPU WARNING' if run.cpu_warning else ''}"
+        f"{', CPU WARNING' if run.cpu_warning else ''}, host steal {run.steal:.0%}"
     )
 
 
 HEADER = (
     "| load | users | msg/s | first_reply p50 / p95 / p99 ms | p99 error ms | loop lag p99 ms "
-    "| CPU ms/msg | RSS MB | Locust CPU warning |\n"
-    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"
+    "| CPU ms/msg | RSS MB | Locust CPU warning | host steal |\n"
+    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |"
 )
 
 
@@ -195,7 +208,7 @@ def write_results(runs: list[Run], bare: Run) -> None:
         f"| {r.label} | {r.users:,} | {r.messages / r.steady_s:,.0f} | "
         f"{r.first_reply['p50']:.0f} / {r.first_reply['p95']:.0f} / {r.first_reply['p99']:.0f} | "
         f"{r.error_p99:+.1f} | {r.loop_lag_p99} | {r.cpu_ms_per_message:.3f} | {r.rss_mb:,.0f} | "
-        f"{'yes' if r.cpu_warning else 'no'} |"
+        f"{'yes' if r.cpu_warning else 'no'} | {r.steal:.0%} |"
         for r in runs
     )
     cpu = subprocess.run(
@@ -212,7 +225,9 @@ Command: `make bench` (`bench/run.py`; how each figure is measured is in its doc
 
 One Locust process, the reference agent over the mock transport, {STEADY_S} s of steady
 state after all users spawned. The agent answers exactly {SCHEDULE_MS:.0f} ms after each
-message, so first_reply minus {SCHEDULE_MS:.0f} ms is the harness's own delay.
+message, so first_reply minus {SCHEDULE_MS:.0f} ms is the harness's own delay. "Host
+steal" is the share of the machine's CPU time its virtual machine host gave to others
+during the steady state: where it is high, every figure in that row is slower.
 
 {HEADER}
 {rows}
