@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from harness.metrics.aggregate import RunStats, ScenarioStats
 from harness.metrics.burst import measure_burst
 from harness.metrics.debounce import estimate_debounce
 
@@ -64,3 +65,32 @@ def test_an_agent_that_always_waits_is_never_triggered():
 
 def test_no_evidence_no_estimate():
     assert estimate_debounce([]) == (None, None)
+
+
+def stats_of(samples):
+    stats = ScenarioStats()
+    stats.debounce_samples.extend(samples)
+    return stats
+
+
+def bracket(report, name=None):
+    figures = report["totals"] if name is None else report["scenarios"][name]
+    estimate = figures["debounce_estimate_s"]
+    return estimate["max_pause_without_premature"], estimate["min_pause_with_premature"]
+
+
+def test_a_live_view_reuses_the_estimate_until_the_samples_grow_and_a_report_never_does():
+    fast = bursts(0.5, lambda rng: rng.uniform(0.1, 0.2), (0.1, 1.5), count=100)
+    slow = bursts(1.2, lambda rng: rng.uniform(0.1, 0.2), (0.1, 2.5), count=100, seed=5)
+    run = RunStats()
+    run.scenarios["a"] = stats_of(fast)
+    first = bracket(run.to_report(live=True), "a")
+    assert first == estimate_debounce(fast) != estimate_debounce(fast + slow[:10])
+    run.scenarios["a"].debounce_samples.extend(slow[:10])  # 10 % more: not yet worth it
+    assert bracket(run.to_report(live=True), "a") == first
+    assert bracket(run.to_report(), "a") == estimate_debounce(fast + slow[:10])  # exact
+    run.scenarios["a"].debounce_samples.extend(slow[10:40])  # 40 % more: made again
+    assert bracket(run.to_report(live=True), "a") == estimate_debounce(fast + slow[:40])
+    # The totals are made again when any scenario's samples change.
+    run.scenarios["b"] = stats_of(slow)
+    assert bracket(run.to_report()) == estimate_debounce(fast + slow[:40] + slow)

@@ -211,7 +211,7 @@ class LocustRuntime:
         for client_id, counts in self.active_by_worker.items():
             if client_id in connected:  # a worker that left runs nothing any more
                 active.update(counts)
-        report = self.recorder.stats.to_report()
+        report = self.recorder.stats.to_report(live=True)
         scenarios = {
             name: {"active": active.get(name, 0), **figures}
             for name, figures in report["scenarios"].items()
