@@ -133,7 +133,7 @@ def _register(scenarios: list[Scenario]) -> None:
     def _report_to_master(data: dict, **_kwargs) -> None:
         runtime = state.get("runtime")
         if runtime is not None:
-            data[WIRE_KEY] = runtime.take_unreported()
+            data[WIRE_KEY] = runtime.take_unsent()
 
     @events.worker_report.add_listener
     def _worker_report(client_id: str, data: dict, **_kwargs) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections import Counter, deque
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,6 +57,18 @@ OPEN_TIMEOUT_S = 60.0  # connecting to Redis and checking accounts
 RECENT_LINES = 60  # transcript lines the web UI shows
 
 
+@dataclass
+class Unsent:
+    """What a worker has recorded and not yet sent its master. It keeps its own figures
+    (for its own report) and these beside them; each report to the master takes them and
+    starts afresh, so the master adds every figure exactly once."""
+
+    stats: RunStats = field(default_factory=RunStats)
+    loop_lag: LoopLagFigures = field(default_factory=LoopLagFigures)
+    quality: QualityTimeline = field(default_factory=QualityTimeline)
+    recent: deque[TranscriptEntry] = field(default_factory=lambda: deque(maxlen=RECENT_LINES))
+
+
 class LocustRuntime:
     def __init__(self, environment: Environment, scenarios: list[Scenario]) -> None:
         options = environment.parsed_options
@@ -73,21 +86,18 @@ class LocustRuntime:
         self.expect_overrides = dict(options.expect or [])
         self.conversations_per_user: int | None = options.conversations_per_user
         self.loop_lag = LoopLagFigures()
-        self.lag_unreported = LoopLagFigures()  # a worker's, since its last report
+        self.unsent: Unsent | None = Unsent() if self.is_worker else None
         self._lag_monitor: LoopLagMonitor | None = None
         self._figures_since = 0.0
         self.stopping = False
         self.quality = QualityTimeline()
-        self.quality_unreported = QualityTimeline()
         self._user_sampler: gevent.Greenlet | None = None
         self.active: Counter[str] = Counter()
         self.active_by_worker: dict[str, dict[str, int]] = {}
         self.recent: deque[TranscriptEntry | dict] = deque(maxlen=RECENT_LINES)
-        self.recent_unreported: list[TranscriptEntry] = []
         self.workers_reported: set[str] = set()
         self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
-        self.unreported = RunStats()
         self.recorder = Recorder()
         self.report: dict | None = None
         self._transport: Transport | None = None
@@ -116,13 +126,13 @@ class LocustRuntime:
         self.recorder.close()
         writes = self.report_dir is not None and runs_users and self.transcripts
         self.stopping = False
+        self._fresh_process_figures()
         self.recorder = Recorder(
             self.report_dir / TRANSCRIPT_FILE if writes else None,
-            mirror=self.unreported if self.is_worker else None,
+            mirror=self.unsent.stats if self.unsent is not None else None,
             ground_truth_path=self.report_dir / GROUND_TRUTH_FILE if writes else None,
         )
         self.report = None
-        self._fresh_process_figures()
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
         if runs_users and self._transport is None:  # the loop may run already (--botapi-serve)
@@ -135,16 +145,17 @@ class LocustRuntime:
     def reset_figures(self) -> None:
         """Start the figures afresh (--reset-stats, once all users have spawned)."""
         self.recorder.stats = RunStats()
-        self.recorder.replace_mirror(self.unreported if self.is_worker else None)
-        self.unreported.scenarios.clear()
         self._fresh_process_figures()
+        self.recorder.replace_mirror(self.unsent.stats if self.unsent is not None else None)
         self._figures_since = Clock.now()
-        self.quality_unreported.clear()
 
     def _fresh_process_figures(self) -> None:
-        """The figures kept beside the Recorder's: loop lag and quality under load."""
-        self.loop_lag, self.lag_unreported = LoopLagFigures(), LoopLagFigures()
+        """The figures kept beside the Recorder's (loop lag, quality under load) and, on a
+        worker, what it owes its master (the transcript lines it has not sent go on)."""
+        self.loop_lag = LoopLagFigures()
         self.quality = QualityTimeline()
+        if self.unsent is not None:
+            self.unsent = Unsent(recent=self.unsent.recent)
 
     def _sample_users(self) -> None:
         """Note, every second, how many users this process (a master: the fleet) runs."""
@@ -157,23 +168,21 @@ class LocustRuntime:
     def record_quality(self, burst: BurstMeasurement) -> None:
         now = time.time()
         self.quality.add_burst(now, burst)
-        if self.is_worker:
-            self.quality_unreported.add_burst(now, burst)
+        if self.unsent is not None:
+            self.unsent.quality.add_burst(now, burst)
 
-    def take_unreported(self) -> dict:
+    def take_unsent(self) -> dict:
         """What this worker recorded since its last report to the master; then forget it."""
-        state = {
-            "stats": self.unreported.to_state(),
-            "loop_lag": self.lag_unreported.to_state(),
-            "quality": self.quality_unreported.to_state(),
+        assert self.unsent is not None, "only a worker reports to a master"
+        unsent, self.unsent = self.unsent, Unsent()
+        self.recorder.replace_mirror(self.unsent.stats)
+        return {
+            "stats": unsent.stats.to_state(),
+            "loop_lag": unsent.loop_lag.to_state(),
+            "quality": unsent.quality.to_state(),
             "active": dict(self.active),
-            "recent": [self._line(e) for e in self.recent_unreported[-RECENT_LINES:]],
+            "recent": [self._line(entry) for entry in unsent.recent],
         }
-        self.unreported.scenarios.clear()
-        self.quality_unreported.clear()
-        self.recent_unreported = []
-        self.lag_unreported = LoopLagFigures()
-        return state
 
     def merge_worker_report(self, client_id: str, state: dict) -> None:
         """On the master: add a worker's figures to the fleet's."""
@@ -187,10 +196,8 @@ class LocustRuntime:
     def note_message(self, entry: TranscriptEntry) -> None:
         """Keep the latest lines for the web UI (and, on a worker, for the master)."""
         self.recent.append(entry)
-        if self.is_worker:
-            self.recent_unreported.append(entry)
-            if len(self.recent_unreported) > 2 * RECENT_LINES:
-                del self.recent_unreported[:-RECENT_LINES]
+        if self.unsent is not None:
+            self.unsent.recent.append(entry)
 
     def _line(self, entry: TranscriptEntry | dict) -> dict:
         if isinstance(entry, dict):  # already a line: it came from a worker
@@ -257,7 +264,7 @@ class LocustRuntime:
     def _lag_sinks(self) -> tuple[LoopLagFigures, ...]:
         """Where lag goes: this process's figures and, on a worker, what the master has
         not been sent yet."""
-        return (self.loop_lag, self.lag_unreported) if self.is_worker else (self.loop_lag,)
+        return (self.loop_lag,) if self.unsent is None else (self.loop_lag, self.unsent.loop_lag)
 
     async def _open_transport(self) -> None:
         on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None

@@ -110,9 +110,6 @@ class QualityTimeline:
             else:
                 existing.merge(window)
 
-    def clear(self) -> None:
-        self.windows.clear()
-
     def to_report(self, started_wall: float) -> dict:
         """``timeline`` (one row per window) and ``bands`` (rows merged by users)."""
         first = self.window_of(started_wall)
