@@ -206,19 +206,21 @@ class Conversation:
         # Edits and chat actions (typing) are part of the reply, but only a new message
         # starts it.
         while not any(m.t_received >= last_sent and m.is_new for m in burst.arrivals):
-            if not await self._take(first_by) and not await self._recover():
+            if not await self._take(first_by) and not await self._recover(first_by):
                 return True
         quiet = self.clock.real(collect.quiet_window)
         while True:
-            if await self._take(min(burst.arrivals[-1].t_received + quiet, hard_end)):
+            until = min(burst.arrivals[-1].t_received + quiet, hard_end)
+            if await self._take(until):
                 continue
-            if not await self._recover():
+            if not await self._recover(until):
                 return False
 
-    async def _recover(self) -> bool:
-        """The window is closing: ask the transport for messages stuck on the way. Those it
-        recovers belong to this window; anything else waiting stays for the late check."""
-        await self.session.catch_up()
+    async def _recover(self, window_end: float) -> bool:
+        """The window closing at ``window_end`` asks the transport for messages stuck on
+        the way. Those it recovers belong to this window; anything else waiting stays for
+        the late check."""
+        await self.session.catch_up(window_end)
         inbox = self.session.inbox
         waiting = inbox.drain()
         for message in reversed(waiting):

@@ -63,9 +63,10 @@ class Session(Protocol):
 
     async def send(self, text: str) -> SentMessage: ...
 
-    async def catch_up(self) -> None:
-        """Before a reply window closes: fetch what was sent but is stuck on the way, and
-        deliver it marked ``recovered``. Transports that cannot lose messages do nothing."""
+    async def catch_up(self, window_end: float) -> None:
+        """Before a reply window closes (at ``window_end``, on the ``Clock.now()`` axis):
+        fetch what was sent but is stuck on the way, and deliver it marked ``recovered``.
+        Transports that cannot lose messages do nothing."""
         ...
 
     async def close(self) -> None: ...
@@ -93,14 +94,12 @@ class Inbox:
     answered 429 by the Bot API emulator), by (category, detail).
     """
 
-    __slots__ = ("_messages", "_waiter", "bot_errors", "waited_until")
+    __slots__ = ("_messages", "_waiter", "bot_errors")
 
     def __init__(self) -> None:
         self._messages: deque[AgentMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self.bot_errors: Counter[tuple[str, str]] = Counter()
-        self.waited_until = 0.0
-        """The deadline of the latest ``get``: where a window that closed on it ended."""
 
     def deliver(
         self,
@@ -133,7 +132,6 @@ class Inbox:
 
     async def get(self, timeout: float) -> AgentMessage | None:
         """The next message, or None when ``timeout`` real seconds pass first."""
-        self.waited_until = Clock.now() + max(timeout, 0.0)
         if self._messages:
             return self._messages.popleft()
         if timeout <= 0:

@@ -65,15 +65,14 @@ class BotApiSession:
         t_ack = min(max(self._link.clock.local(answer["t"]), t_call), t_back)
         return SentMessage(text, t_call, t_ack, answer["message_id"])
 
-    async def catch_up(self) -> None:
+    async def catch_up(self, window_end: float) -> None:
         """A window is closing: a push stamped inside it may still be on the wire (or
         unread behind a busy loop). A ping is a barrier: once its answer is in, so is
         every push sent before it; those stamped by the window's end belong to it."""
-        cutoff = self.inbox.waited_until
         await self._link.ping()
         waiting = self.inbox.drain()
         for message in reversed(waiting):
-            in_window = message.t_received <= cutoff and not message.recovered
+            in_window = message.t_received <= window_end and not message.recovered
             self.inbox.unget(replace(message, recovered=True) if in_window else message)
 
     async def close(self) -> None:

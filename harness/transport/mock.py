@@ -34,7 +34,7 @@ class MockSession:
         self._sent += 1
         return SentMessage(text, t_call, Clock.now(), self._sent)
 
-    async def catch_up(self) -> None:
+    async def catch_up(self, window_end: float) -> None:
         """Nothing is ever lost in process."""
 
     async def close(self) -> None:

@@ -123,6 +123,10 @@ class _Account:
     """Why the account is unusable now (dropped, set aside); wakes whoever waits online."""
     watcher: asyncio.Task | None = None
 
+    async def chat_history(self) -> list:
+        """The latest messages of the chat with the bot, as Telegram has them."""
+        return await self.client.get_messages(self.bot, limit=CATCH_UP_MESSAGES)
+
     async def until_online(self) -> None:
         """Return once connected; raise ``Disconnected`` if the account was dropped."""
         if not self.online.is_set():
@@ -163,8 +167,9 @@ class TelethonSession:
         self.seen.add(message_id)
         self.inbox.deliver(text, message_id, recovered or not self._account.online.is_set())
 
-    async def catch_up(self) -> None:
-        """Read the chat's latest messages: a bot message whose push was lost is there."""
+    async def catch_up(self, window_end: float) -> None:
+        """Read the chat's latest messages: a bot message whose push was lost is there,
+        whenever Telegram stamped it."""
         self.take_missed(await self._latest())
 
     def take_missed(self, latest: list) -> None:
@@ -181,7 +186,7 @@ class TelethonSession:
         while True:
             await account.until_online()
             try:
-                return await account.client.get_messages(account.bot, limit=CATCH_UP_MESSAGES)
+                return await account.chat_history()
             except ConnectionError:
                 continue  # the watcher is reconnecting: read again once it is back
 
@@ -361,9 +366,7 @@ class TelethonTransport:
             if session is not None:
                 session.reconnects += 1
                 with contextlib.suppress(ConnectionError):  # dropped again: the loop goes on
-                    session.take_missed(
-                        await client.get_messages(account.bot, limit=CATCH_UP_MESSAGES)
-                    )
+                    session.take_missed(await account.chat_history())
             account.online.set()
 
     async def _reconnect(self, account: _Account) -> bool:
