@@ -224,21 +224,14 @@ async def test_bot_messages_edits_actions_and_replies_reach_the_harness_stamped(
         reply = body["result"]
         assert reply["reply_to_message"]["text"] == "question"
         assert reply["from"]["is_bot"] and reply["chat"]["type"] == "supergroup"
-        _, body = await call(
-            http,
-            "editMessageText",
-            chat_id=chat["chat_id"],
-            message_id=reply["message_id"],
-            text="final answer",
-        )
+        edit = {
+            "chat_id": chat["chat_id"],
+            "message_id": reply["message_id"],
+            "text": "final answer",
+        }
+        _, body = await call(http, "editMessageText", **edit)
         assert body["result"]["text"] == "final answer" and "edit_date" in body["result"]
-        status, body = await call(
-            http,
-            "editMessageText",
-            chat_id=chat["chat_id"],
-            message_id=reply["message_id"],
-            text="final answer",
-        )
+        status, body = await call(http, "editMessageText", **edit)  # the same text again
         assert status == 400 and "message is not modified" in body["description"]
         assert (
             await call(

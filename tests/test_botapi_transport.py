@@ -8,8 +8,9 @@ schedule, so every reading is known."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -72,24 +73,34 @@ async def poll(url: str, answer: Answer) -> None:
                 await answer(http, update["message"])
 
 
+@contextlib.asynccontextmanager
+async def connected() -> AsyncIterator[tuple[Emulator, str, BotApiTransport]]:
+    """An emulator on a free port and a transport connected to it; both stopped after."""
+    emulator = Emulator()
+    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
+    transport = BotApiTransport(url, TOKEN)
+    try:
+        await transport.connect()
+        yield emulator, url, transport
+    finally:
+        await transport.close()
+        await emulator.stop()
+
+
 async def one_conversation(answer: Answer) -> tuple[Collected, dict]:
     """One conversation (two turns) with a bot that answers with ``answer``: what it
     produced, and the transport's status at its end."""
-    emulator = Emulator()
-    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
-    bot = asyncio.create_task(poll(url, answer))
-    transport = BotApiTransport(url, TOKEN)
     collected = Collected()
-    try:
-        await transport.connect()
-        chat = scenario("chat", [0.3], pattern="C1 A")
-        await asyncio.wait_for(run_conversation(transport, chat, "c", Clock(0.1), collected), 20)
-        status = transport.status()
-    finally:
-        bot.cancel()
-        await asyncio.gather(bot, return_exceptions=True)
-        await transport.close()
-        await emulator.stop()
+    async with connected() as (_emulator, url, transport):
+        bot = asyncio.create_task(poll(url, answer))
+        try:
+            chat = scenario("chat", [0.3], pattern="C1 A")
+            conversation = run_conversation(transport, chat, "c", Clock(0.1), collected)
+            await asyncio.wait_for(conversation, 20)
+            status = transport.status()
+        finally:
+            bot.cancel()
+            await asyncio.gather(bot, return_exceptions=True)
     return collected, status
 
 
@@ -131,16 +142,9 @@ async def test_an_emulator_that_is_not_there_is_one_clear_line():
 
 
 async def test_a_token_the_emulator_refuses_is_named_without_showing_it():
-    emulator = Emulator()
-    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
-    owner = BotApiTransport(url, TOKEN)
-    try:
-        await owner.connect()  # the bot 4242 is now this token's
+    async with connected() as (_emulator, url, _owner):  # the bot 4242 is now this token's
         with pytest.raises(EmulatorUnavailable) as caught:
             await BotApiTransport(url, "4242:someone-elses").connect()
-    finally:
-        await owner.close()
-        await emulator.stop()
     assert "refused the bot token" in str(caught.value)
     assert "someone-elses" not in str(caught.value)
 
@@ -179,11 +183,7 @@ def test_locust_refuses_what_cannot_work_in_one_line(args, message):
 async def test_a_closing_window_takes_what_was_stamped_inside_it_and_no_more():
     """Under load a push can wait in the socket after its window's timer fired: the
     window's catch-up collects what the emulator stamped by the window's end."""
-    emulator = Emulator()
-    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
-    transport = BotApiTransport(url, TOKEN)
-    try:
-        await transport.connect()
+    async with connected() as (_emulator, _url, transport):
         session = await transport.open("c", scenario("s", [0.3]))
         end = Clock.now()  # a window closes now
         session.inbox.deliver("inside", 1, t_received=end - 0.001)
@@ -192,17 +192,10 @@ async def test_a_closing_window_takes_what_was_stamped_inside_it_and_no_more():
         inside, after = session.inbox.drain()
         assert (inside.text, inside.recovered) == ("inside", True)
         assert (after.text, after.recovered) == ("after", False)
-    finally:
-        await transport.close()
-        await emulator.stop()
 
 
 async def test_an_emulator_gone_mid_conversation_ends_it_with_its_own_category():
-    emulator = Emulator()
-    url = f"http://127.0.0.1:{await emulator.start('127.0.0.1', 0)}"
-    transport = BotApiTransport(url, TOKEN)
-    try:
-        await transport.connect()
+    async with connected() as (emulator, url, transport):
         session = await transport.open("c", scenario("s", [0.3]))
         await emulator.stop()
         with pytest.raises(EmulatorLost) as caught:
@@ -210,5 +203,3 @@ async def test_an_emulator_gone_mid_conversation_ends_it_with_its_own_category()
         assert caught.value.category == "emulator_lost"
         assert str(caught.value) == f"lost the connection to the Bot API emulator at {url}"
         assert transport.status()["connected"] is False
-    finally:
-        await transport.close()

@@ -61,6 +61,7 @@ class Bot:
         self.limiter = RateLimiter(limits) if limits is not None else None
         self.counts: Counter[str] = Counter()  # calls, updates, errors by category
         self._ids = ids
+        self._updates_key = f"updates:{bot_id}"
         self._warned: set[tuple[str, str]] = set()
         self._closed: deque[tuple[float, int]] = deque()  # (forget at, chat id)
 
@@ -68,17 +69,26 @@ class Bot:
 
     def add_user_message(self, chat: Chat, text: str) -> dict:
         message = chat.add_message(chat.user, text, command_entities(text))
-        update_id = self._ids.next(f"updates:{self.id}")
+        update_id = self._ids.next(self._updates_key)
         body = orjson.dumps({"update_id": update_id, "message": message})
         self.pending.append(Update(update_id, "message", body))
         self.counts["updates"] += 1
         self.wake()
         return message
 
+    @property
+    def polling(self) -> bool:
+        """A getUpdates is held open now."""
+        return self.poll is not None and not self.poll.done()
+
+    def end_poll(self) -> None:
+        """Answer the held getUpdates now (with what there is)."""
+        if self.polling:
+            self.poll.set_result(None)
+
     def wake(self) -> None:
-        poll = self.poll
-        if poll is not None and not poll.done():
-            poll.set_result(None)
+        """Updates are waiting: a held poll or the webhook takes them."""
+        self.end_poll()
         if self.webhook is not None:
             self.webhook.wake()
 
@@ -110,7 +120,7 @@ class Bot:
         """Telegram's long poll: answer at once when updates wait, else hold the request
         until one comes or ``timeout`` passes. A newer poll ends this one with 409."""
         self.confirm(offset)
-        if self.poll is not None and not self.poll.done():
+        if self.polling:
             self.poll.set_exception(ApiError(409, CONFLICT))
         updates = self.take(limit)
         if updates or timeout <= 0:
@@ -132,7 +142,10 @@ class Bot:
         self.chats[chat.id] = chat
         closed, now = self._closed, Clock.now()
         while closed and closed[0][0] < now:  # long over: forgotten, so memory stays flat
-            self.chats.pop(closed.popleft()[1], None)
+            forgotten = closed.popleft()[1]
+            self.chats.pop(forgotten, None)
+            if self.limiter is not None:
+                self.limiter.forget(forgotten)
 
     def close_chat(self, chat: Chat) -> None:
         """The conversation is over. The chat stays a while for the bot's late replies,
@@ -158,16 +171,8 @@ class Bot:
             return
         self.counts[f"error:{error.category}"] += 1
         detail = f"{method}: {error.description}"
-        if chat is not None and chat.owner is not None:
-            chat.push(
-                {
-                    "op": "bot_error",
-                    "chat_id": chat.id,
-                    "category": error.category,
-                    "detail": _generic(error, method),
-                    "t": t,
-                }
-            )
+        if chat is not None:
+            chat.emit("bot_error", category=error.category, detail=_generic(error, method), t=t)
         key = (error.category, method)
         if key not in self._warned:  # once per kind of mistake: a busy bot repeats them
             self._warned.add(key)
@@ -179,7 +184,7 @@ class Bot:
             "chats": len(self.chats),
             "pending_updates": len(self.pending),
             "webhook": self.webhook is not None,
-            "polling": self.poll is not None and not self.poll.done(),
+            "polling": self.polling,
             **dict(sorted(self.counts.items())),
         }
 

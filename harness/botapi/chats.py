@@ -32,9 +32,10 @@ class Chat:
     def is_group(self) -> bool:
         return self.type != "private"
 
-    def push(self, event: dict) -> None:
+    def emit(self, op: str, **fields: object) -> None:
+        """Tell the harness connection that opened this chat (if it still listens)."""
         if self.owner is not None:
-            self.owner.push(event)
+            self.owner.push({"op": op, "chat_id": self.id, **fields})
 
     def add_message(
         self,

@@ -54,12 +54,7 @@ class RateLimiter:
         """Let one message to ``chat_id`` through, or raise the 429 Telegram would send."""
         blocked = self._blocked_until.get(chat_id, 0.0)
         if now < blocked:
-            raise ApiError(
-                429,
-                f"Too Many Requests: retry after {math.ceil(blocked - now)}",
-                retry_after=math.ceil(blocked - now),
-                category="retry_after_ignored",
-            )
+            raise _too_many(math.ceil(blocked - now), "retry_after_ignored")
         limits = self.limits
         if self._bot is None:
             self._bot = Bucket(limits.bot_per_s, limits.bot_per_s, now)
@@ -74,14 +69,21 @@ class RateLimiter:
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             self._blocked_until[chat_id] = now + seconds
-            raise ApiError(
-                429,
-                f"Too Many Requests: retry after {seconds}",
-                retry_after=seconds,
-                category="rate_limited",
-            )
+            raise _too_many(seconds, "rate_limited")
         for bucket in buckets:
             bucket.take()
+
+    def forget(self, chat_id: int) -> None:
+        """The chat is gone: its buckets go too, so a long run's memory stays flat."""
+        self._chats.pop(chat_id, None)
+        self._groups.pop(chat_id, None)
+        self._blocked_until.pop(chat_id, None)
+
+
+def _too_many(seconds: int, category: str) -> ApiError:
+    return ApiError(
+        429, f"Too Many Requests: retry after {seconds}", retry_after=seconds, category=category
+    )
 
 
 def _bucket(table: dict[int, Bucket], key: int, rate: float, capacity: float, now: float) -> Bucket:

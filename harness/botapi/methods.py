@@ -152,15 +152,7 @@ async def send_message(call: Call) -> dict:
     bot.check_limits(chat)
     message = chat.add_message(bot.user, text, params.json("entities"), reply_to)
     bot.counts["messages"] += 1
-    chat.push(
-        {
-            "op": "message",
-            "chat_id": chat.id,
-            "message_id": message["message_id"],
-            "text": text,
-            "t": call.t,
-        }
-    )
+    chat.emit("message", message_id=message["message_id"], text=text, t=call.t)
     return message
 
 
@@ -190,15 +182,7 @@ async def edit_message_text(call: Call) -> dict:
     else:
         message.pop("entities", None)
     bot.counts["edits"] += 1
-    chat.push(
-        {
-            "op": "edit",
-            "chat_id": chat.id,
-            "message_id": message["message_id"],
-            "text": text,
-            "t": call.t,
-        }
-    )
+    chat.emit("edit", message_id=message["message_id"], text=text, t=call.t)
     return message
 
 
@@ -209,7 +193,7 @@ async def delete_message(call: Call) -> bool:
     message_id = params.int("message_id")
     chat.message(message_id, "message to delete not found")
     del chat.messages[message_id]
-    chat.push({"op": "delete", "chat_id": chat.id, "message_id": message_id, "t": call.t})
+    chat.emit("delete", message_id=message_id, t=call.t)
     return True
 
 
@@ -221,7 +205,7 @@ async def send_chat_action(call: Call) -> bool:
     if action not in CHAT_ACTIONS:
         raise bad_request("wrong parameter action in request")
     bot.counts["chat_actions"] += 1
-    chat.push({"op": "action", "chat_id": chat.id, "action": action, "t": call.t})
+    chat.emit("action", action=action, t=call.t)
     return True
 
 

@@ -27,6 +27,9 @@ Emulator -> harness, pushed for the chats a connection opened:
 
 from __future__ import annotations
 
+import re
+
+TOKEN = re.compile(r"(\d{1,19}):([A-Za-z0-9_-]{1,128})")  # <bot id>:<secret>, as BotFather gives
 PATH = "/harness/v1/ws"
 STATS_PATH = "/harness/v1/stats"
 TOKEN_HEADER = "X-Chatstorm-Bot-Token"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 
 import orjson
@@ -21,16 +20,15 @@ from harness.botapi.bots import Bot
 from harness.botapi.chats import Chat
 from harness.botapi.errors import UNAUTHORIZED, ApiError, not_implemented
 from harness.botapi.harness_link import HarnessLink
-from harness.botapi.ids import IdStore
+from harness.botapi.ids import IdStore, default_state_path
 from harness.botapi.limits import Limits
 from harness.botapi.methods import METHODS, Call
 from harness.botapi.params import Params, read_params
-from harness.botapi.protocol import PATH, STATS_PATH, TOKEN_HEADER
+from harness.botapi.protocol import PATH, STATS_PATH, TOKEN, TOKEN_HEADER
 from harness.botapi.webhook import Webhooks
 from harness.clock import Clock
 
 log = logging.getLogger("chatstorm.botapi")
-TOKEN = re.compile(r"(\d{1,19}):([A-Za-z0-9_-]{1,128})")
 JSON = "application/json"
 
 
@@ -47,6 +45,11 @@ class Emulator:
         self._links: set[HarnessLink] = set()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+
+    @classmethod
+    def configured(cls, state_path: Path | None, telegram_limits: bool) -> Emulator:
+        """As the command line asks: the state file (or the default one), limits or none."""
+        return cls(state_path or default_state_path(), Limits() if telegram_limits else None)
 
     def bot(self, token: str) -> Bot:
         match = TOKEN.fullmatch(token)
@@ -80,8 +83,7 @@ class Emulator:
 
     async def stop(self) -> None:
         for bot in self.bots.values():
-            if bot.poll is not None and not bot.poll.done():
-                bot.poll.set_result(None)
+            bot.end_poll()
         await self.webhooks.close(list(self.bots.values()))
         for link in list(self._links):  # a harness still connected would hold the shutdown
             await link.ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator stopping")

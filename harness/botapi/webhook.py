@@ -23,7 +23,7 @@ log = logging.getLogger("chatstorm.botapi")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 RETRY_S = (0.1, 0.5, 1, 2, 5, 10)
 ATTEMPTS = 20
-DELIVERY_TIMEOUT_S = 60
+DELIVERY_TIMEOUT = aiohttp.ClientTimeout(total=60)
 
 # Runs a method call a webhook answered with: (bot, its parameters, when it arrived).
 AnswerRunner = Callable[[Bot, dict, float], Awaitable[None]]
@@ -42,7 +42,9 @@ class Webhook:
         self.bot = bot
         self.url = url
         self.max_connections = max_connections
-        self._headers = {SECRET_HEADER: secret} if secret else {}
+        self._headers = {"Content-Type": "application/json"} | (
+            {SECRET_HEADER: secret} if secret else {}
+        )
         self._client = client
         self._run_answer = run_answer
         self._slots = asyncio.Semaphore(max_connections)
@@ -102,13 +104,9 @@ class Webhook:
             self._slots.release()
 
     async def _post(self, update: Update) -> bool:
-        headers = {"Content-Type": "application/json", **self._headers}
         try:
             async with self._client.post(
-                self.url,
-                data=update.body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S),
+                self.url, data=update.body, headers=self._headers, timeout=DELIVERY_TIMEOUT
             ) as response:
                 body = await response.read()
                 t = Clock.now()
@@ -155,10 +153,7 @@ class Webhooks:
         if self._client is None:
             self._client = aiohttp.ClientSession()
         bot.webhook = Webhook(bot, url, secret, max_connections, self._client, self._run_answer)
-        poll = bot.poll
-        if poll is not None and not poll.done():
-            poll.set_result(None)  # a held getUpdates ends: the updates go to the webhook now
-        bot.webhook.wake()
+        bot.wake()  # a held getUpdates ends: the updates go to the webhook now
 
     async def remove(self, bot: Bot) -> None:
         webhook, bot.webhook = bot.webhook, None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from harness.botapi import Emulator, Limits
+from harness.botapi import Emulator
 from harness.botapi.ids import default_state_path
 
 botapi_app = typer.Typer(help="The Telegram Bot API emulator.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def serve(
 
 
 async def _serve(host: str, port: int, state: Path, telegram_limits: bool) -> None:
-    emulator = Emulator(state, Limits() if telegram_limits else None)
+    emulator = Emulator.configured(state, telegram_limits)
     bound = await emulator.start(host, port)
     limits = "Telegram-like limits on" if telegram_limits else "no limits"
     typer.echo(f"chatstorm Bot API emulator on http://{host}:{bound} ({limits}; state {state})")

@@ -23,8 +23,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from harness.agent.reference import BatchRecord
-from harness.botapi import Emulator, Limits
-from harness.botapi.ids import default_state_path
+from harness.botapi import Emulator
 from harness.clock import Clock
 from harness.conversation import (
     ConversationResult,
@@ -112,8 +111,8 @@ class LocustRuntime:
         """--botapi-serve: the Bot API emulator runs on this process's event loop, at
         --botapi-url, for this process's users and every worker's."""
         options = self.environment.parsed_options
-        state = Path(options.botapi_state) if options.botapi_state else default_state_path()
-        self.emulator = Emulator(state, Limits() if options.telegram_limits else None)
+        state = Path(options.botapi_state) if options.botapi_state else None
+        self.emulator = Emulator.configured(state, options.telegram_limits)
         url = urlsplit(self.transport_settings.emulator_url)
         self.loop.start()
         start = partial(self.emulator.start, url.hostname or "127.0.0.1", url.port or 80)

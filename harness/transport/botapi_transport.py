@@ -124,9 +124,9 @@ class _Link:
         self._syncer = asyncio.create_task(self._sync_forever())
 
     async def _sync_forever(self) -> None:
-        while True:
+        while not self.lost:  # a lost link has nothing left to sync
             await asyncio.sleep(SYNC_EVERY_S)
-            with contextlib.suppress(TransportError, TimeoutError):
+            with contextlib.suppress(TransportError):  # a timeout is one too: EmulatorLost
                 await self.ping()
 
     def close_chat(self, chat_id: int) -> None:
@@ -163,10 +163,8 @@ class _Link:
             return
         inbox = session.inbox
         t = self.clock.local(event["t"])
-        if op == "message":
-            inbox.deliver(event["text"], event["message_id"], t_received=t)
-        elif op == "edit":
-            inbox.deliver(event["text"], event["message_id"], edit=True, t_received=t)
+        if op in ("message", "edit"):
+            inbox.deliver(event["text"], event["message_id"], edit=op == "edit", t_received=t)
         elif op == "action":
             inbox.deliver("", action=event["action"], t_received=t)
         elif op == "bot_error":

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.agent.reference import BatchRecord
-from harness.botapi.protocol import CHAT_TYPES
+from harness.botapi.protocol import CHAT_TYPES, TOKEN
 from harness.clock import Clock
 from harness.coord import (
     MemoryAccounts,
@@ -30,7 +29,6 @@ from harness.transport.telethon_transport import TelethonTransport
 
 TRANSPORTS = ("mock", "telethon", "botapi")
 DEFAULT_BOTAPI_URL = "http://127.0.0.1:8081"
-BOT_TOKEN = re.compile(r"\d{1,19}:[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class TransportSettings:
                 "--transport botapi needs the bot's token: --bot-token TOKEN "
                 "(or CHATSTORM_BOT_TOKEN)"
             )
-        elif not BOT_TOKEN.fullmatch(self.bot_token):
+        elif not TOKEN.fullmatch(self.bot_token):
             problems.append(
                 "--bot-token is not a bot token: expected <bot id>:<secret>, as BotFather gives it"
             )
