@@ -344,3 +344,11 @@ async def test_a_finished_chat_takes_late_replies_until_it_is_forgotten(monkeypa
             e["op"] for e in [harness.events.get_nowait() for _ in range(harness.events.qsize())]
         ]
         assert "message" not in ops
+
+
+async def test_a_frame_that_is_not_json_is_answered_with_an_error_and_the_link_lives_on():
+    async with running() as (_emulator, _http, harness):
+        await harness.ws.send_bytes(b"not json")  # the very first frame
+        error = await harness.next(lambda e: e["op"] == "error")
+        assert error["req"] is None and error["description"].startswith("bad request")
+        assert (await harness.request("ping"))["op"] == "pong"

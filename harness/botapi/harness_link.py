@@ -54,6 +54,7 @@ class HarnessLink:
                 if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue
                 t = Clock.now()
+                request = None  # a frame that is not JSON has no request to answer
                 try:
                     request = orjson.loads(frame.data)
                     self._handle(request, t)
