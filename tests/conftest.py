@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from tests.anthropic_server import API_KEY, MessagesServer
 from tests.redis_support import delete_prefix, new_prefix, redis_or_fail
 
 
@@ -23,3 +24,13 @@ async def redis_prefix():
     prefix = new_prefix()
     yield prefix
     await delete_prefix(prefix)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """The local Messages API, with its key in the environment (Locust subprocesses
+    inherit it) and no other Anthropic credential in the way."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    with MessagesServer() as running:
+        yield running

@@ -12,7 +12,7 @@ import pytest
 from harness.metrics import RunStats
 from harness.metrics.persona_usage import PersonaUsage
 from harness.report.summary import llm_cells
-from tests.anthropic_server import API_KEY, MessagesServer
+from tests.anthropic_server import API_KEY
 from tests.redis_support import REDIS_URL, delete_prefix, new_prefix
 from tests.test_locust_run import (
     LOCUST,
@@ -43,13 +43,6 @@ timing: {inter_message_delays: [0.4], think_time: 0.5}
 collect: {first_reply_timeout: 20, quiet_window: 2.0, max_collect: 30}
 agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 1}
 """
-
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)  # the Locust subprocess inherits it
-    with MessagesServer() as running:
-        yield running
 
 
 def test_a_locust_run_with_llm_personas_reports_tokens_and_cost(server, tmp_path):

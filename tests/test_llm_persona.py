@@ -27,7 +27,7 @@ from harness.report import Recorder, build_report
 from harness.scenario.models import Scenario
 from harness.transport.mock import MockTransport
 from tests.anthropic_server import API_KEY, MessagesServer, instruction_of, requested_count
-from tests.redis_support import new_prefix, redis_or_fail
+from tests.redis_support import delete_prefix, new_prefix, redis_or_fail
 
 SCALE = 0.05
 SCENARIO = {
@@ -88,14 +88,6 @@ class Collected(Recorder):
 
     def usage(self, name: str = "Lost Order"):
         return self.stats.scenario(name).persona_usage
-
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
-    with MessagesServer() as running:
-        yield running
 
 
 def gateway(server: MessagesServer, cache, **settings) -> LlmGateway:
@@ -300,14 +292,13 @@ async def test_a_repeated_run_replays_from_the_cache_without_a_request(server, t
         usage = second.usage()
         assert (usage.cache_hits, usage.requests, usage.cost_nano_usd) == (9, 0, 0)
         assert first.usage().cost_nano_usd > 0
-    finally:
         if store == "redis":
             client = await redis_or_fail()
-            keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-            assert len(keys) == 9 or not keys
-            if keys:
-                await client.delete(*keys)
+            assert len([key async for key in client.scan_iter(match=f"{prefix}:*")]) == 9
             await client.aclose()
+    finally:
+        if store == "redis":
+            await delete_prefix(prefix)
 
 
 async def test_variants_bound_how_many_distinct_conversations_are_paid_for(server, tmp_path):

@@ -13,14 +13,18 @@ from pathlib import Path
 import pytest
 
 from harness.persona import PersonaServices
-from harness.persona.recordings import RecordingError, import_messages, read_recordings
+from harness.persona.recordings import (
+    RecordingError,
+    import_messages,
+    read_recordings,
+    write_recordings,
+)
 from harness.scenario import ScenarioError, load_scenarios
 from tests.anthropic_server import API_KEY, MessagesServer
-from tests.test_llm_persona import Collected, converse
+from tests.test_llm_persona import SCALE, Collected, converse
 
 REPO = Path(__file__).resolve().parent.parent
 HARNESS = [sys.executable, "-m", "harness.cli"]
-SCALE = 0.05
 DAY = "2026-01-31T12:00:"
 RECORDED = [
     {"conversation": "a", "role": "user", "text": "hi", "time": f"{DAY}00Z"},
@@ -126,14 +130,15 @@ async def play(scenario_path: Path, count: int = 1) -> Collected:
     return await converse(PersonaServices(), scenario, count, prefix="r")
 
 
-async def test_replay_serves_recorded_bursts_with_their_timing(tmp_path):
-    recordings = tmp_path / "replay.jsonl"
-    recordings.write_bytes(
-        b"".join(
-            r.to_json() + b"\n"
-            for r in import_messages(write_jsonl(tmp_path / "in.jsonl", RECORDED))
-        )
+def record(tmp_path: Path, rows: list[dict]) -> None:
+    """``rows`` imported into the replay file the scenarios here play (replay.jsonl)."""
+    write_recordings(
+        tmp_path / "replay.jsonl", import_messages(write_jsonl(tmp_path / "in.jsonl", rows))
     )
+
+
+async def test_replay_serves_recorded_bursts_with_their_timing(tmp_path):
+    record(tmp_path, RECORDED)
     collected = await play(replay_scenario(tmp_path, "replay.jsonl"), count=2)
     assert collected.texts("r0") == ["hi", "my order is late", "#4411", "today pls"]
     assert collected.texts("r1") == ["hello"]  # the second recording, round robin
@@ -156,13 +161,7 @@ async def test_replay_serves_recorded_bursts_with_their_timing(tmp_path):
 
 
 async def test_replay_with_scenario_timing_ignores_the_recorded_times(tmp_path):
-    recordings = tmp_path / "replay.jsonl"
-    recordings.write_bytes(
-        b"".join(
-            r.to_json() + b"\n"
-            for r in import_messages(write_jsonl(tmp_path / "in.jsonl", RECORDED[:2]))
-        )
-    )
+    record(tmp_path, RECORDED[:2])
     collected = await play(replay_scenario(tmp_path, "replay.jsonl", timing="scenario"))
     sent = {e.text: e.t for e in collected.lines if e.role == "client"}
     assert sent["my order is late"] - sent["hi"] == pytest.approx(30 * SCALE, abs=0.03)

@@ -10,10 +10,11 @@ current block, and a restart continues after it (ids jump, but never go back).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import orjson
+
+from harness.files import write_json_atomically
 
 BLOCK = 10_000
 USERS = "users"  # the counter of simulated users (and their private chats)
@@ -43,13 +44,8 @@ class IdStore:
         return value
 
     def _save(self) -> None:
-        if self._path is None:
-            return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".botapi-state-")
-        with os.fdopen(handle, "wb") as out:
-            out.write(orjson.dumps(self._reserved))
-        os.replace(temporary, self._path)
+        if self._path is not None:
+            write_json_atomically(self._path, self._reserved, ".botapi-state-")
 
 
 def _load(path: Path | None) -> dict[str, int]:

@@ -78,7 +78,7 @@ def generate(
         for conversation_id, messages in sorted(recorded.messages.items())
     ]
     written = write_recordings(out, recordings)
-    cells = llm_cells(recorded.stats.scenario(scenario.name).to_report()["llm"])
+    cells = llm_cells(recorded.stats.scenario(scenario.name).persona_usage.to_report())
     typer.echo(
         f"wrote {written} conversations to {out}: LLM requests (cached) {cells['llm_requests']}, "
         f"cost ${cells['llm_cost'] or '0'}, turns played scripted {cells['llm_fallbacks'] or 0}"
@@ -105,8 +105,7 @@ def _pick_scenario(path: Path, name: str | None) -> Scenario:
     try:
         scenarios = load_scenarios([path])
     except ScenarioError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
+        typer.echo(str(exc), err=True)  # every problem, a line each
         raise typer.Exit(2) from None
     chosen = [s for s in scenarios if name is None or s.name == name]
     if len(chosen) != 1:

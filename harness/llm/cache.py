@@ -8,13 +8,13 @@ folder otherwise. Entries never expire: a cache is a recording, delete it to sta
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
 import orjson
 import redis.asyncio as redis
+
+from harness.files import write_json_atomically
 
 
 def cache_key(material: dict) -> str:
@@ -46,12 +46,7 @@ class DiskCache:
             return None
 
     async def put(self, key: str, value: dict) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(handle, "wb") as file:
-            file.write(orjson.dumps(value))
-        os.replace(temporary, path)
+        write_json_atomically(self._path(key), value)
 
     async def close(self) -> None:
         """Nothing is held open."""

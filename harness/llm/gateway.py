@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anthropic
 from anthropic import AsyncAnthropic
@@ -38,7 +38,7 @@ class LlmAnswer:
     """The model's text, or None when the turn must fall back; ``usage`` says what it took."""
 
     text: str | None
-    usage: PersonaUsage = field(default_factory=PersonaUsage)
+    usage: PersonaUsage
 
 
 class LlmGateway:
@@ -106,13 +106,16 @@ class LlmGateway:
 
     async def _ask_anew(self, request: LlmRequest, key: str) -> LlmAnswer:
         if self.budget_reached:
-            self._warn_budget()
-            return LlmAnswer(None, PersonaUsage(fallback_budget=1))
+            return self._over_budget()
         async with self._slots:
             if self.budget_reached:  # spent while this call waited for a slot
-                self._warn_budget()
-                return LlmAnswer(None, PersonaUsage(fallback_budget=1))
+                return self._over_budget()
             return await self._send(request, key)
+
+    def _over_budget(self) -> LlmAnswer:
+        """No request: the persona plays this turn scripted, counted as a budget fallback."""
+        self._warn_budget()
+        return LlmAnswer(None, PersonaUsage(fallback_budget=1))
 
     async def _send(self, request: LlmRequest, key: str) -> LlmAnswer:
         client = self.client(request.base_url)

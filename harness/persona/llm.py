@@ -54,10 +54,12 @@ class LlmPersona:
         self._rng = rng
         self._scripted = ScriptedPersona(self.persona, rng)
         self._system = system_blocks(self.persona)
+        self._settings = self.persona.llm_settings
+        self._price = self._settings.price_table()
 
     async def next_burst(self, request: BurstRequest) -> Burst:
         low, high = self._bounds(request)
-        settings = self.persona.llm_settings
+        settings = self._settings
         instruction = turn_instruction(low, high, request.is_last_turn, request.turn == 0)
         call = LlmRequest(
             model=settings.model,
@@ -67,7 +69,7 @@ class LlmPersona:
             system=self._system,
             messages=conversation_messages(request.history, self._scripted.slots, instruction),
             schema=BURST_SCHEMA,
-            price=settings.price_table(),
+            price=self._price,
             seed=self._key_seed,
         )
         answer = await self._gateway.ask(call)

@@ -17,9 +17,8 @@ from harness.scenario.models import Persona
 
 class ReplayPersona:
     def __init__(self, persona: Persona, recording: Recording) -> None:
-        self.persona = persona
-        self.recording = recording
         self._bursts = recording.client_bursts()
+        self._keep_time = persona.replay is not None and persona.replay.timing == "recorded"
 
     async def next_burst(self, request: BurstRequest) -> Burst:
         if request.turn >= len(self._bursts):
@@ -27,7 +26,7 @@ class ReplayPersona:
         burst = self._bursts[request.turn]
         messages = tuple(message.text for message, _ in burst)
         gaps = [gap for _, gap in burst]
-        keep_time = self.persona.replay is not None and self.persona.replay.timing == "recorded"
+        keep_time = self._keep_time
         pauses = tuple(gaps[1:]) if keep_time and None not in gaps[1:] else None
         think = gaps[0] if keep_time else None
         return Burst(

@@ -72,7 +72,7 @@ async def open_services(
     and its credentials present (LlmUnavailable)."""
     services = PersonaServices(seed=seed)
     for scenario in scenarios:
-        if scenario.persona.replay is not None and scenario.persona.engine == "replay":
+        if scenario.persona.replay is not None:  # the model allows it only with replay
             services.recordings_in(scenario.persona.replay.file)
     llm_scenarios = [scenario for scenario in scenarios if scenario.persona.engine == "llm"]
     if not llm_scenarios:

@@ -24,7 +24,13 @@ from pydantic import (
 
 from harness.llm.pricing import PRICES, Price
 from harness.scenario.pattern import Step, format_pattern, parse_pattern
-from harness.scenario.presets import fill_persona_defaults, fill_timing_defaults
+from harness.scenario.presets import (
+    DEFAULT_INTER_MESSAGE_DELAYS,
+    DEFAULT_THINK_TIME,
+    NORMAL,
+    fill_persona_defaults,
+    fill_timing_defaults,
+)
 
 BURST_LIMIT_DEFAULT = 5
 PersonalityPreset = Literal[
@@ -91,11 +97,11 @@ class Traits(StrictModel):
     """How the simulated person behaves, each from 0 (not at all) to 1 (very). The
     personality preset supplies every trait the scenario leaves out."""
 
-    patience: float = Field(0.5, ge=0, le=1)
-    tech_comfort: float = Field(0.5, ge=0, le=1)
-    tendency_to_interrupt: float = Field(0.3, ge=0, le=1)
-    provides_clear_info: float = Field(0.5, ge=0, le=1)
-    typing_chars_per_min: float = Field(200, gt=0)
+    patience: float = Field(NORMAL.patience, ge=0, le=1)
+    tech_comfort: float = Field(NORMAL.tech_comfort, ge=0, le=1)
+    tendency_to_interrupt: float = Field(NORMAL.tendency_to_interrupt, ge=0, le=1)
+    provides_clear_info: float = Field(NORMAL.provides_clear_info, ge=0, le=1)
+    typing_chars_per_min: float = Field(NORMAL.typing_chars_per_min, gt=0)
 
 
 class Script(StrictModel):
@@ -190,7 +196,7 @@ class Persona(StrictModel):
     constraints: list[str] = Field(default_factory=list)
     personality: PersonalityPreset = "normal"
     traits: Traits = Field(default_factory=Traits)
-    multi_message_probability: float = Field(0.3, ge=0, le=1)
+    multi_message_probability: float = Field(NORMAL.tendency_to_interrupt, ge=0, le=1)
     max_messages_per_turn: int = Field(3, ge=1)
     engine: Literal["scripted", "llm", "replay"] = "scripted"
     script: Script = Field(default_factory=Script)
@@ -225,9 +231,9 @@ class Timing(StrictModel):
     cycling when the burst is longer than the list; ``think_time`` precedes each new burst."""
 
     inter_message_delays: list[SecondsRange] = Field(
-        default_factory=lambda: [(0.5, 3.0)], min_length=1
+        default_factory=lambda: list(DEFAULT_INTER_MESSAGE_DELAYS), min_length=1
     )
-    think_time: SecondsRange = (2.0, 8.0)
+    think_time: SecondsRange = DEFAULT_THINK_TIME
     typing: bool = False
     """Add each message's typing time (its length at the persona's typing speed) to the
     pause before it."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-NORMAL_TYPING_CPM = 200.0
 DEFAULT_INTER_MESSAGE_DELAYS = ((0.5, 3.0),)
 DEFAULT_THINK_TIME = (2.0, 8.0)
 
@@ -76,6 +75,7 @@ PRESETS: dict[str, Preset] = {
         0.4, 0.5, 0.3, 0.3, 200,
     ),
 }  # fmt: skip
+NORMAL = PRESETS["normal"]  # the plain defaults of every persona field a preset fills
 
 
 def fill_persona_defaults(data: Any) -> Any:
@@ -110,7 +110,7 @@ def fill_timing_defaults(timing: Any, traits: Any) -> Any:
     if "think_time" not in timing:
         filled["think_time"] = _scaled(DEFAULT_THINK_TIME, pace)
     if "inter_message_delays" not in timing:
-        typing = NORMAL_TYPING_CPM / cpm
+        typing = NORMAL.typing_chars_per_min / cpm
         filled["inter_message_delays"] = [
             _scaled(span, pace * typing) for span in DEFAULT_INTER_MESSAGE_DELAYS
         ]
