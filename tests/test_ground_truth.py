@@ -349,8 +349,11 @@ def test_cancelled_conversation_counts_as_interrupted_not_timeout():
 
 
 def test_total_timeout_ends_the_conversation():
-    # A turn takes 3.7 s (reply 2.2, quiet window 1.0, think 0.5): two fit in 8 s.
-    scenario = make("bounded", pattern="C1 A", total_timeout=8.0, max_turns=50)
+    # A turn takes 3.7 s (reply 2.2, quiet window 1.0, think 0.5): two end by 7.4 s, the
+    # third's message goes at 7.9 s and its reply would come at 10.1 s. The timeout falls
+    # in the middle of that wait, far (80 ms real) from either edge: a stalled machine
+    # cannot move it out.
+    scenario = make("bounded", pattern="C1 A", total_timeout=9.5, max_turns=50)
     collected, _ = asyncio.run(play({"bounded": (scenario, 1)}, SCALE))
     (end,) = collected.ends
     assert end.end_reason == "total_timeout"
