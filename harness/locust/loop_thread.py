@@ -7,19 +7,28 @@ asyncio side, free of gevent's scheduling, and never blocks the gevent hub:
 - gevent -> loop: callables go into a deque; one ``call_soon_threadsafe`` wakes the loop
   per batch, not per call.
 - loop -> gevent: callables go into another deque; one gevent ``async_`` watcher (its
-  ``send`` is thread-safe) wakes a dispatcher greenlet that runs them in order.
+  ``send`` is thread-safe) wakes a dispatcher greenlet that runs them in order, in slices
+  of at most ``DISPATCH_SLICE_S`` with a short real wait between slices (see below).
 - waiting greenlets park on a gevent ``AsyncResult``; no ``concurrent.futures`` locks,
   which cost CPU and multiply GC pauses at thousands of users.
 
 The thread is started with gevent's *original* ``start_new_thread`` so that it is a real
 thread even after ``monkey.patch_all()``, and the loop is uvloop's, which does not use
 the (patched) ``select`` module.
+
+Why slices: uvloop takes and drops the GIL around every callback. While the gevent side
+runs Python without blocking, the loop thread gets the GIL back for one callback per
+interpreter switch interval (5 ms), so a 10 ms stretch of Locust bookkeeping delayed
+every reply timestamp by about that much (the loop lag p99 was 10-30 ms at 3,000 users).
+A wait in the hub releases the GIL for real: the loop thread catches up on everything
+due, and its lag stays near the slice length.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,9 +44,10 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on every platfo
 
 log = logging.getLogger(__name__)
 
-# The dispatcher yields to other greenlets after this many callbacks, so a flood of
-# finished conversations never holds the hub for long.
-DISPATCH_BATCH = 256
+# The dispatcher runs posted callbacks for at most this long, then waits in the hub for
+# DISPATCH_PAUSE_S: the GIL goes back to the loop thread and other greenlets run.
+DISPATCH_SLICE_S = 0.0005
+DISPATCH_PAUSE_S = 0.0005
 
 _start_new_thread = get_original("_thread", "start_new_thread")
 _allocate_lock = get_original("_thread", "allocate_lock")
@@ -169,16 +179,16 @@ class LoopThread:
         while True:
             self._wakeup.wait()
             self._wakeup.clear()
-            while self._run_posted(DISPATCH_BATCH):
-                gevent.sleep(0)
+            while self._run_posted(DISPATCH_SLICE_S):
+                gevent.sleep(DISPATCH_PAUSE_S)
 
-    def _run_posted(self, limit: int | None = None) -> bool:
-        """Run posted callbacks in order, at most ``limit``; True when some are left."""
+    def _run_posted(self, slice_s: float | None = None) -> bool:
+        """Run posted callbacks in order, for at most ``slice_s`` seconds (all of them
+        without it); True when some are left."""
         self._gevent_wake_pending = False
         queue = self._to_gevent
-        done = 0
-        while queue and (limit is None or done < limit):
-            done += 1
+        end = None if slice_s is None else time.perf_counter() + slice_s
+        while queue and (end is None or time.perf_counter() < end):
             try:
                 queue.popleft()()
             except Exception:

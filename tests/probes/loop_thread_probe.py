@@ -2,8 +2,10 @@
 """Run under Locust's monkey-patching: does the loop thread leave the gevent hub free?
 
 2,000 greenlets each wait on a coroutine in the loop thread while the loop also burns
-300 ms of pure CPU; a ticker greenlet measures how late the hub wakes it. Prints one JSON
-object with what it measured; tests/test_loop_thread.py asserts on it.
+300 ms of pure CPU; a ticker greenlet measures how late the hub wakes it. The other way
+round, the loop thread measures the longest wait between its callbacks while the gevent side
+works through 100 ms of callbacks the loop posted. Prints one JSON object with what it measured;
+tests/test_loop_thread.py asserts on it.
 """
 
 import locust  # noqa: F401  (monkey-patches everything, as in a real Locust process)
@@ -55,6 +57,28 @@ async def forever(flag: list) -> None:
         raise
 
 
+async def flood_then_hop(callbacks: int, seconds: float) -> list[float]:
+    """Post ``callbacks`` busy callbacks to the gevent side, then run one loop callback
+    after another for ``seconds``: the waits between two of them over 2.5 ms, in ms."""
+    for _ in range(callbacks):
+        loop_thread.post(busy_callback)
+    long_waits = []
+    last = start = time.monotonic()
+    while last - start < seconds:
+        await asyncio.sleep(0)
+        now = time.monotonic()
+        if now - last > 0.0025:
+            long_waits.append((now - last) * 1000)
+        last = now
+    return long_waits
+
+
+def busy_callback() -> None:
+    end = time.perf_counter() + 0.00025
+    while time.perf_counter() < end:
+        pass
+
+
 rng = random.Random(1)
 delays = [rng.uniform(0.1, 0.3) for _ in range(2000)]
 submissions = [loop_thread.submit(lambda i=i: echo(i, delays[i])) for i in range(2000)]
@@ -76,6 +100,7 @@ long_one.cancel()
 cancelled_result = long_one.wait(5)
 running = False
 tick.join()
+loop_long_waits_ms = loop_thread.submit(lambda: flood_then_hop(400, 0.15)).wait(10)
 loop_thread.stop()
 print(
     json.dumps(
@@ -87,6 +112,7 @@ print(
             "cancelled_result": cancelled_result,
             "hub_lag_max_ms": max(lags) * 1000,
             "ticks": len(lags),
+            "loop_long_waits_ms": loop_long_waits_ms,
         }
     )
 )
