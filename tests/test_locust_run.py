@@ -430,3 +430,40 @@ def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
     # Each worker's own report covers its whole run, not only what it sent last.
     lag_samples = [w["run"]["loop_lag_ms"]["count"] for w in workers]
     assert sum(lag_samples) >= report["run"]["loop_lag_ms"]["count"] > 0
+
+
+def test_no_garbage_collection_while_users_spawn_and_rare_collections_after(tmp_path):
+    """Full collections while the heap grew stopped the process for 50-150 ms just as the
+    measured run began; spawning runs with the collector off, then freezes and resumes."""
+    probe = REPO / "tests" / "probes" / "gc_probe.py"
+    scenarios = scenario_dir(tmp_path, batched=BATCHED)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(probe),
+            "--headless",
+            "-u",
+            "300",
+            "-r",
+            "150",
+            "-t",
+            "4s",
+            "--scenario",
+            str(scenarios),
+            "--time-scale",
+            str(SCALE),
+            "--only-summary",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["while_spawning"] == 0, seen
+    assert seen["enabled_after"] is True
+    assert seen["rare_after"] is True
