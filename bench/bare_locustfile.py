@@ -1,13 +1,14 @@
 """The baseline for harness overhead: plain Locust users doing the same sends and waits
-as the benchmark scenarios (a message, 200 ms for the reply, the think time), reporting
-the same request rows, with no harness logic at all."""
+as the 1 msg/s benchmark scenario (a message, 200 ms for the reply, the quiet window,
+a think time drawn from the same range), reporting the same request rows, with no
+harness logic at all."""
 
-import os
+import random
 
 import gevent
 from locust import User, constant, events, task
 
-THINK_S = float(os.environ.get("BARE_THINK_S", "0.55"))
+THINK_S = (0.3, 0.8)
 QUIET_S = 0.25
 REPLY_S = 0.2
 
@@ -36,4 +37,4 @@ class Bare(User):
                 exception=None,
                 context={},
             )
-        gevent.sleep(QUIET_S + THINK_S)
+        gevent.sleep(QUIET_S + random.uniform(*THINK_S))

@@ -10,7 +10,14 @@ the mock transport, measured once all users have spawned (``--reset-stats``):
 - CPU per message: the process's CPU time over the steady state, per message sent or
   received, and the same for bare Locust users doing the same sends and waits with no
   harness logic (the overhead ratio);
-- memory per conversation: the growth of the process's resident memory per user.
+- memory per conversation: the growth of the process's resident memory per user;
+- lockstep: the largest 1 msg/s load again, with one fixed think time for every user.
+
+Think times are ranges (people vary). With one fixed think time, the users that a
+slightly late loop iteration served together get their replies together and so send
+together again, turn after turn: clusters of users in step, which make the loop late
+again. That load is harsher than any crowd of people, so it has its own row and does not
+count towards capacity.
 
 Results go to bench/RESULTS.md with the date, the machine and the command.
 """
@@ -41,6 +48,7 @@ SPAWN_RATE = 500
 STEADY_S = 8 if QUICK else 30
 PER_SECOND_USERS = (100, 200) if QUICK else (500, 1000, 2000, 3000)
 PER_TEN_SECONDS_USERS = (500,) if QUICK else (5000, 10000)
+LOCKSTEP = "1 msg/s, lockstep"
 
 
 @dataclass
@@ -153,6 +161,7 @@ def main() -> None:
     telegram = REPO / "locustfiles" / "telegram.py"
     per_second = ["--scenario", str(BENCH / "scenarios" / "one_per_second.yaml")]
     per_ten = ["--scenario", str(BENCH / "scenarios" / "one_per_ten_seconds.yaml")]
+    lockstep = ["--scenario", str(BENCH / "scenarios" / "one_per_second_lockstep.yaml")]
     runs: list[Run] = []
     for users in PER_SECOND_USERS:
         runs.append(locust("1 msg/s", users, telegram, per_second, {}))
@@ -161,6 +170,8 @@ def main() -> None:
         runs.append(locust("1 msg/10 s", users, telegram, per_ten, {}))
         print(describe(runs[-1]), flush=True)
     bare_users = PER_SECOND_USERS[-1]
+    runs.append(locust(LOCKSTEP, bare_users, telegram, lockstep, {}))
+    print(describe(runs[-1]), flush=True)
     bare = locust("bare Locust, 1 msg/s", bare_users, BENCH / "bare_locustfile.py", [], {})
     print(describe(bare), flush=True)
     write_results(runs, bare)
@@ -242,6 +253,10 @@ during the steady state: where it is high, every figure in that row is slower.
   includes the reference agent, which runs in the same process.
 - **Memory per conversation**: {memory:.0f} KiB (resident memory growth from
   {per_second[0].users:,} to {per_second[-1].users:,} users).
+- **Lockstep** (not counted above): the same {bare.users:,} users with one fixed think
+  time instead of a range. Users a late loop iteration served together are answered
+  together and send together again, turn after turn; the clusters grow and the loop
+  runs later. People vary; give think times a range.
 """
     target = BENCH / ("RESULTS.quick.md" if QUICK else "RESULTS.md")
     target.write_text(text)

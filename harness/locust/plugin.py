@@ -173,8 +173,9 @@ def _pause_collector_while_spawning() -> None:
     """No garbage collection while users spawn. The heap grows by a quarter again and
     again as users start, and each time the collector walked all of it: full collections
     of 50-150 ms, the last ones just as the measured run began (their delayed replies
-    were counted in it). What exists at test start is frozen first; spawning_complete
-    freezes the rest and collects again."""
+    were counted in it). What exists at test start is collected (once, before any user
+    runs) and frozen; spawning_complete freezes the rest and collects again."""
+    gc.collect()
     gc.freeze()
     gc.disable()
 
