@@ -260,11 +260,7 @@ def test_with_limits_a_bot_too_fast_gets_429_and_the_report_counts_it(tmp_path):
         text=True,
     )
     with stopped_at_exit(locust):
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            assert locust.poll() is None, locust.stderr.read()[-3000:]
-            assert time.monotonic() < deadline, "Locust's emulator did not start"
-            time.sleep(0.05)
+        wait_for_served_emulator(url, locust)
         args = ("--log", str(log), "--parts", "6", "--debounce", "0.05", "--too-fast")
         with bot("ptb_batching_bot.py", url, token, *args):
             out, err = locust.communicate(timeout=60)
@@ -280,9 +276,98 @@ def test_with_limits_a_bot_too_fast_gets_429_and_the_report_counts_it(tmp_path):
     assert "Bot errors (calls the bot under test got refused): rate_limited" in out
 
 
-def _answers(url: str) -> bool:
-    try:
-        emulator_stats(url)
-    except OSError:
-        return False
-    return True
+def wait_for_served_emulator(url: str, locust: subprocess.Popen) -> None:
+    """Until the emulator a Locust process serves (--botapi-serve) answers at ``url``."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            emulator_stats(url)
+            return
+        except OSError:
+            assert locust.poll() is None, locust.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "Locust's emulator did not start"
+            time.sleep(0.05)
+
+
+def test_a_master_serves_the_emulator_and_its_workers_load_the_bot_through_it(tmp_path):
+    """--botapi-serve on a real master, two real workers over --transport botapi to it, a
+    real bot polling it: the master's report is the whole fleet's and equals the bot's log."""
+    token, log = new_token(), tmp_path / "bot.jsonl"
+    url, port = f"http://127.0.0.1:{free_port()}", free_port()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    settings = scenario("Batched", [0.3]).model_dump()
+    settings["collect"]["first_reply_timeout"] = 100  # the bot starts after the master
+    (scenarios / "batched.yaml").write_text(json.dumps(settings))
+    common = [
+        *f"--scenario {scenarios} --time-scale {SCALE} --conversations-per-user 1".split(),
+        *f"--transport botapi --botapi-url {url}".split(),
+    ]
+    env = {**os.environ, "CHATSTORM_BOT_TOKEN": token}
+    master = subprocess.Popen(
+        [
+            *LOCUST,
+            *common,
+            *f"--master --master-bind-host 127.0.0.1 --master-bind-port {port}".split(),
+            *[
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "8s",
+                "--expect-workers",
+                "2",
+                "--only-summary",
+            ],
+            *f"--botapi-serve --report-dir {tmp_path / 'master'}".split(),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers: list[subprocess.Popen] = []
+    with stopped_at_exit(master):
+        wait_for_served_emulator(url, master)
+        with batching_bot(url, token, log):
+            for name in ("w1", "w2"):
+                worker = [
+                    *LOCUST,
+                    *common,
+                    *f"--worker --master-host 127.0.0.1 --master-port {port}".split(),
+                    *f"--report-dir {tmp_path / name}".split(),
+                ]
+                workers.append(
+                    subprocess.Popen(
+                        worker,
+                        cwd=REPO,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            try:
+                out, err = master.communicate(timeout=60)
+                for worker in workers:
+                    worker.wait(timeout=30)
+            finally:
+                for worker in workers:
+                    if worker.poll() is None:
+                        worker.kill()
+                        worker.wait()
+    assert master.returncode == 0, err[-3000:]
+    figures = json.loads((tmp_path / "master" / "report.json").read_text())
+    totals, batches = figures["totals"], read_jsonl(log)
+    assert figures["run"]["workers"] == 2
+    assert totals["conversations"] == 4 and totals["conversations_interrupted"] == 0
+    assert totals["bursts"] == len(batches) == 8
+    assert totals["client_messages"] == sum(len(b["received"]) for b in batches)
+    assert totals["agent_messages"] == sum(len(b["sent"]) for b in batches) == 8 * PARTS
+    assert totals["reply_groups_per_burst"] == {"1": 8}
+    for name in ("w1", "w2"):  # both workers carried load
+        (own,) = (tmp_path / name / "workers").glob("*/report.json")
+        assert json.loads(own.read_text())["totals"]["conversations"] > 0
+    assert token.split(":")[1] not in out + err
