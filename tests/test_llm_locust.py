@@ -241,3 +241,63 @@ def test_a_master_reports_the_llm_figures_of_its_workers_exactly(server, tmp_pat
         fleet["cost_usd"], abs=1e-9
     )
     assert all(API_KEY not in output for output in outputs)
+
+
+FLEET_LLM = (
+    LLM.replace("max_turns: 3", "max_turns: 24")
+    .replace(
+        "agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 1}",
+        "agent: {debounce_s: 0.2, think_time_s: 0.2, reply_parts: 1}",
+    )
+    .replace("quiet_window: 2.0", "quiet_window: 0.5")
+)
+
+
+def run_llm_fleet(server, tmp_path, *extra: str) -> tuple[dict, list[dict], str]:
+    """A real master and two workers, two LLM conversations each: the master's llm
+    figures, each worker's own, and the master's output."""
+    scenarios = scenario_dir(tmp_path, llm=FLEET_LLM)
+    port = free_port()
+    common = ["--scenario", str(scenarios), "--time-scale", "0.5",
+              "--conversations-per-user", "1", "--llm-base-url", server.url, *extra]  # fmt: skip
+    master = [*LOCUST, *common, "--master", "--master-bind-host", "127.0.0.1",
+              "--master-bind-port", str(port), "--headless", "-u", "4", "-r", "4", "-t", "22s",
+              "--expect-workers", "2", "--report-dir", str(tmp_path / "master"),
+              "--only-summary"]  # fmt: skip
+    commands = [master] + [
+        [*LOCUST, *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+         "--report-dir", str(tmp_path / name), "--llm-cache-dir", str(tmp_path / name / "c")]
+        for name in ("w1", "w2")
+    ]  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for command in commands
+    ]
+    try:
+        outputs = [process.communicate(timeout=90)[0] for process in processes]
+    finally:
+        for process in processes:  # never leave a Locust process behind
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs[0][-3000:]
+    fleet = json.loads((tmp_path / "master" / "report.json").read_text())["totals"]["llm"]
+    workers = [
+        json.loads(next((tmp_path / name / "workers").glob("*/report.json")).read_text())
+        for name in ("w1", "w2")
+    ]
+    return fleet, [w["totals"]["llm"] for w in workers], outputs[0]
+
+
+def test_the_llm_budget_holds_for_the_whole_fleet_of_workers(server, tmp_path):
+    """Unbounded, each worker spends $0.069 here and the two together $0.138. With a
+    budget of $0.074 neither worker ever reaches it alone; the master sees the fleet
+    reach it and stops both."""
+    fleet, workers, output = run_llm_fleet(server, tmp_path, "--llm-budget-usd", "0.074")
+    assert all(w["cost_usd"] < 0.074 for w in workers)
+    assert fleet["cost_usd"] >= 0.074
+    assert fleet["fallback_budget"] > 0
+    assert fleet["fallback_budget"] == sum(w["fallback_budget"] for w in workers)
+    assert "the workers together have spent the LLM budget of $0.074" in output

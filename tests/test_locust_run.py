@@ -373,7 +373,8 @@ def test_a_load_shape_drives_the_run_and_the_report_shows_quality_under_load(tmp
     report = json.loads((report_dir / "report.json").read_text())
     load = report["load"]
     assert load["window_s"] == 10 and load["timeline"]
-    assert max(row["users"] for row in load["timeline"]) == 6
+    # A window may hold bursts but no sample of the user count (None): none fell in it.
+    assert max(row["users"] or 0 for row in load["timeline"]) == 6
     assert sum(row["bursts"] for row in load["timeline"]) == report["totals"]["bursts"]
     assert sum(band["bursts"] for band in load["bands"]) == report["totals"]["bursts"]
 

@@ -8,6 +8,9 @@ retry loop (``max_retries``) backs off exponentially with jitter on 408/409/429/
 connection errors and honours ``retry-after``. A request that still fails, or one that
 would start after the budget is spent, gets no answer: the persona plays that turn
 scripted. Each of these is counted; the first of each kind is logged once.
+
+The budget holds for the whole run: a process stops asking when it has spent it alone,
+or when its master says the workers together have (``stop_for_run``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class LlmGateway:
         self.settings = settings
         self.cache = cache
         self.spent_nano_usd = 0
+        self._run_spent = False
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._clients: dict[str | None, AsyncAnthropic] = {}
         self._warned: set[str] = set()
@@ -81,7 +85,11 @@ class LlmGateway:
     @property
     def budget_reached(self) -> bool:
         budget = self.settings.budget_usd
-        return budget is not None and usd(self.spent_nano_usd) >= budget
+        return self._run_spent or (budget is not None and usd(self.spent_nano_usd) >= budget)
+
+    def stop_for_run(self) -> None:
+        """The run's workers together have spent the budget: no new requests here either."""
+        self._run_spent = True
 
     async def ask(self, request: LlmRequest) -> LlmAnswer:
         key = cache_key(request.cache_material())
@@ -166,11 +174,14 @@ class LlmGateway:
         )
 
     def _warn_budget(self) -> None:
+        spent = f"${usd(self.spent_nano_usd):.4f} by this process"
+        whose = f"the run's LLM budget is spent ({spent}, the rest by other workers)"
+        if not self._run_spent:
+            whose = f"the LLM budget of ${self.settings.budget_usd:g} is spent ({spent})"
         self._warn_once(
             "budget",
-            f"chatstorm: the LLM budget of ${self.settings.budget_usd:g} is spent "
-            f"(${usd(self.spent_nano_usd):.4f} in this process): no new LLM requests; LLM "
-            "personas answer from the cache or play their turns scripted",
+            f"chatstorm: {whose}: no new LLM requests; LLM personas answer from the cache "
+            "or play their turns scripted",
         )
 
     def _warn_once(self, kind: str, message: str) -> None:

@@ -173,8 +173,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="USD",
         env_var="LOCUST_LLM_BUDGET_USD",
-        help="Stop new LLM requests once this process has spent this much (estimated from "
-        "the price table); personas go on from the cache or scripted.",
+        help="Stop new LLM requests once the run (with workers: all of them, counted by the "
+        "master) has spent this much (estimated from the price table); personas go on from "
+        "the cache or scripted.",
     )
     llm.add_argument(
         "--llm-concurrency",

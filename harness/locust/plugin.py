@@ -18,7 +18,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.coord import RedisUnavailable
 from harness.locust.options import add_arguments, scenario_paths, transport_settings
-from harness.locust.runtime import LocustRuntime
+from harness.locust.runtime import RUN_BUDGET_SPENT, LocustRuntime
 from harness.locust.shapes import ChatLoadShape, settings_from, shape_requested
 from harness.locust.users import RUNTIMES, user_classes
 from harness.locust.web import install_tabs
@@ -87,6 +87,8 @@ def _register(scenarios: list[Scenario]) -> None:
                 raise SystemExit(2) from None
         RUNTIMES[environment] = runtime
         state["runtime"] = runtime
+        if isinstance(environment.runner, WorkerRunner):
+            environment.runner.register_message(RUN_BUDGET_SPENT, runtime.on_run_budget_spent)
         if environment.web_ui is not None:
             install_tabs(environment.web_ui, runtime.live_view)
 

@@ -30,6 +30,7 @@ from harness.conversation import (
     TranscriptEntry,
     run_conversation,
 )
+from harness.llm.pricing import usd
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
 from harness.locust.options import llm_settings, transport_settings
@@ -52,6 +53,7 @@ from harness.transport import Transport, open_transport
 
 log = logging.getLogger("chatstorm")
 SETTLE_TIMEOUT_S = 15.0
+RUN_BUDGET_SPENT = "chatstorm_llm_budget_spent"  # master -> workers: stop asking the LLM
 OPEN_TIMEOUT_S = 60.0  # connecting to Redis and checking accounts
 RECENT_LINES = 60  # transcript lines the web UI shows
 
@@ -95,6 +97,7 @@ class LocustRuntime:
         self.active_by_worker: dict[str, dict[str, int]] = {}
         self.recent: deque[TranscriptEntry | dict] = deque(maxlen=RECENT_LINES)
         self.workers_reported: set[str] = set()
+        self._run_budget_spent_sent = False
         self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
         self.recorder = Recorder()
@@ -191,6 +194,32 @@ class LocustRuntime:
         self.quality.merge_state(state["quality"])
         self.active_by_worker[client_id] = state["active"]
         self.recent.extend(state["recent"])
+        self._hold_the_run_budget()
+
+    def _hold_the_run_budget(self) -> None:
+        """On the master: once the workers together have spent --llm-budget-usd, tell
+        every worker to stop asking. Workers report every few seconds, so the run may
+        spend what the fleet spends in that time beyond the budget."""
+        budget = self.llm_settings[0].budget_usd
+        if budget is None or self._run_budget_spent_sent:
+            return
+        scenarios = self.recorder.stats.scenarios.values()
+        spent = sum(stats.persona_usage.cost_nano_usd for stats in scenarios)
+        if usd(spent) >= budget:
+            self._run_budget_spent_sent = True
+            log.warning(
+                "chatstorm: the workers together have spent the LLM budget of $%g ($%.4f): "
+                "they make no new LLM requests from now on",
+                budget,
+                usd(spent),
+            )
+            self.environment.runner.send_message(RUN_BUDGET_SPENT)
+
+    def on_run_budget_spent(self, *_args, **_kwargs) -> None:
+        """On a worker: the master says the run's budget is spent."""
+        gateway = self._services.llm if self._services is not None else None
+        if gateway is not None:
+            self.loop.call_soon(gateway.stop_for_run)
 
     def note_message(self, entry: TranscriptEntry) -> None:
         """Keep the latest lines for the web UI (and, on a worker, for the master)."""
