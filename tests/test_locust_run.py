@@ -111,6 +111,9 @@ def test_headless_run_exits_cleanly_and_prints_the_batching_summary(headless):
     assert "Traceback" not in result.stderr
     assert "chatstorm: conversations and batching" in result.stdout
     assert "time_scale=0.05" in result.stdout
+    # Two scenarios, two agents: the totals carry no debounce bracket of their own.
+    total = next(line for line in result.stdout.splitlines() if "Total" in line)
+    assert "per" in total and not re.search(r"\d \.\. ", total)  # "per scenario", maybe wrapped
     # Locust's own table (logged to stderr) carries our request rows.
     for row in ("first_reply", "complete_reply", "reply_gap", "send"):
         for name in ("Batched", "Premature"):
