@@ -11,7 +11,7 @@ the mock transport, measured once all users have spawned (``--reset-stats``):
   received, and the same for bare Locust users doing the same sends and waits with no
   harness logic (the overhead ratio);
 - memory per conversation: the growth of the process's resident memory per user;
-- lockstep: the largest 1 msg/s load again, with one fixed think time for every user.
+- lockstep: the 3,000-user 1 msg/s load again, with one fixed think time for every user.
 
 Think times are ranges (people vary). With one fixed think time, the users that a
 slightly late loop iteration served together get their replies together and so send

@@ -29,6 +29,7 @@ from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.scenario import Scenario
 from harness.transport.botapi_transport import BotApiTransport
+from tests.test_distributed import worker_file
 from tests.test_ground_truth import Collected
 from tests.test_locust_run import LOCUST, free_port, read_jsonl, run_headless
 from tests.test_telethon_transport import scenario
@@ -368,6 +369,6 @@ def test_a_master_serves_the_emulator_and_its_workers_load_the_bot_through_it(tm
     assert totals["agent_messages"] == sum(len(b["sent"]) for b in batches) == 8 * PARTS
     assert totals["reply_groups_per_burst"] == {"1": 8}
     for name in ("w1", "w2"):  # both workers carried load
-        (own,) = (tmp_path / name / "workers").glob("*/report.json")
+        own = worker_file(tmp_path, name, "report.json")
         assert json.loads(own.read_text())["totals"]["conversations"] > 0
     assert token.split(":")[1] not in out + err

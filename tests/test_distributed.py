@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-LOCUST = [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "telegram.py")]
+from tests.test_locust_run import LOCUST, REPO, free_port, read_jsonl
+
 SCENARIO = """\
 name: Batched
 pattern: "C3 A3"
@@ -29,16 +27,6 @@ collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
 agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
 """
 USERS, CONVERSATIONS_PER_USER = 6, 2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def worker_file(fleet: Path, worker: str, name: str) -> Path:

@@ -197,71 +197,17 @@ def test_bad_llm_options_fail_in_one_clear_line(args, message):
     assert message in result.stderr.strip().splitlines()[-1]
 
 
-def test_a_master_reports_the_llm_figures_of_its_workers_exactly(server, tmp_path):
-    """Two workers ask the API; the master's report holds every request and token the
-    server answered, and equals the sum of the workers' own reports."""
-    scenarios = scenario_dir(tmp_path, llm=LLM.replace("max_turns: 3", "max_turns: 2"))
-    port = free_port()
-    common = ["--scenario", str(scenarios), "--time-scale", str(SCALE),
-              "--conversations-per-user", "1", "--llm-base-url", server.url]  # fmt: skip
-    master = [*LOCUST, *common, "--master", "--master-bind-host", "127.0.0.1",
-              "--master-bind-port", str(port), "--headless", "-u", "4", "-r", "4", "-t", "4s",
-              "--expect-workers", "2", "--report-dir", str(tmp_path / "master"),
-              "--only-summary"]  # fmt: skip
-    commands = [master] + [
-        [*LOCUST, *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-         "--report-dir", str(tmp_path / name), "--llm-cache-dir", str(tmp_path / name / "c")]
-        for name in ("w1", "w2")
-    ]  # fmt: skip
-    processes = [
-        subprocess.Popen(
-            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        for command in commands
-    ]
-    try:
-        outputs = [process.communicate(timeout=60)[0] for process in processes]
-    finally:
-        for process in processes:  # never leave a Locust process behind
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-    assert [p.returncode for p in processes] == [0, 0, 0], outputs[0][-3000:]
-    fleet = json.loads((tmp_path / "master" / "report.json").read_text())["totals"]["llm"]
-    served = [seen.usage for seen in server.api.answered]
-    assert fleet["requests"] == len(served) == 8  # 4 conversations x 2 turns
-    assert fleet["tokens"]["input"] == sum(u["input_tokens"] for u in served)
-    assert fleet["tokens"]["output"] == sum(u["output_tokens"] for u in served)
-    workers = [
-        json.loads(next((tmp_path / name / "workers").glob("*/report.json")).read_text())
-        for name in ("w1", "w2")
-    ]
-    assert sum(w["totals"]["llm"]["requests"] for w in workers) == fleet["requests"]
-    assert sum(w["totals"]["llm"]["cost_usd"] for w in workers) == pytest.approx(
-        fleet["cost_usd"], abs=1e-9
-    )
-    assert all(API_KEY not in output for output in outputs)
-
-
-FLEET_LLM = (
-    LLM.replace("max_turns: 3", "max_turns: 24")
-    .replace(
-        "agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 1}",
-        "agent: {debounce_s: 0.2, think_time_s: 0.2, reply_parts: 1}",
-    )
-    .replace("quiet_window: 2.0", "quiet_window: 0.5")
-)
-
-
-def run_llm_fleet(server, tmp_path, *extra: str) -> tuple[dict, list[dict], str]:
+def run_llm_fleet(
+    server, tmp_path, scenario: str, scale: float, duration: str, *extra: str
+) -> tuple[dict, list[dict], list[str]]:
     """A real master and two workers, two LLM conversations each: the master's llm
-    figures, each worker's own, and the master's output."""
-    scenarios = scenario_dir(tmp_path, llm=FLEET_LLM)
+    figures, each worker's own, and the three processes' output (master first)."""
+    scenarios = scenario_dir(tmp_path, llm=scenario)
     port = free_port()
-    common = ["--scenario", str(scenarios), "--time-scale", "0.5",
+    common = ["--scenario", str(scenarios), "--time-scale", str(scale),
               "--conversations-per-user", "1", "--llm-base-url", server.url, *extra]  # fmt: skip
     master = [*LOCUST, *common, "--master", "--master-bind-host", "127.0.0.1",
-              "--master-bind-port", str(port), "--headless", "-u", "4", "-r", "4", "-t", "22s",
+              "--master-bind-port", str(port), "--headless", "-u", "4", "-r", "4", "-t", duration,
               "--expect-workers", "2", "--report-dir", str(tmp_path / "master"),
               "--only-summary"]  # fmt: skip
     commands = [master] + [
@@ -288,16 +234,44 @@ def run_llm_fleet(server, tmp_path, *extra: str) -> tuple[dict, list[dict], str]
         json.loads(next((tmp_path / name / "workers").glob("*/report.json")).read_text())
         for name in ("w1", "w2")
     ]
-    return fleet, [w["totals"]["llm"] for w in workers], outputs[0]
+    return fleet, [w["totals"]["llm"] for w in workers], outputs
+
+
+def test_a_master_reports_the_llm_figures_of_its_workers_exactly(server, tmp_path):
+    """Two workers ask the API; the master's report holds every request and token the
+    server answered, and equals the sum of the workers' own reports."""
+    two_turns = LLM.replace("max_turns: 3", "max_turns: 2")
+    fleet, workers, outputs = run_llm_fleet(server, tmp_path, two_turns, SCALE, "4s")
+    served = [seen.usage for seen in server.api.answered]
+    assert fleet["requests"] == len(served) == 8  # 4 conversations x 2 turns
+    assert fleet["tokens"]["input"] == sum(u["input_tokens"] for u in served)
+    assert fleet["tokens"]["output"] == sum(u["output_tokens"] for u in served)
+    assert sum(w["requests"] for w in workers) == fleet["requests"]
+    assert sum(w["cost_usd"] for w in workers) == pytest.approx(fleet["cost_usd"], abs=1e-9)
+    assert all(API_KEY not in output for output in outputs)
+
+
+# 24 quick turns (about 0.7 s each at scale 0.5): long enough for the master to hear of
+# the fleet's spend, every 3 s, and stop it while conversations still go on.
+FLEET_LLM = (
+    LLM.replace("max_turns: 3", "max_turns: 24")
+    .replace(
+        "agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 1}",
+        "agent: {debounce_s: 0.2, think_time_s: 0.2, reply_parts: 1}",
+    )
+    .replace("quiet_window: 2.0", "quiet_window: 0.5")
+)
 
 
 def test_the_llm_budget_holds_for_the_whole_fleet_of_workers(server, tmp_path):
     """Unbounded, each worker spends $0.069 here and the two together $0.138. With a
     budget of $0.074 neither worker ever reaches it alone; the master sees the fleet
     reach it and stops both."""
-    fleet, workers, output = run_llm_fleet(server, tmp_path, "--llm-budget-usd", "0.074")
+    fleet, workers, outputs = run_llm_fleet(
+        server, tmp_path, FLEET_LLM, 0.5, "22s", "--llm-budget-usd", "0.074"
+    )
     assert all(w["cost_usd"] < 0.074 for w in workers)
     assert fleet["cost_usd"] >= 0.074
     assert fleet["fallback_budget"] > 0
     assert fleet["fallback_budget"] == sum(w["fallback_budget"] for w in workers)
-    assert "the workers together have spent the LLM budget of $0.074" in output
+    assert "the workers together have spent the LLM budget of $0.074" in outputs[0]

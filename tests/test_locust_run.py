@@ -25,7 +25,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-LOCUST = [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "telegram.py")]
+LOCUSTFILE = REPO / "locustfiles" / "telegram.py"
+
+
+def locust_command(locustfile: Path = LOCUSTFILE) -> list[str]:
+    """Locust in a subprocess of this Python, with chatstorm's locustfile or another."""
+    return [sys.executable, "-m", "locust", "-f", str(locustfile)]
+
+
+LOCUST = locust_command()
 SCALE = 0.05
 
 BATCHED = """\
@@ -63,16 +71,23 @@ def scenario_dir(tmp_path: Path, **files: str) -> Path:
     return folder
 
 
-def locust(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*LOCUST, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout
-    )
+def locust(
+    *args: str, timeout: float = 60, locustfile: Path = LOCUSTFILE
+) -> subprocess.CompletedProcess:
+    command = [*locust_command(locustfile), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=timeout)
 
 
 def run_headless(
-    scenarios: Path, *extra: str, users: int = 4, duration: str = "3s", scale: float = SCALE
+    scenarios: Path,
+    *extra: str,
+    users: int = 4,
+    duration: str = "3s",
+    scale: float = SCALE,
+    locustfile: Path = LOCUSTFILE,
 ) -> subprocess.CompletedProcess:
-    """A bounded headless run of the given scenarios (plus any other Locust options)."""
+    """A bounded headless run of the given scenarios (plus any other Locust options),
+    with chatstorm's locustfile or another."""
     return locust(
         "--headless",
         "-u",
@@ -87,6 +102,7 @@ def run_headless(
         str(scale),
         "--only-summary",
         *extra,
+        locustfile=locustfile,
     )
 
 
@@ -441,31 +457,7 @@ def test_no_garbage_collection_while_users_spawn_and_rare_collections_after(tmp_
     measured run began; spawning runs with the collector off, then freezes and resumes."""
     probe = REPO / "tests" / "probes" / "gc_probe.py"
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(probe),
-            "--headless",
-            "-u",
-            "300",
-            "-r",
-            "150",
-            "-t",
-            "4s",
-            "--scenario",
-            str(scenarios),
-            "--time-scale",
-            str(SCALE),
-            "--only-summary",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    result = run_headless(scenarios, users=300, duration="4s", locustfile=probe)
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["while_spawning"] == 0, seen

@@ -175,8 +175,9 @@ class LlmGateway:
 
     def _warn_budget(self) -> None:
         spent = f"${usd(self.spent_nano_usd):.4f} by this process"
-        whose = f"the run's LLM budget is spent ({spent}, the rest by other workers)"
-        if not self._run_spent:
+        if self._run_spent:
+            whose = f"the run's LLM budget is spent ({spent}, the rest by other workers)"
+        else:
             whose = f"the LLM budget of ${self.settings.budget_usd:g} is spent ({spent})"
         self._warn_once(
             "budget",

@@ -26,9 +26,8 @@ class ReplayPersona:
         burst = self._bursts[request.turn]
         messages = tuple(message.text for message, _ in burst)
         gaps = [gap for _, gap in burst]
-        keep_time = self._keep_time
-        pauses = tuple(gaps[1:]) if keep_time and None not in gaps[1:] else None
-        think = gaps[0] if keep_time else None
+        pauses = tuple(gaps[1:]) if self._keep_time and None not in gaps[1:] else None
+        think = gaps[0] if self._keep_time else None
         return Burst(
             messages,
             end_conversation=request.turn == len(self._bursts) - 1,
