@@ -1,4 +1,5 @@
-"""Small files written whole: a reader (another process, a crash) never sees half a file."""
+"""Files a crash never leaves half written: a reader (another process, a run killed
+mid-way) sees a whole JSON document, or JSONL whose every line is whole."""
 
 from __future__ import annotations
 
@@ -8,11 +9,55 @@ from pathlib import Path
 
 import orjson
 
+LINES_FLUSH_BYTES = 64 * 1024
 
-def write_json_atomically(path: Path, value: object, prefix: str = ".tmp-") -> None:
+
+def write_json_atomically(
+    path: Path, value: object, prefix: str = ".tmp-", option: int | None = None
+) -> None:
     """Write ``value`` as JSON to ``path`` through a temporary file renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix)
-    with os.fdopen(handle, "wb") as file:
-        file.write(orjson.dumps(value))
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(orjson.dumps(value, option=option))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class LineFile:
+    """A JSONL file written in whole lines: lines gather in memory and go to the file
+    together, never a part of one. A process killed outright loses the lines it had not
+    written yet, never the end of a line; a stop that closes the file loses nothing."""
+
+    def __init__(self, path: Path, flush_bytes: int = LINES_FLUSH_BYTES) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._flush_bytes = flush_bytes
+
+    def write(self, line: bytes) -> None:
+        """One line, its newline included."""
+        self._pending.append(line)
+        self._size += len(line)
+        if self._size >= self._flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        data = memoryview(b"".join(self._pending))
+        self._pending.clear()
+        self._size = 0
+        while data:
+            data = data[os.write(self._fd, data) :]
+
+    def close(self) -> None:
+        if self._fd < 0:
+            return
+        try:
+            self.flush()
+        finally:
+            os.close(self._fd)
+            self._fd = -1

@@ -81,6 +81,10 @@ class FakeTelegram:
         self.blocked_by_bot: set[str] = set()  # phones the bot blocked: USER_IS_BLOCKED
         self.outages: dict[str, float] = {}  # phone -> until when its connections are refused
         self.latency_s = 0.0  # added before every answer
+        self.drops: dict[type, int] = {}  # request type -> how many more times it drops the line
+        self.drop_only: str | None = None  # the phone whose lines drop (None: every account's)
+        self.silent_from: float | None = None  # from then on (monotonic): pings only, no pushes
+        self.silent_after_sends: int | None = None  # or once this many messages were sent
         self.difference_calls = 0
 
     async def start(self) -> int:
@@ -104,6 +108,25 @@ class FakeTelegram:
             if account.phone == phone:
                 for connection in list(account.connections):
                     connection.close()
+
+    def drop_on(self, request_type: type, times: int = 1, phone: str | None = None) -> None:
+        """The next ``times`` requests of ``request_type`` (from ``phone`` only, if given)
+        drop the TCP connection they came on, unanswered."""
+        self.drops[request_type] = times
+        self.drop_only = phone
+
+    def go_silent(self, after_s: float = 0.0, after_sends: int | None = None) -> None:
+        """A Telegram that hangs: after ``after_s`` (or once ``after_sends`` messages
+        were sent) it keeps every connection and answers pings, but answers no request
+        and pushes nothing."""
+        if after_sends is None:
+            self.silent_from = time.monotonic() + after_s
+        else:
+            self.silent_after_sends = after_sends
+
+    @property
+    def silent(self) -> bool:
+        return self.silent_from is not None and time.monotonic() >= self.silent_from
 
     def new_account(self, phone: str) -> str:
         """A StringSession for a new account on this endpoint (auth key already agreed)."""
@@ -187,7 +210,7 @@ class FakeTelegram:
                 ),
             )
         )
-        if self.drop_pushes or self.lose(text):
+        if self.drop_pushes or self.lose(text) or self.silent:
             self.drop_pushes = max(0, self.drop_pushes - 1)
             return
         update = types.UpdateShortMessage(message_id, bot_id, text, account.pts, 1, now)
@@ -335,6 +358,17 @@ class _Connection:
         if isinstance(obj, functions.PingRequest | functions.PingDelayDisconnectRequest):
             self.reply(msg_id, types.Pong(msg_id, obj.ping_id))
             return
+        telegram = self.telegram
+        if telegram.silent:
+            return
+        if isinstance(obj, functions.messages.SendMessageRequest) and telegram.silent_after_sends:
+            telegram.silent_after_sends -= 1
+            if not telegram.silent_after_sends:
+                telegram.go_silent()
+        dropping = telegram.drop_only in (None, getattr(self.account, "phone", None))
+        if telegram.drops.get(type(obj)) and dropping:
+            telegram.drops[type(obj)] -= 1
+            raise ConnectionError(f"the line dropped on {type(obj).__name__}")
         if self.telegram.latency_s:
             await asyncio.sleep(self.telegram.latency_s)
         logged_in = self.account is not None

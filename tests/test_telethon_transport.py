@@ -12,10 +12,12 @@ import json
 import os
 import re
 import sys
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from telethon.tl import functions
 
 from harness.agent.reference import BatchRecord, ReferenceAgent
 from harness.clock import Clock
@@ -23,6 +25,7 @@ from harness.conversation import run_conversation
 from harness.coord import MemoryAccounts, MemoryLeases
 from harness.scenario import Scenario
 from harness.transport.telethon_transport import TelethonTransport
+from tests.stop_timing import seconds_after_run_time
 from tests.telegram_server import FakeTelegram
 from tests.test_ground_truth import Collected
 
@@ -247,9 +250,13 @@ async def locust_over_telegram(
     users: int,
     duration: str,
     api_hash: str = "0" * 32,
-) -> tuple[int, bytes, Path]:
+    conversations_per_user: int | None = 1,
+    timeout_s: float = 60,
+) -> tuple[int, bytes, Path, float]:
     """A headless Locust run (a subprocess) over the local Telegram, an account per user,
-    each holding one conversation. Returns the exit code, everything printed, the report."""
+    each holding ``conversations_per_user`` conversations (None: as many as fit). Returns
+    the exit code, everything printed, the report folder and the seconds from the end of
+    -t to the process's exit."""
     accounts = tmp_path / "accounts.txt"
     accounts.write_text(
         "# test accounts\n"
@@ -267,7 +274,12 @@ async def locust_over_telegram(
         "locust",
         "-f",
         str(REPO / "locustfiles" / "telegram.py"),
-        *f"--headless -u {users} -r {users} -t {duration} --conversations-per-user 1".split(),
+        *f"--headless -u {users} -r {users} -t {duration}".split(),
+        *(
+            []
+            if conversations_per_user is None
+            else ["--conversations-per-user", str(conversations_per_user)]
+        ),
         "--scenario",
         str(scenarios),
         "--time-scale",
@@ -289,12 +301,15 @@ async def locust_over_telegram(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(process.communicate(), 60)
+        out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+        exited_at = time.time()
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
-    return process.returncode, out + err, report
+    printed = out + err
+    stop_s = seconds_after_run_time(printed.decode(errors="replace"), exited_at)
+    return process.returncode, printed, report, stop_s
 
 
 async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
@@ -306,7 +321,7 @@ async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
     telegram.add_agent_bot("agentbot", agent)
     secret = "f" * 32
     try:
-        code, printed, report_dir = await locust_over_telegram(
+        code, printed, report_dir, _ = await locust_over_telegram(
             telegram, tmp_path, scenario("Batched", [0.3]), "@agentbot", 3, "6s", secret
         )
     finally:
@@ -332,7 +347,7 @@ async def test_in_locust_a_flood_wait_is_its_own_failure_row_never_a_latency(tmp
     telegram.add_bot("echobot", lambda account, text: ["ok"])
     telegram.flood_wait_next = 5
     try:
-        code, printed, report_dir = await locust_over_telegram(
+        code, printed, report_dir, _ = await locust_over_telegram(
             telegram, tmp_path, scenario("Flooded", [0.3], pattern="C1 A"), "@echobot", 1, "3s"
         )
     finally:
@@ -421,7 +436,7 @@ async def test_in_locust_a_turn_across_a_reconnect_is_marked_never_a_latency(tmp
 
     telegram.add_bot("flaky", cut_then_answer)
     try:
-        code, printed, report_dir = await locust_over_telegram(
+        code, printed, report_dir, _ = await locust_over_telegram(
             telegram, tmp_path, scenario("Flaky", [0.3], pattern="C1 A"), "@flaky", 1, "4s"
         )
     finally:
@@ -434,3 +449,80 @@ async def test_in_locust_a_turn_across_a_reconnect_is_marked_never_a_latency(tmp
     assert totals["client_messages"] == totals["agent_messages"] == 2  # nothing lost
     assert totals["latency_ms"]["first_reply"]["count"] == 0
     assert "2 burst(s) spanned a reconnect" in output
+
+
+RUNS_IN_A_ROW = 3  # the drop on getHistory hung two runs in three before the fix
+FAULT_RUN_S = 8
+
+
+async def faulty_runs(tmp_path: Path, fault) -> list[tuple[int, str, dict, float, dict]]:
+    """Headless runs in a row, four accounts against the batching bot on a local Telegram
+    that ``fault`` breaks. For each: exit code, output, report, seconds from the end of -t
+    to exit, and the bot's batches per account."""
+    runs = []
+    for attempt in range(RUNS_IN_A_ROW):
+        telegram = FakeTelegram()
+        await telegram.start()
+        logged: list[BatchRecord] = []
+        agent = ReferenceAgent(scenario("x", [0.3]).agent, Clock(SCALE), on_batch=logged.append)
+        telegram.add_agent_bot("agentbot", agent)
+        folder = tmp_path / f"run{attempt}"
+        folder.mkdir()
+        fault(telegram)
+        try:
+            code, printed, report_dir, stop_s = await locust_over_telegram(
+                telegram,
+                folder,
+                scenario("Batched", [0.3]),
+                "@agentbot",
+                4,
+                f"{FAULT_RUN_S}s",
+                conversations_per_user=None,
+                timeout_s=FAULT_RUN_S + 60,
+            )
+        finally:
+            await telegram.stop()
+        report = json.loads((report_dir / "report.json").read_text())
+        for line in (report_dir / "transcripts.jsonl").read_text().splitlines():
+            json.loads(line)  # every line whole
+        phones = {account.user_id: account.phone for account in telegram.accounts.values()}
+        by_account = Counter(phones[int(batch.chat_id)] for batch in logged)
+        runs.append((code, printed.decode(errors="replace"), report, stop_s, by_account))
+    return runs
+
+
+def drop_one_accounts_line_on_every_catch_up(telegram: FakeTelegram) -> None:
+    telegram.drop_on(functions.messages.GetHistoryRequest, times=10**6, phone="+79110000000")
+
+
+async def test_a_line_that_drops_on_every_catch_up_breaks_one_account_not_the_run(tmp_path):
+    """Seen: the first drop froze the process in a busy loop (no account sent again), the
+    stop's wait raised out of Locust's listener and the run never exited, with no report."""
+    for code, printed, report, stop_s, by_account in await faulty_runs(
+        tmp_path, drop_one_accounts_line_on_every_catch_up
+    ):
+        assert stop_s < 30, printed[-3000:]
+        assert "Traceback" not in printed
+        assert code in (0, 1), printed[-3000:]
+        healthy = {phone: n for phone, n in by_account.items() if phone != "+79110000000"}
+        assert len(healthy) == 3 and min(healthy.values()) >= 5, by_account
+        totals = report["totals"]
+        counted = sum(totals[key] for key in ("bursts", "bursts_reconnected", "bursts_interrupted"))
+        assert counted >= sum(healthy.values()), (totals, by_account)
+        assert totals["conversations"] >= 4
+
+
+async def test_a_telegram_gone_silent_fails_sends_and_raises_the_alarm(tmp_path):
+    """Seen: sends never completed and nothing reported a failure (exit 0)."""
+    for code, printed, report, stop_s, _by_account in await faulty_runs(
+        tmp_path, lambda telegram: telegram.go_silent(after_sends=12)
+    ):
+        assert stop_s < 30, printed[-3000:]
+        assert "Traceback" not in printed
+        assert code == 1  # send timeouts are Locust failures
+        totals = report["totals"]
+        assert totals["end_reasons"].get("send_timeout", 0) >= 4, totals["end_reasons"]
+        assert re.search(r"^send_timeout\s+Batched\s+\d+\s+\d+\(100", printed, re.MULTILINE)
+        assert totals["bursts"] >= 2  # those before the silence are counted
+        alarm = printed.count("no traffic from Telegram for 60 s: ")
+        assert alarm == 1, printed[-3000:]

@@ -20,6 +20,7 @@ A persona may bring its own timing (a recording's) and may end the conversation
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from dataclasses import dataclass, field
 
@@ -38,7 +39,15 @@ from harness.metrics.burst import measure_burst
 from harness.persona import Burst, BurstRequest, PersonaEngine, PersonaServices, create_persona
 from harness.scenario.models import Scenario
 from harness.scenario.pattern import Turn, iter_turns
-from harness.transport.base import AgentMessage, Session, Transport, TransportError
+from harness.transport.base import (
+    AgentMessage,
+    SendTimeout,
+    SentMessage,
+    Session,
+    Transport,
+    TransportError,
+)
+from harness.transport.traffic import TRAFFIC
 
 
 @dataclass
@@ -106,12 +115,14 @@ class Conversation:
             self._finish("interrupted", None)
             raise
         except TransportError as exc:  # named by the transport: flood_wait, ...
-            reason, error = exc.category, str(exc)
+            return self._finish(exc.category, str(exc), exc.peer)
         except Exception as exc:  # a failing transport or persona ends this conversation only
             reason, error = "error", f"{type(exc).__name__}: {exc}"
         return self._finish(reason, error)
 
-    def _finish(self, reason: EndReason, error: str | None) -> ConversationResult:
+    def _finish(
+        self, reason: EndReason, error: str | None, outage: str | None = None
+    ) -> ConversationResult:
         self._pull()
         self._close_late_window()
         self._flush_transcript()
@@ -124,6 +135,7 @@ class Conversation:
             int(in_flight),
             error,
             tuple(self.session.inbox.bot_errors.items()),
+            outage,
         )
         self.observer.on_end(result)
         return result
@@ -151,7 +163,7 @@ class Conversation:
             pause = self._pause(move, position, text)
             if position or pause:
                 await asyncio.sleep(pause)
-            sent = await self.session.send(text)
+            sent = await self._send(text)
             burst.calls.append(sent.t_call)
             burst.acks.append(sent.t_ack)
             self._record("client", index, text, sent.t_ack)
@@ -176,6 +188,23 @@ class Conversation:
         self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured, reconnected))
         return move.end_conversation
 
+    async def _send(self, text: str) -> SentMessage:
+        """Send one message; a transport that does not acknowledge it within
+        ``send_timeout`` (a silent network) ends the conversation as ``send_timeout``."""
+        limit = self.scenario.collect.send_timeout
+        TRAFFIC.waiting += 1
+        try:
+            async with asyncio.timeout(self.clock.real(limit)):
+                sent = await self.session.send(text)
+            TRAFFIC.last = sent.t_ack
+            return sent
+        except TimeoutError:
+            raise SendTimeout(
+                f"the transport did not acknowledge a send within {limit:g} s"
+            ) from None
+        finally:
+            TRAFFIC.waiting -= 1
+
     def _think_time(self, move: Burst) -> float:
         """Real seconds before a burst: the persona's own, or drawn from the scenario."""
         if move.think_time is not None:
@@ -199,6 +228,13 @@ class Conversation:
 
     async def _collect(self, burst: _Burst) -> bool:
         """Collect the reply into the burst; True when nothing came in time."""
+        TRAFFIC.waiting += 1
+        try:
+            return await self._collect_into(burst)
+        finally:
+            TRAFFIC.waiting -= 1
+
+    async def _collect_into(self, burst: _Burst) -> bool:
         collect = self.scenario.collect
         last_sent = burst.acks[-1]
         hard_end = last_sent + self.clock.real(collect.max_collect)
@@ -219,8 +255,11 @@ class Conversation:
     async def _recover(self, window_end: float) -> bool:
         """The window closing at ``window_end`` asks the transport for messages stuck on
         the way. Those it recovers belong to this window; anything else waiting stays for
-        the late check."""
-        await self.session.catch_up(window_end)
+        the late check. A transport that does not answer the catch-up within
+        ``send_timeout`` (a silent network) recovers nothing."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.clock.real(self.scenario.collect.send_timeout)):
+                await self.session.catch_up(window_end)
         inbox = self.session.inbox
         waiting = inbox.drain()
         for message in reversed(waiting):
@@ -298,8 +337,23 @@ async def run_conversation(
     seed: int | str = 0,
     services: PersonaServices | None = None,
 ) -> ConversationResult:
-    """Open a session, play the conversation, always close the session."""
-    session = await transport.open(conversation_id, scenario)
+    """Open a session, play the conversation, always close the session. A session that
+    cannot be opened (the peer is down, Redis is) ends the conversation before its first
+    turn, with the failure's category, as an outage of what could not be reached."""
+    try:
+        session = await transport.open(conversation_id, scenario)
+    except asyncio.CancelledError:  # the run stopped while it waited for an account
+        observer.on_end(ConversationResult(conversation_id, scenario.name, 0, "interrupted", 0))
+        raise
+    except Exception as exc:
+        category = getattr(exc, "category", "error")
+        error = str(exc) if category != "error" else f"{type(exc).__name__}: {exc}"
+        outage = getattr(exc, "peer", None) or transport.peer
+        result = ConversationResult(
+            conversation_id, scenario.name, 0, category, 0, error, (), outage
+        )
+        observer.on_end(result)
+        return result
     try:
         conversation = Conversation(
             conversation_id, scenario, session, clock, observer, seed, services=services

@@ -77,6 +77,9 @@ class ConversationResult:
     error: str | None = None
     bot_errors: tuple[tuple[tuple[str, str], int], ...] = ()
     """The agent's own failures the transport saw in this chat: ((category, detail), count)."""
+    outage: str | None = None
+    """What could not be reached ("Telegram", "the Bot API emulator", "Redis") when the
+    conversation could not start or lost its transport: the runtime backs off."""
 
 
 class ConversationObserver(Protocol):

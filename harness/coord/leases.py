@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as redis
+from redis.exceptions import RedisError
 
 from harness.coord.accounts import AccountStore
+from harness.outages import OUTAGES
 
 
 @dataclass(frozen=True)
@@ -155,12 +157,23 @@ class MemoryLeases:
 async def keep_lease(
     pool: LeasePool, lease: Lease, ttl_s: float, on_lost: Callable[[Lease], Awaitable[None]]
 ) -> None:
-    """Renew ``lease`` every third of its TTL until cancelled; call ``on_lost`` if it goes."""
+    """Renew ``lease`` every third of its TTL until cancelled; call ``on_lost`` if it goes.
+    A Redis that does not answer is asked again until a whole TTL has passed since the
+    last renewal: by then the lease may have expired, so the account is given up."""
+    renewed = time.monotonic()
     while True:
         await asyncio.sleep(ttl_s / 3)
-        if not await pool.renew(lease, ttl_s):
+        try:
+            kept = await pool.renew(lease, ttl_s)
+        except (RedisError, OSError) as exc:
+            OUTAGES.down("Redis", f"renewing an account lease failed ({type(exc).__name__})")
+            if time.monotonic() - renewed < ttl_s:
+                continue
+            kept = False
+        if not kept:
             await on_lost(lease)
             return
+        renewed = time.monotonic()
 
 
 def _ms(seconds: float) -> int:

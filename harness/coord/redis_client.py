@@ -11,7 +11,11 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
 class RedisUnavailable(Exception):
-    """Redis did not answer; the message names the (password-free) URL and the fix."""
+    """Redis did not answer; the message names the (password-free) URL and the fix. A
+    conversation that cannot start for it ends as ``redis_unavailable``."""
+
+    category = "redis_unavailable"
+    peer = "Redis"
 
 
 def safe_url(url: str) -> str:

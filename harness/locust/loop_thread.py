@@ -27,6 +27,7 @@ due, and its lag stays near the slice length.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -43,6 +44,8 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on every platfo
     uvloop = None
 
 log = logging.getLogger(__name__)
+
+STOP_TASKS_S = 3.0  # what still runs when the loop stops gets this long to take its cancellation
 
 # The dispatcher runs posted callbacks for at most this long, then waits in the hub for
 # DISPATCH_PAUSE_S: the GIL goes back to the loop thread and other greenlets run.
@@ -82,8 +85,9 @@ class Submission:
 class LoopThread:
     """Owns the process's event loop thread and the two queues across the boundary."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop_tasks_s: float = STOP_TASKS_S) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._stop_tasks_s = stop_tasks_s
         self._to_loop: deque[Callable[[], object]] = deque()
         self._to_gevent: deque[Callable[[], object]] = deque()
         self._loop_wake_pending = False
@@ -121,8 +125,17 @@ class LoopThread:
             pending = asyncio.all_tasks(loop)
             for task in pending:
                 task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            if pending:  # bounded: a task that ignores its cancellation is left behind
+                wait = asyncio.wait(pending, timeout=self._stop_tasks_s)
+                _, stubborn = loop.run_until_complete(wait)
+                for task in stubborn:  # said here in one line, not by asyncio for each
+                    task._log_destroy_pending = False
+                if stubborn:
+                    log.warning(
+                        "chatstorm: %d task(s) ignored their cancellation when the event loop "
+                        "stopped; left behind",
+                        len(stubborn),
+                    )
         finally:
             loop.close()
             self._stopped.release()
@@ -131,7 +144,8 @@ class LoopThread:
         """Cancel what still runs, stop the loop, wait for the thread, run what it posted."""
         if self.loop is None:
             return
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        with contextlib.suppress(RuntimeError):  # the loop is closed already
+            self.loop.call_soon_threadsafe(self.loop.stop)
         if not self._stopped.acquire(timeout=timeout):
             log.warning("the harness event loop did not stop within %.0f s", timeout)
         self.loop = None
@@ -140,6 +154,26 @@ class LoopThread:
             self._dispatcher.kill(block=False)
         if self._watcher is not None:
             self._watcher.close()
+
+    def run_bounded(self, factory: Callable[[], Awaitable[Any]], timeout: float, what: str) -> bool:
+        """Run ``factory()`` on the loop and wait for it (this greenlet only) at most
+        ``timeout`` seconds. Every wait on the stop path goes through here: one that runs
+        out, or fails, is logged in one line and the stop goes on without it (False)."""
+        if self.loop is None:
+            return False
+        submission = self.submit(factory)
+        try:
+            submission.wait(timeout=max(timeout, 0.0))
+        except gevent.Timeout:
+            submission.cancel()
+            log.warning(
+                "chatstorm: %s did not end within %.1f s; going on without it", what, timeout
+            )
+            return False
+        except Exception as exc:
+            log.warning("chatstorm: %s failed (%s: %s); going on", what, type(exc).__name__, exc)
+            return False
+        return True
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop thread (from the gevent side)."""

@@ -69,6 +69,8 @@ class LocustObserver:
     def __init__(self, runtime: LocustRuntime) -> None:
         self._runtime = runtime
         self._fire = runtime.environment.events.request.fire
+        self.ignoring_ends = False
+        """Set once the stuck conversations were counted at a stop: none is counted twice."""
 
     def on_message(self, entry: TranscriptEntry) -> None:
         self._runtime.recorder.on_message(entry)
@@ -114,6 +116,8 @@ class LocustObserver:
         self._runtime.recorder.on_persona(record)
 
     def on_end(self, result: ConversationResult) -> None:
+        if self.ignoring_ends:
+            return
         self._runtime.recorder.on_end(result)
         self._runtime.active[result.scenario] -= 1
         if result.error is not None:  # its own row: flood_wait, account_retired, error

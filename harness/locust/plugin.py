@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gevent
@@ -29,6 +31,23 @@ from harness.scenario import Scenario, ScenarioError, load_scenarios
 SLO_FAILED_EXIT_CODE = 3
 GC_THRESHOLDS_UNDER_LOAD = (200_000, 50, 1_000)
 WIRE_KEY = "chatstorm"  # our figures inside Locust's worker -> master stats message
+log = logging.getLogger("chatstorm")
+
+
+def _never_raises(listener: Callable[..., None]) -> Callable[..., None]:
+    """A listener on Locust's stop path must not raise: an exception there kills the
+    greenlet that stops the run (and the report with it). One that fails is logged in one
+    line, and the stop goes on."""
+
+    @functools.wraps(listener)
+    def guarded(*args, **kwargs) -> None:
+        try:
+            listener(*args, **kwargs)
+        except Exception as exc:
+            what = listener.__name__.strip("_").replace("_", " ")
+            log.error("chatstorm: %s failed (%s: %s)", what, type(exc).__name__, exc)
+
+    return guarded
 
 
 def install(default_scenarios: Path, argv: Sequence[str] | None = None) -> dict[str, type]:
@@ -108,6 +127,7 @@ def _register(scenarios: list[Scenario]) -> None:
         RUNTIMES[environment].stopping = True
 
     @events.test_stop.add_listener
+    @_never_raises
     def _test_stop(environment: Environment, **_kwargs) -> None:
         gc.enable()  # a run stopped while it was still spawning
         if _is_master(environment):
@@ -136,30 +156,36 @@ def _register(scenarios: list[Scenario]) -> None:
         runtime.quality.note_users(time.time(), user_count)
 
     @events.report_to_master.add_listener
+    @_never_raises
     def _report_to_master(data: dict, **_kwargs) -> None:
         runtime = state.get("runtime")
         if runtime is not None:
             data[WIRE_KEY] = runtime.take_unsent()
 
     @events.worker_report.add_listener
+    @_never_raises
     def _worker_report(client_id: str, data: dict, **_kwargs) -> None:
         runtime = state.get("runtime")
         if runtime is not None and WIRE_KEY in data:
             runtime.merge_worker_report(client_id, data[WIRE_KEY])
 
     @events.quitting.add_listener
+    @_never_raises
     def _quitting(environment: Environment, **_kwargs) -> None:
         if _is_master(environment):
             _conclude(environment, RUNTIMES[environment])
 
     @events.quit.add_listener
+    @_never_raises
     def _quit(**_kwargs) -> None:
         runtime = state.get("runtime")
         if runtime is None:
             return
-        if _is_master(runtime.environment):  # reports that came during the final wait
-            _conclude(runtime.environment, runtime)
-        runtime.shutdown()
+        try:
+            if _is_master(runtime.environment):  # reports that came during the final wait
+                _conclude(runtime.environment, runtime)
+        finally:
+            runtime.shutdown()
         if runtime.report is None or isinstance(runtime.environment.runner, WorkerRunner):
             return
         print_summary(runtime.report)

@@ -38,6 +38,7 @@ from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
+from harness.outages import OUTAGES
 from harness.persona.services import PersonaServices, open_services
 from harness.report import (
     GROUND_TRUTH_FILE,
@@ -50,9 +51,14 @@ from harness.report import (
 )
 from harness.scenario import Scenario
 from harness.transport import Transport, open_transport
+from harness.transport.traffic import SilenceWatch
 
 log = logging.getLogger("chatstorm")
-SETTLE_TIMEOUT_S = 15.0
+# The stop path is bounded, so a run ends within seconds of -t whatever the network does:
+# conversations get SETTLE_TIMEOUT_S to take their cancellation, and closing the
+# transport, the emulator, the persona services and the loop share SHUTDOWN_TIMEOUT_S.
+SETTLE_TIMEOUT_S = 10.0
+SHUTDOWN_TIMEOUT_S = 10.0
 RUN_BUDGET_SPENT = "chatstorm_llm_budget_spent"  # master -> workers: stop asking the LLM
 OPEN_TIMEOUT_S = 60.0  # connecting to Redis and checking accounts
 RECENT_LINES = 60  # transcript lines the web UI shows
@@ -103,6 +109,8 @@ class LocustRuntime:
         self.recorder = Recorder()
         self.report: dict | None = None
         self._transport: Transport | None = None
+        self.silence: SilenceWatch | None = None
+        self._silence_task: asyncio.Task | None = None
         self.emulator: Emulator | None = None
         self._services: PersonaServices | None = None
         self._active: set[asyncio.Task] = set()
@@ -128,6 +136,7 @@ class LocustRuntime:
         self.recorder.close()
         writes = self.report_dir is not None and runs_users and self.transcripts
         self.stopping = False
+        self._gevent_side.ignoring_ends = False
         self._fresh_process_figures()
         self.recorder = Recorder(
             self.report_dir / TRANSCRIPT_FILE if writes else None,
@@ -254,6 +263,9 @@ class LocustRuntime:
         for name in active.keys() - scenarios.keys():
             scenarios[name] = {"active": active[name], **ScenarioStats().to_report()}
         status = self._transport.status() if self._transport is not None else {}
+        if self.silence is not None:
+            status.update(self.silence.status(Clock.now()))
+        status["unreachable"] = OUTAGES.status()
         waiting = status.get("waiting_for_account", {})
         for name, figures in scenarios.items():
             figures["waiting_for_account"] = waiting.get(name, 0)
@@ -297,6 +309,8 @@ class LocustRuntime:
     async def _open_transport(self) -> None:
         on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None
         self._transport = await open_transport(self.transport_settings, self.clock, on_batch)
+        self.silence = SilenceWatch(self._transport.peer, self.clock)
+        self._silence_task = asyncio.create_task(self.silence.run())
 
     async def _open_personas(self) -> None:
         """What LLM and replay personas share; checked now, so a run fails at its start."""
@@ -319,7 +333,7 @@ class LocustRuntime:
         assert task is not None and self._transport is not None
         self._active.add(task)
         try:
-            return await run_conversation(
+            result = await run_conversation(
                 self._transport,
                 scenario,
                 conversation_id,
@@ -328,23 +342,44 @@ class LocustRuntime:
                 self.seed,
                 self._services,
             )
+            if result.outage is not None:  # the user backs off before its next conversation
+                await asyncio.sleep(OUTAGES.down(result.outage, result.error or result.end_reason))
+            return result
         finally:
             self._active.discard(task)
 
-    def settle(self) -> None:
-        """After users stopped: wait until every interrupted conversation has reported."""
-        if not self.loop.running:
-            return
-        try:
-            self.loop.submit(self._wait_active).wait(timeout=SETTLE_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("conversations did not wind down within %.0f s", SETTLE_TIMEOUT_S)
+    def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
+        """After users stopped: wait (at most ``timeout``) until every interrupted
+        conversation has reported. Those still stuck then are counted as interrupted."""
+        if self.loop.running and not self.loop.run_bounded(
+            self._wait_active, timeout, "winding down the conversations"
+        ):
+            self._count_stuck()
 
     async def _wait_active(self) -> None:
         if self._active:
             await asyncio.gather(*self._active, return_exceptions=True)
         if self._lag_monitor is not None:
             self._lag_monitor.flush()
+
+    def _count_stuck(self) -> None:
+        """Conversations that did not end when told to (a transport that ignores its
+        cancellation) are counted as interrupted now; whatever they report later is not
+        counted again."""
+        for scenario, count in self.active.items():
+            for serial in range(count):
+                stuck = ConversationResult(
+                    f"{scenario}#stuck-{serial}", scenario, 0, "interrupted", 1
+                )
+                self.recorder.on_end(stuck)
+        stuck_total = sum(self.active.values())
+        if stuck_total:
+            log.warning(
+                "chatstorm: %d conversation(s) did not end at the stop; counted as interrupted",
+                stuck_total,
+            )
+        self.active.clear()
+        self._gevent_side.ignoring_ends = True
 
     def finish_report(self, run: dict) -> dict:
         """Build the report, check the objectives, write it when --report-dir was given."""
@@ -367,13 +402,17 @@ class LocustRuntime:
         return self.report
 
     def shutdown(self) -> None:
-        if self.loop.running and self._transport is not None:
-            self.loop.submit(self._transport.close).wait(timeout=SETTLE_TIMEOUT_S)
-        if self.loop.running and self.emulator is not None:
-            self.loop.submit(self.emulator.stop).wait(timeout=SETTLE_TIMEOUT_S)
-        if self.loop.running and self._services is not None:
-            self.loop.submit(self._services.close).wait(timeout=SETTLE_TIMEOUT_S)
-        self.loop.stop()
+        """Close what the run opened, within SHUTDOWN_TIMEOUT_S all together."""
+        ends = time.monotonic() + SHUTDOWN_TIMEOUT_S
+        closing = (
+            (self._transport and self._transport.close, "closing the transport"),
+            (self.emulator and self.emulator.stop, "stopping the Bot API emulator"),
+            (self._services and self._services.close, "closing the persona services"),
+        )
+        for close, what in closing:
+            if close:
+                self.loop.run_bounded(close, ends - time.monotonic(), what)
+        self.loop.stop(timeout=max(ends - time.monotonic(), 1.0))
         self.recorder.close()
         if self._user_sampler is not None:
             self._user_sampler.kill(block=False)

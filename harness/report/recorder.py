@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import orjson
 
@@ -22,6 +21,7 @@ from harness.conversation.records import (
     TranscriptEntry,
     TurnRecord,
 )
+from harness.files import LineFile
 from harness.metrics.aggregate import RunStats
 
 
@@ -133,8 +133,5 @@ class Recorder:
         self._transcript = self._ground_truth = None
 
 
-def _open(path: Path | None) -> BinaryIO | None:
-    if path is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("wb")
+def _open(path: Path | None) -> LineFile | None:
+    return None if path is None else LineFile(path)

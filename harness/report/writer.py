@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from harness.clock import Clock
+from harness.files import write_json_atomically
 from harness.report.recorder import Recorder
 
 REPORT_FILE = "report.json"
@@ -46,7 +47,8 @@ def build_report(recorder: Recorder, run: dict) -> dict:
 
 
 def write_report(report_dir: Path, report: dict) -> Path:
-    report_dir.mkdir(parents=True, exist_ok=True)
+    """Written whole, through a file renamed into place: never half a report."""
     path = report_dir / REPORT_FILE
-    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    write_json_atomically(path, report, ".report-", option)
     return path

@@ -240,11 +240,14 @@ class Timing(StrictModel):
 
 
 class Collect(StrictModel):
-    """How a reply is collected: wait for a first message, then until silence."""
+    """How a reply is collected: wait for a first message, then until silence. A send
+    the transport has not acknowledged within ``send_timeout`` ends the conversation
+    (``send_timeout``): a silent network is a failure, not a pause."""
 
     first_reply_timeout: PositiveSeconds = 30.0
     quiet_window: PositiveSeconds = 3.0
     max_collect: PositiveSeconds = 60.0
+    send_timeout: PositiveSeconds = 30.0
 
     @model_validator(mode="after")
     def _window_fits(self) -> Collect:

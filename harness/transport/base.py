@@ -14,13 +14,22 @@ from typing import Protocol
 
 from harness.clock import Clock
 from harness.scenario.models import Scenario
+from harness.transport.traffic import TRAFFIC
 
 
 class TransportError(Exception):
     """A failure the transport can name: ``category`` is how reports count it (a
-    conversation that hits one ends with that category as its reason)."""
+    conversation that hits one ends with that category as its reason). ``peer`` names
+    what could not be reached when the failure is an outage, not one chat's."""
 
     category = "transport_error"
+    peer: str | None = None
+
+
+class SendTimeout(TransportError):
+    """The transport did not acknowledge a send within the scenario's ``send_timeout``."""
+
+    category = "send_timeout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,8 @@ class Transport(Protocol):
     """Opens sessions; one instance per process, shared by every conversation in it."""
 
     name: str
+    peer: str
+    """What is on the other side, as a log line names it: "Telegram"."""
 
     async def open(self, conversation_id: str, scenario: Scenario) -> Session: ...
 
@@ -94,12 +105,21 @@ class Inbox:
     answered 429 by the Bot API emulator), by (category, detail).
     """
 
-    __slots__ = ("_messages", "_waiter", "bot_errors")
+    __slots__ = ("_failure", "_messages", "_waiter", "bot_errors")
 
     def __init__(self) -> None:
         self._messages: deque[AgentMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self._failure: TransportError | None = None
         self.bot_errors: Counter[tuple[str, str]] = Counter()
+
+    def fail(self, failure: TransportError) -> None:
+        """The channel under this inbox is gone: whoever waits, and every ``get`` once
+        the messages that did arrive are taken, gets ``failure`` instead of a timeout."""
+        self._failure = failure
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def deliver(
         self,
@@ -113,6 +133,7 @@ class Inbox:
         """Store an arriving message (or edit, or chat action), stamped now unless the
         transport knows better (``t_received``); wakes a pending ``get``."""
         t = Clock.now() if t_received is None else t_received
+        TRAFFIC.last = Clock.now()
         message = AgentMessage(text, t, message_id, recovered, edit, action)
         self._messages.append(message)
         waiter = self._waiter
@@ -134,6 +155,8 @@ class Inbox:
         """The next message, or None when ``timeout`` real seconds pass first."""
         if self._messages:
             return self._messages.popleft()
+        if self._failure is not None:
+            raise self._failure
         if timeout <= 0:
             return None
         loop = asyncio.get_running_loop()
@@ -145,7 +168,11 @@ class Inbox:
         finally:
             timer.cancel()
             self._waiter = None
-        return self._messages.popleft() if self._messages else None
+        if self._messages:
+            return self._messages.popleft()
+        if self._failure is not None:
+            raise self._failure
+        return None
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

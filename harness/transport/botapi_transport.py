@@ -29,6 +29,7 @@ import orjson
 
 from harness.botapi.protocol import PATH, TOKEN_HEADER
 from harness.clock import Clock
+from harness.outages import OUTAGES
 from harness.scenario.models import Scenario
 from harness.transport.base import Inbox, SentMessage, TransportError
 from harness.transport.clock_offset import ClockOffset
@@ -38,14 +39,20 @@ SYNC_EVERY_S = 5.0
 REQUEST_TIMEOUT_S = 30.0
 
 
-class EmulatorUnavailable(ConnectionError):
-    """The emulator cannot be reached or refused us; the message says which and the fix."""
+PEER = "the Bot API emulator"
 
 
 class EmulatorLost(TransportError):
     """The connection to the emulator broke in the middle of a conversation."""
 
     category = "emulator_lost"
+    peer = PEER
+
+
+class EmulatorUnavailable(EmulatorLost, ConnectionError):
+    """The emulator cannot be reached or refused us; the message says which and the fix.
+    At the start of a run, the run cannot start; mid-run, a conversation that cannot
+    begin for it ends as ``emulator_lost`` and its user backs off."""
 
 
 class BotApiSession:
@@ -146,6 +153,8 @@ class _Link:
             for answer in self._answers.values():
                 if not answer.done():
                     answer.set_exception(self._lost())
+            for session in self.sessions.values():  # a reply awaited now will never come
+                session.inbox.fail(self._lost())
 
     def _dispatch(self, event: dict) -> None:
         op = event["op"]
@@ -184,6 +193,7 @@ class BotApiTransport:
     """Conversations with the bot whose ``token`` the emulator at ``url`` knows."""
 
     name = "botapi"
+    peer = PEER
 
     def __init__(self, url: str, token: str, chat_type: str = "private") -> None:
         self.url = url.rstrip("/")
@@ -230,6 +240,7 @@ class BotApiTransport:
         for _ in range(SYNC_PINGS):
             await link.ping()
         link.start_sync()
+        OUTAGES.up(PEER)
         return link
 
     async def connect(self) -> None:

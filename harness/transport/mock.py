@@ -45,6 +45,7 @@ class MockTransport:
     """Opens chats with per-scenario reference agents."""
 
     name = "mock"
+    peer = "the reference agent"
 
     def __init__(
         self,

@@ -30,11 +30,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
 from telethon import TelegramClient, errors, events
 from telethon.sessions import StringSession
 
 from harness.clock import Clock
-from harness.coord import AccountStore, Lease, LeasePool, keep_lease
+from harness.coord import AccountStore, Lease, LeasePool, RedisUnavailable, keep_lease
+from harness.outages import OUTAGES
 from harness.scenario.models import Scenario
 from harness.transport.base import Inbox, SentMessage, TransportError
 
@@ -45,6 +47,8 @@ CATCH_UP_MESSAGES = 20  # how far back a window's catch-up looks
 RECONNECT_FIRST_S = 0.5  # the first backoff; each next one doubles, with jitter
 RECONNECT_MAX_S = 30.0  # the longest single backoff
 RECONNECT_BUDGET_S = 120.0  # how long an account may stay offline before it is dropped
+CONNECT_TIMEOUT_S = 10.0  # a new connection and the bot's lookup, answered or given up
+PEER = "Telegram"
 
 
 class FloodWait(TransportError):
@@ -86,9 +90,11 @@ class UserBlockedBot(TransportError):
 
 
 class Disconnected(TransportError):
-    """The account's connection was lost and did not come back within the backoff budget."""
+    """The account's connection was lost and did not come back within the backoff budget,
+    or a new one got no answer within CONNECT_TIMEOUT_S."""
 
     category = "disconnected"
+    peer = PEER
 
 
 _RETIRING = (
@@ -109,6 +115,12 @@ _SETTING_ASIDE = {
 }
 
 
+# What a request raises when the line under it drops: Telethon's "Cannot send requests
+# while disconnected" (a ConnectionError, raised before any await), the read that broke
+# (IncompleteReadError) or the socket's own error.
+LINE_DOWN = (OSError, EOFError)
+
+
 @dataclass
 class _Account:
     lease: Lease
@@ -118,19 +130,40 @@ class _Account:
     keeper: asyncio.Task
     session: TelethonSession | None = None
     rested_until: float = 0.0
-    online: asyncio.Event = field(default_factory=asyncio.Event)
+    online: bool = True
+    epoch: int = 0
+    """Connections made so far: a request that failed on one waits for the next."""
     lost: str | None = None
     """Why the account is unusable now (dropped, set aside); wakes whoever waits online."""
     watcher: asyncio.Task | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def chat_history(self) -> list:
         """The latest messages of the chat with the bot, as Telegram has them."""
         return await self.client.get_messages(self.bot, limit=CATCH_UP_MESSAGES)
 
-    async def until_online(self) -> None:
-        """Return once connected; raise ``Disconnected`` if the account was dropped."""
-        if not self.online.is_set():
-            await self.online.wait()
+    def went_offline(self) -> None:
+        self.online = False
+        self._wake()
+
+    def came_online(self) -> None:
+        self.online, self.epoch = True, self.epoch + 1
+        self._wake()
+
+    def forget(self, why: str) -> None:
+        self.lost = why
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def until_online(self, after_epoch: int = -1) -> None:
+        """Return once connected (on a connection newer than ``after_epoch``: the one a
+        request failed on is gone, even before the watcher notices); raise
+        ``Disconnected`` if the account was dropped."""
+        while self.lost is None and not (self.online and self.epoch > after_epoch):
+            await self._changed.wait()
         if self.lost is not None:
             raise Disconnected(f"account {self.lease.account_id}: {self.lost}")
 
@@ -165,12 +198,16 @@ class TelethonSession:
         if message_id in self.seen or (self._first_id is not None and message_id < self._first_id):
             return
         self.seen.add(message_id)
-        self.inbox.deliver(text, message_id, recovered or not self._account.online.is_set())
+        self.inbox.deliver(text, message_id, recovered or not self._account.online)
 
     async def catch_up(self, window_end: float) -> None:
         """Read the chat's latest messages: a bot message whose push was lost is there,
-        whenever Telegram stamped it."""
-        self.take_missed(await self._latest())
+        whenever Telegram stamped it. One try: when the line drops under it, the watcher
+        reads the chat again once it has reconnected."""
+        account = self._account
+        await account.until_online()
+        with contextlib.suppress(*LINE_DOWN):
+            self.take_missed(await account.chat_history())
 
     def take_missed(self, latest: list) -> None:
         """Deliver, as recovered, the bot's messages among ``latest`` not seen yet."""
@@ -181,14 +218,17 @@ class TelethonSession:
                 self.receive(message.id, message.raw_text, recovered=True)
 
     async def _latest(self) -> list:
-        """The chat's latest messages, read once the account is online."""
+        """The chat's latest messages, read once the account is online (again, on the
+        next connection, when the line drops under the read)."""
         account = self._account
+        epoch = -1
         while True:
-            await account.until_online()
+            await account.until_online(epoch)
+            epoch = account.epoch
             try:
                 return await account.chat_history()
-            except ConnectionError:
-                continue  # the watcher is reconnecting: read again once it is back
+            except LINE_DOWN:
+                continue
 
     async def send(self, text: str) -> SentMessage:
         account = self._account
@@ -220,13 +260,16 @@ class TelethonSession:
         """Send ``text``; if the connection breaks mid-send, wait for it to come back and
         send again only if the chat does not show the message: never twice, never lost."""
         account = self._account
-        try:
-            return await account.client.send_message(account.bot, text)
-        except ConnectionError:
+        while True:
+            await account.until_online()
+            epoch = account.epoch
+            try:
+                return await account.client.send_message(account.bot, text)
+            except LINE_DOWN:
+                await account.until_online(epoch)
             for message in await self._latest():
                 if message.out and message.raw_text == text and message.id > self._last_sent_id:
                     return message
-            return await self._send_once(text)
 
     async def close(self) -> None:
         self._transport.check_in(self._account)
@@ -234,6 +277,7 @@ class TelethonSession:
 
 class TelethonTransport:
     name = "telethon"
+    peer = PEER
 
     def __init__(
         self,
@@ -292,7 +336,11 @@ class TelethonTransport:
                 if account.rested_until <= now:
                     self._idle.remove(account)
                     return account
-            lease = await self._leases.acquire(self._holder, self._ttl)
+            try:
+                lease = await self._leases.acquire(self._holder, self._ttl)
+            except (RedisError, OSError) as exc:
+                raise RedisUnavailable(f"the account pool's Redis did not answer ({exc})") from None
+            OUTAGES.up("Redis")
             if lease is not None:
                 return await self._connect(lease)
             if not self._warned_waiting:
@@ -316,15 +364,22 @@ class TelethonTransport:
             auto_reconnect=False,
         )
         try:
-            await client.connect()
-            bot = await client.get_input_entity(self._bot)
-        except Exception:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await client.connect()
+                bot = await client.get_input_entity(self._bot)
+        except BaseException as exc:
             await client.disconnect()
             await self._leases.release(lease)
+            if isinstance(exc, TimeoutError | OSError):
+                why = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
+                raise Disconnected(
+                    f"account {lease.account_id} could not connect to Telegram ({why} "
+                    f"within {CONNECT_TIMEOUT_S:g} s)"
+                ) from None
             raise
+        OUTAGES.up(PEER)
         keeper = asyncio.create_task(keep_lease(self._leases, lease, self._ttl, self._lost))
         account = _Account(lease, client, getattr(bot, "user_id", 0), bot, keeper)
-        account.online.set()
         account.watcher = asyncio.create_task(self._watch_connection(account))
         client.add_event_handler(
             lambda event: self._on_message(account, event), events.NewMessage(incoming=True)
@@ -348,10 +403,11 @@ class TelethonTransport:
         """Reconnect whenever the connection drops, backing off; drop the account when the
         budget runs out. The conversation holding the account counts each reconnect."""
         client = account.client
+        backoff = _Backoff()
         while True:
             await _dropped(client)
-            account.online.clear()
-            if not await self._reconnect(account):
+            account.went_offline()
+            if not await self._reconnect(account, backoff):
                 log.warning(
                     "chatstorm: Telegram account %s lost its connection and could not "
                     "reconnect within %g s; it leaves the run",
@@ -365,16 +421,15 @@ class TelethonTransport:
             session = account.session
             if session is not None:
                 session.reconnects += 1
-                with contextlib.suppress(ConnectionError):  # dropped again: the loop goes on
+                with contextlib.suppress(*LINE_DOWN):  # dropped again: the loop goes on
                     session.take_missed(await account.chat_history())
-            account.online.set()
+            account.came_online()
 
-    async def _reconnect(self, account: _Account) -> bool:
-        """Exponential backoff with jitter until connected, or False past the budget."""
+    async def _reconnect(self, account: _Account, backoff: _Backoff) -> bool:
+        """Back off, then connect, until connected, or False past the budget."""
         give_up = time.monotonic() + self._reconnect_budget
-        delay = RECONNECT_FIRST_S
         while True:
-            pause = delay * random.uniform(0.5, 1.0)
+            pause = backoff.next_pause()
             if time.monotonic() + pause > give_up:
                 return False
             await asyncio.sleep(pause)
@@ -384,7 +439,6 @@ class TelethonTransport:
             except Exception as exc:  # refused, reset, timed out: all mean "not yet"
                 log.debug("reconnect of %s failed: %s", account.lease.account_id, type(exc))
                 await _dropped(account.client)
-                delay = min(delay * 2, RECONNECT_MAX_S)
 
     async def _lost(self, lease: Lease) -> None:
         """The lease expired under us: stop using the account before someone else does."""
@@ -414,8 +468,7 @@ class TelethonTransport:
         for pool in (self._all, self._idle, self._set_aside):
             if account in pool:
                 pool.remove(account)
-        account.lost = why
-        account.online.set()
+        account.forget(why)
         current = asyncio.current_task()
         if account.watcher is not None and account.watcher is not current:
             account.watcher.cancel()
@@ -430,6 +483,25 @@ class TelethonTransport:
     async def close(self) -> None:
         for account in [*self._all, *self._set_aside]:
             await self._drop(account, "the run ended")
+
+
+class _Backoff:
+    """Exponential backoff with jitter: 0.5 s doubling to 30 s. It starts again from the
+    first pause only once a connection has stayed up for the longest pause, so a line
+    that drops again and again (on every request of some kind) backs off too."""
+
+    def __init__(self) -> None:
+        self._delay = RECONNECT_FIRST_S
+        self._last = -RECONNECT_MAX_S
+
+    def next_pause(self) -> float:
+        now = time.monotonic()
+        if now - self._last > RECONNECT_MAX_S + self._delay:
+            self._delay = RECONNECT_FIRST_S
+        pause = self._delay * random.uniform(0.5, 1.0)
+        self._delay = min(self._delay * 2, RECONNECT_MAX_S)
+        self._last = now + pause
+        return pause
 
 
 async def _dropped(client: TelegramClient) -> None:

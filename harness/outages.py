@@ -1,0 +1,62 @@
+"""What the process cannot reach now (Telegram, the Bot API emulator, Redis), said once.
+
+While a peer is down, every user would otherwise retry at once and without pause, each
+failure a log line: thousands a second. Here an outage is logged when it starts and when
+it ends, and the users that hit it back off, exponentially, capped and jittered, until
+it is over. One process, one event loop: no locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger("chatstorm")
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 10.0
+
+
+@dataclass
+class _Down:
+    since: float
+    failures: int = 0
+
+
+class Outages:
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._down: dict[str, _Down] = {}
+        self._rng = rng or random.Random()
+
+    def down(self, peer: str, why: str) -> float:
+        """``peer`` failed us (``why`` says how, in one line): the real seconds the user
+        that saw it waits before it tries again."""
+        down = self._down.get(peer)
+        if down is None:
+            down = self._down[peer] = _Down(time.monotonic())
+            log.warning(
+                "chatstorm: %s is unreachable: %s; users back off until it is back", peer, why
+            )
+        down.failures += 1
+        backoff = min(BACKOFF_FIRST_S * 2 ** (down.failures - 1), BACKOFF_MAX_S)
+        return backoff * self._rng.uniform(0.5, 1.0)
+
+    def up(self, peer: str) -> None:
+        """``peer`` answered: an outage, if there was one, is over."""
+        down = self._down.pop(peer, None)
+        if down is not None:
+            log.warning(
+                "chatstorm: %s is reachable again after %.0f s (%d failed attempts)",
+                peer,
+                time.monotonic() - down.since,
+                down.failures,
+            )
+
+    def status(self) -> dict[str, float]:
+        """Peers down now, with how long they have been (for the live view)."""
+        now = time.monotonic()
+        return {peer: round(now - down.since, 1) for peer, down in self._down.items()}
+
+
+OUTAGES = Outages()
