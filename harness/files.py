@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import orjson
 
 LINES_FLUSH_BYTES = 64 * 1024
+LINES_FLUSH_S = 1.0
 
 
 def write_json_atomically(
@@ -29,8 +31,9 @@ def write_json_atomically(
 
 class LineFile:
     """A JSONL file written in whole lines: lines gather in memory and go to the file
-    together, never a part of one. A process killed outright loses the lines it had not
-    written yet, never the end of a line; a stop that closes the file loses nothing."""
+    together (every 64 KiB or, on the next line, once a second has passed), never a part
+    of one. A process killed outright loses the lines it had not written yet, never the
+    end of a line; a stop that closes the file loses nothing."""
 
     def __init__(self, path: Path, flush_bytes: int = LINES_FLUSH_BYTES) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,18 +41,20 @@ class LineFile:
         self._pending: list[bytes] = []
         self._size = 0
         self._flush_bytes = flush_bytes
+        self._flushed = time.monotonic()
 
     def write(self, line: bytes) -> None:
         """One line, its newline included."""
         self._pending.append(line)
         self._size += len(line)
-        if self._size >= self._flush_bytes:
+        if self._size >= self._flush_bytes or time.monotonic() - self._flushed > LINES_FLUSH_S:
             self.flush()
 
     def flush(self) -> None:
         data = memoryview(b"".join(self._pending))
         self._pending.clear()
         self._size = 0
+        self._flushed = time.monotonic()
         while data:
             data = data[os.write(self._fd, data) :]
 

@@ -2,8 +2,8 @@
 
 While a peer is down, every user would otherwise retry at once and without pause, each
 failure a log line: thousands a second. Here an outage is logged when it starts and when
-it ends, and the users that hit it back off, exponentially, capped and jittered, until
-it is over. One process, one event loop: no locks.
+it ends, and each user that hits it backs off, exponentially in its own failures in a
+row, capped and jittered, until it is over. One process, one event loop: no locks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 log = logging.getLogger("chatstorm")
 BACKOFF_FIRST_S = 0.5
-BACKOFF_MAX_S = 10.0
+BACKOFF_MAX_S = 5.0
 
 
 @dataclass
@@ -29,9 +29,10 @@ class Outages:
         self._down: dict[str, _Down] = {}
         self._rng = rng or random.Random()
 
-    def down(self, peer: str, why: str) -> float:
+    def down(self, peer: str, why: str, in_a_row: int = 1) -> float:
         """``peer`` failed us (``why`` says how, in one line): the real seconds the user
-        that saw it waits before it tries again."""
+        that saw it, for the ``in_a_row``-th time without a success, waits before it
+        tries again."""
         down = self._down.get(peer)
         if down is None:
             down = self._down[peer] = _Down(time.monotonic())
@@ -39,7 +40,7 @@ class Outages:
                 "chatstorm: %s is unreachable: %s; users back off until it is back", peer, why
             )
         down.failures += 1
-        backoff = min(BACKOFF_FIRST_S * 2 ** (down.failures - 1), BACKOFF_MAX_S)
+        backoff = min(BACKOFF_FIRST_S * 2 ** min(in_a_row - 1, 16), BACKOFF_MAX_S)
         return backoff * self._rng.uniform(0.5, 1.0)
 
     def up(self, peer: str) -> None:

@@ -1,9 +1,14 @@
-"""How long a headless Locust run took to exit after its -t ran out, read from its log."""
+"""How long a headless Locust run took to exit after its -t ran out, read from its log
+(read as it comes, to wait on)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 from datetime import datetime
+
+from tests.test_locust_run import wait_for
 
 RUN_TIME_REACHED = re.compile(r"^\[(\S+ \S+)\] .*--run-time limit reached", re.MULTILINE)
 
@@ -15,3 +20,23 @@ def seconds_after_run_time(printed: str, exited_at: float) -> float:
     assert match is not None, f"the run never reached its -t: {printed[-2000:]}"
     reached = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
     return exited_at - reached
+
+
+class Lines:
+    """A process's stderr, read line by line as it comes (a thread), to wait on."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        wait_for(lambda: any(text in line for line in self.lines), timeout, repr(text))
+
+    def text(self) -> str:
+        self._reader.join(timeout=5)
+        return "".join(self.lines)

@@ -11,10 +11,12 @@ import json
 import signal
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.stop_timing import Lines, seconds_after_run_time
 from tests.test_locust_run import LOCUST, REPO, free_port, read_jsonl
 
 SCENARIO = """\
@@ -146,3 +148,64 @@ def test_master_prints_the_fleet_summary_and_judges_its_objectives(fleet):
     assert "PASS  Batched: reply_groups_per_burst_max = 1.00 (limit 1.00)" in output
     assert "Traceback" not in output
     assert worker_file(fleet, "w1", "transcripts.jsonl").stat().st_size > 0
+
+
+def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
+    """SIGKILL one of two workers mid-run: the master still ends on time and writes the
+    fleet's report, with what the killed worker reported before it died."""
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
+    port = free_port()
+    common = ["--scenario", str(tmp_path / "scenarios"), "--time-scale", "0.05"]
+    master = subprocess.Popen(
+        [
+            *LOCUST,
+            *common,
+            *f"--master --master-bind-host 127.0.0.1 --master-bind-port {port}".split(),
+            *[
+                "--headless",
+                "-u",
+                "6",
+                "-r",
+                "6",
+                "-t",
+                "10s",
+                "--expect-workers",
+                "2",
+                "--only-summary",
+            ],
+            *["--report-dir", str(tmp_path / "master")],
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [*LOCUST, *common, "--worker", "--master-port", str(port)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        printed = Lines(master)
+        printed.wait_for("All users spawned", 60)
+        printed.wait_for("Aggregated", 30)  # the first stats, so both workers have reported
+        workers[0].kill()
+        out, _ = master.communicate(timeout=90)
+        exited_at = time.time()
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    err = printed.text()
+    assert seconds_after_run_time(err, exited_at) < 30, err[-3000:]
+    assert "Traceback" not in err
+    report = json.loads((tmp_path / "master" / "report.json").read_text())
+    assert report["run"]["workers"] == 2
+    assert report["totals"]["bursts"] > 0
+    assert "Batched" in out

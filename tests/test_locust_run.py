@@ -463,3 +463,55 @@ def test_no_garbage_collection_while_users_spawn_and_rare_collections_after(tmp_
     assert seen["while_spawning"] == 0, seen
     assert seen["enabled_after"] is True
     assert seen["rare_after"] is True
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_run_still_writes_the_report_and_counts_the_interrupted(tmp_path, stop):
+    """Ctrl-C (SIGINT) or a container's stop (SIGTERM) ends a headless run at once: the
+    report and the transcripts up to that moment are written whole, and the conversations
+    cut off are counted as interrupted."""
+    scenarios = scenario_dir(tmp_path, batched=BATCHED)
+    report = tmp_path / "report"
+    process = subprocess.Popen(
+        [
+            *LOCUST,
+            *[
+                "--headless",
+                "-u",
+                "8",
+                "-r",
+                "8",
+                "-t",
+                "120s",
+                "--only-summary",
+                "--time-scale",
+                "0.1",
+            ],
+            "--scenario",
+            str(scenarios),
+            "--report-dir",
+            str(report),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    transcripts = report / "transcripts.jsonl"
+    try:
+        wait_for(lambda: transcripts.exists() and transcripts.stat().st_size, 30, "a transcript")
+        signalled = time.monotonic()
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=30)
+        assert time.monotonic() - signalled < 30
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    totals = json.loads((report / "report.json").read_text())["totals"]
+    assert totals["conversations_interrupted"] >= 1
+    lines = read_jsonl(transcripts)  # every line whole
+    assert len(lines) >= totals["client_messages"] + totals["agent_messages"] > 0
+    assert "Batched" in out  # the summary was printed

@@ -323,12 +323,17 @@ class LocustRuntime:
     def _record_batch(self, scenario: str, batch: dict) -> None:
         self.recorder.on_batch(scenario, batch)
 
-    def start_conversation(self, scenario: Scenario) -> Submission:
+    def start_conversation(self, scenario: Scenario, outages_in_a_row: int = 0) -> Submission:
+        """Hold one conversation; a user whose last ``outages_in_a_row`` conversations hit
+        an outage backs off longer after this one if it hits one too."""
         self.active[scenario.name] += 1
         conversation_id = f"{scenario.name}#{os.getpid()}-{next(self._serial)}"
-        return self.loop.submit(partial(self._converse, scenario, conversation_id))
+        converse = partial(self._converse, scenario, conversation_id, outages_in_a_row)
+        return self.loop.submit(converse)
 
-    async def _converse(self, scenario: Scenario, conversation_id: str) -> ConversationResult:
+    async def _converse(
+        self, scenario: Scenario, conversation_id: str, outages_in_a_row: int
+    ) -> ConversationResult:
         task = asyncio.current_task()
         assert task is not None and self._transport is not None
         self._active.add(task)
@@ -343,7 +348,8 @@ class LocustRuntime:
                 self._services,
             )
             if result.outage is not None:  # the user backs off before its next conversation
-                await asyncio.sleep(OUTAGES.down(result.outage, result.error or result.end_reason))
+                why = result.error or result.end_reason
+                await asyncio.sleep(OUTAGES.down(result.outage, why, outages_in_a_row + 1))
             return result
         finally:
             self._active.discard(task)

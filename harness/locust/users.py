@@ -2,7 +2,9 @@
 
 A user's task starts one whole conversation on the process's event loop and parks its
 greenlet until the conversation ends; when Locust stops the user, the conversation is
-cancelled and counted as interrupted.
+cancelled and counted as interrupted. A user whose conversation found the agent's side
+unreachable (Telegram, the emulator, Redis) backs off before its next one, longer for
+each such conversation in a row.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class ConversationUser(User):
     scenario: ClassVar[Scenario]
 
     conversations_held = 0
+    outages_in_a_row = 0
 
     @task
     def converse(self) -> None:
@@ -37,11 +40,13 @@ class ConversationUser(User):
         if limit is not None and self.conversations_held >= limit:
             raise StopUser()
         self.conversations_held += 1
-        submission = runtime.start_conversation(self.scenario)
+        submission = runtime.start_conversation(self.scenario, self.outages_in_a_row)
         try:
-            submission.wait()
+            result = submission.wait()
         finally:
             submission.cancel()
+        outage = result is not None and result.outage is not None
+        self.outages_in_a_row = self.outages_in_a_row + 1 if outage else 0
 
 
 def class_name(scenario_name: str, taken: set[str]) -> str:
