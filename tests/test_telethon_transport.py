@@ -8,9 +8,11 @@ category (never latency), and users outnumbering accounts must wait, not collide
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -22,12 +24,13 @@ from telethon.tl import functions
 from harness.agent.reference import BatchRecord, ReferenceAgent
 from harness.clock import Clock
 from harness.conversation import run_conversation
-from harness.coord import MemoryAccounts, MemoryLeases
+from harness.coord import MemoryAccounts, MemoryLeases, RedisUnavailable, connect_redis
 from harness.scenario import Scenario
 from harness.transport.telethon_transport import TelethonTransport
 from tests.stop_timing import seconds_after_run_time
 from tests.telegram_server import FakeTelegram
 from tests.test_ground_truth import Collected
+from tests.test_locust_run import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SCALE = 0.1
@@ -252,6 +255,7 @@ async def locust_over_telegram(
     api_hash: str = "0" * 32,
     conversations_per_user: int | None = 1,
     timeout_s: float = 60,
+    extra: tuple[str, ...] = (),
 ) -> tuple[int, bytes, Path, float]:
     """A headless Locust run (a subprocess) over the local Telegram, an account per user,
     each holding ``conversations_per_user`` conversations (None: as many as fit). Returns
@@ -295,6 +299,7 @@ async def locust_over_telegram(
         "--report-dir",
         str(report),
         "--only-summary",
+        *extra,
         env={**os.environ, "TG_API_HASH": api_hash},
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
@@ -501,6 +506,7 @@ async def test_a_line_that_drops_on_every_catch_up_breaks_one_account_not_the_ru
     for code, printed, report, stop_s, by_account in await faulty_runs(
         tmp_path, drop_one_accounts_line_on_every_catch_up
     ):
+        print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s
         assert stop_s < 30, printed[-3000:]
         assert "Traceback" not in printed
         assert code in (0, 1), printed[-3000:]
@@ -517,6 +523,7 @@ async def test_a_telegram_gone_silent_fails_sends_and_raises_the_alarm(tmp_path)
     for code, printed, report, stop_s, _by_account in await faulty_runs(
         tmp_path, lambda telegram: telegram.go_silent(after_sends=12)
     ):
+        print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s
         assert stop_s < 30, printed[-3000:]
         assert "Traceback" not in printed
         assert code == 1  # send timeouts are Locust failures
@@ -526,3 +533,64 @@ async def test_a_telegram_gone_silent_fails_sends_and_raises_the_alarm(tmp_path)
         assert totals["bursts"] >= 2  # those before the silence are counted
         alarm = printed.count("no traffic from Telegram for 60 s: ")
         assert alarm == 1, printed[-3000:]
+
+
+async def test_redis_dying_mid_run_is_said_once_and_the_run_still_ends(tmp_path):
+    """The account pool's Redis (a private redis-server) is killed mid-run: lease renewals
+    fail within their TTL and the accounts go on, the outage is one line, and the stop,
+    whose lease releases fail too, still ends on time with the report."""
+    port = free_port()
+    redis_server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        await wait_for_redis(url)
+        telegram = FakeTelegram()
+        await telegram.start()
+        sent = itertools.count(1)
+
+        def answer_then_kill_redis(account, text: str) -> list[str]:
+            if next(sent) == 12:
+                redis_server.kill()
+            return [f"re: {text}"]
+
+        telegram.add_bot("echobot", answer_then_kill_redis)
+        try:
+            code, printed, report_dir, stop_s = await locust_over_telegram(
+                telegram,
+                tmp_path,
+                scenario("Pooled", [0.3], pattern="C1 A"),
+                "@echobot",
+                3,
+                "8s",
+                conversations_per_user=None,
+                extra=("--redis-url", url, "--redis-prefix", "chatstorm-test-redis-dies"),
+            )
+        finally:
+            await telegram.stop()
+    finally:
+        redis_server.kill()
+        redis_server.wait()
+    output = printed.decode()
+    print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s
+    assert stop_s < 30, output[-3000:]
+    assert "Traceback" not in output
+    assert output.count("chatstorm: Redis is unreachable") == 1, output[-3000:]
+    totals = json.loads((report_dir / "report.json").read_text())["totals"]
+    assert totals["bursts"] > 12  # the leased accounts went on without Redis
+    assert code == 0, output[-3000:]
+
+
+async def wait_for_redis(url: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client = await connect_redis(url)
+        except RedisUnavailable:
+            assert time.monotonic() < deadline, "the private redis-server did not start"
+            await asyncio.sleep(0.05)
+        else:
+            await client.aclose()
+            return

@@ -478,7 +478,10 @@ class TelethonTransport:
         if account.keeper is not asyncio.current_task():  # _lost runs inside the keeper
             account.keeper.cancel()
         await account.client.disconnect()
-        await self._leases.release(account.lease)
+        try:
+            await self._leases.release(account.lease)
+        except (RedisError, OSError):  # its TTL frees it instead
+            OUTAGES.down("Redis", "releasing an account lease failed")
 
     async def close(self) -> None:
         for account in [*self._all, *self._set_aside]:
