@@ -511,9 +511,9 @@ def test_a_signal_mid_run_still_writes_the_report_and_counts_the_interrupted(tmp
             process.kill()
             process.communicate()
     assert process.returncode == 0, err[-3000:]
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err[-3000:]
     totals = json.loads((report / "report.json").read_text())["totals"]
-    assert totals["conversations_interrupted"] >= 1
+    assert totals["conversations_interrupted"] >= 1, totals
     lines = read_jsonl(transcripts)  # every line whole
-    assert len(lines) >= totals["client_messages"] + totals["agent_messages"] > 0
+    assert len(lines) >= totals["client_messages"] + totals["agent_messages"] > 0, totals
     assert "Batched" in out  # the summary was printed

@@ -15,8 +15,7 @@ from typing import Annotated
 
 import typer
 
-from harness.clock import Clock
-from harness.conversation import TranscriptEntry, run_conversation
+from harness.conversation import TranscriptEntry
 from harness.coord import RedisUnavailable
 from harness.llm.request import DEFAULT_MAX_RETRIES, GatewaySettings
 from harness.persona.recordings import (
@@ -26,11 +25,14 @@ from harness.persona.recordings import (
     import_messages,
     write_recordings,
 )
-from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings, open_services
+from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report import Recorder
 from harness.report.summary import llm_cells
+from harness.runtime import ProcessRuntime, RunSettings
 from harness.scenario import Scenario, ScenarioError, load_scenarios
-from harness.transport.mock import MockTransport
+from harness.transport import TransportSettings
+
+CLOSE_WITHIN_S = 10.0
 
 
 class _Transcripts(Recorder):
@@ -67,9 +69,7 @@ def generate(
     gateway = GatewaySettings(budget_usd=budget, max_retries=max_retries, base_url=base_url)
     cache = LlmCacheSettings(folder=cache_dir, redis_url=redis_url)
     try:
-        recorded = asyncio.run(
-            _record(scenario, count, seed, Clock(time_scale), parallel, gateway, cache)
-        )
+        recorded = asyncio.run(_record(scenario, count, seed, time_scale, parallel, gateway, cache))
     except (RedisUnavailable, OSError, ValueError) as exc:
         typer.echo(f"chatstorm: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -126,26 +126,23 @@ async def _record(
     scenario: Scenario,
     count: int,
     seed: str,
-    clock: Clock,
+    time_scale: float,
     parallel: int,
     gateway: GatewaySettings,
     cache: LlmCacheSettings,
 ) -> _Transcripts:
-    services = await open_services([scenario], seed, gateway, cache)
-    transport = MockTransport(clock, seed)
+    settings = RunSettings(TransportSettings(seed=seed), time_scale, seed, gateway, cache)
+    runtime = ProcessRuntime(settings, [scenario])
+    await runtime.open()
     recorded = _Transcripts()
     slots = asyncio.Semaphore(parallel)
 
     async def one(index: int) -> None:
         async with slots:
-            conversation_id = f"{scenario.name}#{index}"
-            await run_conversation(
-                transport, scenario, conversation_id, clock, recorded, seed, services
-            )
+            await runtime.converse(scenario, f"{scenario.name}#{index}", recorded)
 
     try:
         await asyncio.gather(*(one(index) for index in range(count)))
     finally:
-        await transport.close()
-        await services.close()
+        await runtime.close(CLOSE_WITHIN_S)
     return recorded

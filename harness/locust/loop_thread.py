@@ -147,7 +147,7 @@ class LoopThread:
         with contextlib.suppress(RuntimeError):  # the loop is closed already
             self.loop.call_soon_threadsafe(self.loop.stop)
         if not self._stopped.acquire(timeout=timeout):
-            log.warning("the harness event loop did not stop within %.0f s", timeout)
+            log.warning("chatstorm: the harness event loop did not stop within %.0f s", timeout)
         self.loop = None
         self._run_posted()
         if self._dispatcher is not None:

@@ -28,7 +28,6 @@ from harness.persona.services import preload_llm_sdk
 from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
-SLO_FAILED_EXIT_CODE = 3
 GC_THRESHOLDS_UNDER_LOAD = (200_000, 50, 1_000)
 WIRE_KEY = "chatstorm"  # our figures inside Locust's worker -> master stats message
 log = logging.getLogger("chatstorm")
@@ -218,7 +217,6 @@ def _conclude(environment: Environment, runtime: LocustRuntime) -> None:
     run: dict = {"users": runner.target_user_count}
     if isinstance(runner, MasterRunner):
         run["workers"] = len(runtime.workers_reported)
-    runtime.finish_report(run)
-    if runtime.slo_results and not isinstance(runner, WorkerRunner):
-        passed = all(result.passed for result in runtime.slo_results)
-        environment.process_exit_code = 0 if passed else SLO_FAILED_EXIT_CODE
+    exit_code = runtime.finish_report(run).exit_code
+    if exit_code is not None and not isinstance(runner, WorkerRunner):
+        environment.process_exit_code = exit_code

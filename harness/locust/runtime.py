@@ -1,13 +1,15 @@
-"""The harness inside one Locust process: its loop thread, transport and recorder.
+"""The harness inside one Locust process: the Locust side of its run.
 
-Conversations run whole inside the event loop; the gevent side only starts them, waits
-on their results and drains finished records, in batches, into Locust's request events
-and the Recorder. Every figure is timestamped on the asyncio side.
+The process's run itself (transport, personas, conversations, the bounded wind-down,
+the report) is ``harness.runtime``'s, on the loop thread; this adapter starts
+conversations for Locust's users, drains their records, in batches, into Locust's
+request events and the Recorder, and does what only a Locust process does: workers'
+figures for the master, the fleet-wide LLM budget, the live view. Every figure is
+timestamped on the asyncio side.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import os
@@ -16,19 +18,16 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import gevent
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from harness.agent.reference import BatchRecord
-from harness.botapi import Emulator
 from harness.clock import Clock
 from harness.conversation import (
     ConversationResult,
     TranscriptEntry,
-    run_conversation,
 )
 from harness.llm.pricing import usd
 from harness.locust.loop_thread import LoopThread, Submission
@@ -38,20 +37,14 @@ from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
-from harness.outages import OUTAGES
-from harness.persona.services import PersonaServices, open_services
 from harness.report import (
     GROUND_TRUTH_FILE,
     TRANSCRIPT_FILE,
     Recorder,
     SloResult,
-    build_report,
-    evaluate,
-    write_report,
 )
+from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
 from harness.scenario import Scenario
-from harness.transport import Transport, open_transport
-from harness.transport.traffic import SilenceWatch
 
 log = logging.getLogger("chatstorm")
 # The stop path is bounded, so a run ends within seconds of -t whatever the network does:
@@ -81,16 +74,23 @@ class LocustRuntime:
         options = environment.parsed_options
         self.environment = environment
         self.is_worker = isinstance(environment.runner, WorkerRunner)
-        self.scenarios = {scenario.name: scenario for scenario in scenarios}
-        self.clock = Clock(options.time_scale)
-        self.seed = options.seed
-        self.transport_settings = transport_settings(options)
-        self.llm_settings = llm_settings(options)
-        self.report_dir = Path(options.report_dir) if options.report_dir else None
-        if self.report_dir is not None and self.is_worker:  # workers may share the folder
-            self.report_dir = self.report_dir / "workers" / environment.runner.client_id
-        self.transcripts = not options.no_transcripts
-        self.expect_overrides = dict(options.expect or [])
+        report_dir = Path(options.report_dir) if options.report_dir else None
+        if report_dir is not None and self.is_worker:  # workers may share the folder
+            report_dir = report_dir / "workers" / environment.runner.client_id
+        gateway, cache = llm_settings(options)
+        self.settings = RunSettings(
+            transport=transport_settings(options),
+            time_scale=options.time_scale,
+            seed=options.seed,
+            gateway=gateway,
+            cache=cache,
+            report_dir=report_dir,
+            transcripts=not options.no_transcripts,
+            expect=dict(options.expect or []),
+        )
+        self.process = ProcessRuntime(self.settings, scenarios)
+        self.scenarios = self.process.scenarios
+        self.clock = self.process.clock
         self.conversations_per_user: int | None = options.conversations_per_user
         self.loop_lag = LoopLagFigures()
         self.unsent: Unsent | None = Unsent() if self.is_worker else None
@@ -108,12 +108,7 @@ class LocustRuntime:
         self.loop = LoopThread()
         self.recorder = Recorder()
         self.report: dict | None = None
-        self._transport: Transport | None = None
-        self.silence: SilenceWatch | None = None
-        self._silence_task: asyncio.Task | None = None
-        self.emulator: Emulator | None = None
-        self._services: PersonaServices | None = None
-        self._active: set[asyncio.Task] = set()
+        self._opened = False
         self._serial = itertools.count(1)
         self._gevent_side = LocustObserver(self)
         self._loop_side = Handoff(self.loop, self._gevent_side)
@@ -123,33 +118,35 @@ class LocustRuntime:
         --botapi-url, for this process's users and every worker's."""
         options = self.environment.parsed_options
         state = Path(options.botapi_state) if options.botapi_state else None
-        self.emulator = Emulator.configured(state, options.telegram_limits)
-        url = urlsplit(self.transport_settings.emulator_url)
         self.loop.start()
-        start = partial(self.emulator.start, url.hostname or "127.0.0.1", url.port or 80)
-        self.loop.submit(start).wait(timeout=OPEN_TIMEOUT_S)
-        log.info("chatstorm: Bot API emulator serving at %s", self.transport_settings.emulator_url)
+        serve = partial(self.process.serve_botapi, state, options.telegram_limits)
+        self.loop.submit(serve).wait(timeout=OPEN_TIMEOUT_S)
+        url = self.settings.transport.emulator_url
+        log.info("chatstorm: Bot API emulator serving at %s", url)
 
     def begin(self, runs_users: bool) -> None:
         """A test starts: fresh figures and transcript. A process that runs users (not a
         master) starts its loop and transport on first use."""
         self.recorder.close()
-        writes = self.report_dir is not None and runs_users and self.transcripts
+        report_dir = self.settings.report_dir
+        writes = report_dir is not None and runs_users and self.settings.transcripts
         self.stopping = False
         self._gevent_side.ignoring_ends = False
         self._fresh_process_figures()
         self.recorder = Recorder(
-            self.report_dir / TRANSCRIPT_FILE if writes else None,
+            report_dir / TRANSCRIPT_FILE if writes else None,
             mirror=self.unsent.stats if self.unsent is not None else None,
-            ground_truth_path=self.report_dir / GROUND_TRUTH_FILE if writes else None,
+            ground_truth_path=report_dir / GROUND_TRUTH_FILE if writes else None,
         )
         self.report = None
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
-        if runs_users and self._transport is None:  # the loop may run already (--botapi-serve)
+        if runs_users and not self._opened:  # the loop may run already (--botapi-serve)
             self.loop.start()
-            self.loop.submit(self._open_transport).wait(timeout=OPEN_TIMEOUT_S)
-            self.loop.submit(self._open_personas).wait(timeout=OPEN_TIMEOUT_S)
+            writes_truth = self.settings.report_dir is not None and self.settings.transcripts
+            opening = partial(self.process.open, self._post_batch if writes_truth else None)
+            self.loop.submit(opening).wait(timeout=OPEN_TIMEOUT_S)
+            self._opened = True
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
             self.loop.submit(self._lag_monitor.run)
 
@@ -209,7 +206,7 @@ class LocustRuntime:
         """On the master: once the workers together have spent --llm-budget-usd, tell
         every worker to stop asking. Workers report every few seconds, so the run may
         spend what the fleet spends in that time beyond the budget."""
-        budget = self.llm_settings[0].budget_usd
+        budget = self.settings.gateway.budget_usd
         if budget is None or self._run_budget_spent_sent:
             return
         scenarios = self.recorder.stats.scenarios.values()
@@ -226,7 +223,8 @@ class LocustRuntime:
 
     def on_run_budget_spent(self, *_args, **_kwargs) -> None:
         """On a worker: the master says the run's budget is spent."""
-        gateway = self._services.llm if self._services is not None else None
+        services = self.process.services
+        gateway = services.llm if services is not None else None
         if gateway is not None:
             self.loop.call_soon(gateway.stop_for_run)
 
@@ -262,10 +260,7 @@ class LocustRuntime:
         }
         for name in active.keys() - scenarios.keys():
             scenarios[name] = {"active": active[name], **ScenarioStats().to_report()}
-        status = self._transport.status() if self._transport is not None else {}
-        if self.silence is not None:
-            status.update(self.silence.status(Clock.now()))
-        status["unreachable"] = OUTAGES.status()
+        status = self.process.status()
         waiting = status.get("waiting_for_account", {})
         for name, figures in scenarios.items():
             figures["waiting_for_account"] = waiting.get(name, 0)
@@ -306,17 +301,6 @@ class LocustRuntime:
         not been sent yet."""
         return (self.loop_lag,) if self.unsent is None else (self.loop_lag, self.unsent.loop_lag)
 
-    async def _open_transport(self) -> None:
-        on_batch = self._post_batch if self.report_dir is not None and self.transcripts else None
-        self._transport = await open_transport(self.transport_settings, self.clock, on_batch)
-        self.silence = SilenceWatch(self._transport.peer, self.clock)
-        self._silence_task = asyncio.create_task(self.silence.run())
-
-    async def _open_personas(self) -> None:
-        """What LLM and replay personas share; checked now, so a run fails at its start."""
-        run = [scenario for scenario in self.scenarios.values() if scenario.weight > 0]
-        self._services = await open_services(run, self.seed, *self.llm_settings)
-
     def _post_batch(self, scenario: str, batch: BatchRecord) -> None:
         self.loop.post(partial(self._record_batch, scenario, batch.to_dict()))
 
@@ -328,45 +312,24 @@ class LocustRuntime:
         an outage backs off longer after this one if it hits one too."""
         self.active[scenario.name] += 1
         conversation_id = f"{scenario.name}#{os.getpid()}-{next(self._serial)}"
-        converse = partial(self._converse, scenario, conversation_id, outages_in_a_row)
+        converse = partial(
+            self.process.converse, scenario, conversation_id, self._loop_side, outages_in_a_row
+        )
         return self.loop.submit(converse)
-
-    async def _converse(
-        self, scenario: Scenario, conversation_id: str, outages_in_a_row: int
-    ) -> ConversationResult:
-        task = asyncio.current_task()
-        assert task is not None and self._transport is not None
-        self._active.add(task)
-        try:
-            result = await run_conversation(
-                self._transport,
-                scenario,
-                conversation_id,
-                self.clock,
-                self._loop_side,
-                self.seed,
-                self._services,
-            )
-            if result.outage is not None:  # the user backs off before its next conversation
-                why = result.error or result.end_reason
-                await asyncio.sleep(OUTAGES.down(result.outage, why, outages_in_a_row + 1))
-            return result
-        finally:
-            self._active.discard(task)
 
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
         """After users stopped: wait (at most ``timeout``) until every interrupted
         conversation has reported. Those still stuck then are counted as interrupted."""
         if self.loop.running and not self.loop.run_bounded(
-            self._wait_active, timeout, "winding down the conversations"
+            self.process.wind_down, timeout, "winding down the conversations"
         ):
             self._count_stuck()
+        if self.loop.running and self._lag_monitor is not None:
+            self.loop.run_bounded(self._flush_lag, 1.0, "sending the last loop-lag window")
 
-    async def _wait_active(self) -> None:
-        if self._active:
-            await asyncio.gather(*self._active, return_exceptions=True)
-        if self._lag_monitor is not None:
-            self._lag_monitor.flush()
+    async def _flush_lag(self) -> None:
+        assert self._lag_monitor is not None
+        self._lag_monitor.flush()
 
     def _count_stuck(self) -> None:
         """Conversations that did not end when told to (a transport that ignores its
@@ -387,37 +350,28 @@ class LocustRuntime:
         self.active.clear()
         self._gevent_side.ignoring_ends = True
 
-    def finish_report(self, run: dict) -> dict:
+    def finish_report(self, run: dict) -> Conclusion:
         """Build the report, check the objectives, write it when --report-dir was given."""
-        self.report = build_report(
-            self.recorder,
-            {
-                "transport": self.transport_settings.name,
-                "time_scale": self.clock.time_scale,
-                "seed": self.seed,
-                "loop_lag_ms": self.loop_lag.to_report(),
-                **run,
-            },
+        header = {
+            "transport": self.settings.transport.name,
+            "time_scale": self.clock.time_scale,
+            "seed": self.settings.seed,
+            "loop_lag_ms": self.loop_lag.to_report(),
+            **run,
+        }
+        scenarios, settings = self.scenarios, self.settings
+        conclusion = conclude(
+            self.recorder, header, self.quality, scenarios, settings.expect, settings.report_dir
         )
-        self.report["load"] = self.quality.to_report(self.recorder.started_wall)
-        self.slo_results = evaluate(self.report, self.scenarios, self.expect_overrides)
-        self.report["slo"] = [result.to_dict() for result in self.slo_results]
-        if self.report_dir is not None:
-            path = write_report(self.report_dir, self.report)
-            log.info("chatstorm report written to %s", path)
-        return self.report
+        self.report, self.slo_results = conclusion.report, conclusion.slo_results
+        return conclusion
 
     def shutdown(self) -> None:
-        """Close what the run opened, within SHUTDOWN_TIMEOUT_S all together."""
+        """Close what the run opened, within SHUTDOWN_TIMEOUT_S all together (the loop's
+        own bound too: a loop thread stuck in a busy loop is not waited for)."""
         ends = time.monotonic() + SHUTDOWN_TIMEOUT_S
-        closing = (
-            (self._transport and self._transport.close, "closing the transport"),
-            (self.emulator and self.emulator.stop, "stopping the Bot API emulator"),
-            (self._services and self._services.close, "closing the persona services"),
-        )
-        for close, what in closing:
-            if close:
-                self.loop.run_bounded(close, ends - time.monotonic(), what)
+        closing = partial(self.process.close, SHUTDOWN_TIMEOUT_S / 2)
+        self.loop.run_bounded(closing, SHUTDOWN_TIMEOUT_S / 2 + 1, "closing the run")
         self.loop.stop(timeout=max(ends - time.monotonic(), 1.0))
         self.recorder.close()
         if self._user_sampler is not None:

@@ -369,7 +369,7 @@ class TelethonTransport:
                 bot = await client.get_input_entity(self._bot)
         except BaseException as exc:
             await client.disconnect()
-            await self._leases.release(lease)
+            await self._release(lease)
             if isinstance(exc, TimeoutError | OSError):
                 why = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
                 raise Disconnected(
@@ -478,9 +478,13 @@ class TelethonTransport:
         if account.keeper is not asyncio.current_task():  # _lost runs inside the keeper
             account.keeper.cancel()
         await account.client.disconnect()
+        await self._release(account.lease)
+
+    async def _release(self, lease: Lease) -> None:
+        """Give the account back to the pool; with Redis down, its TTL frees it instead."""
         try:
-            await self._leases.release(account.lease)
-        except (RedisError, OSError):  # its TTL frees it instead
+            await self._leases.release(lease)
+        except (RedisError, OSError):
             OUTAGES.down("Redis", "releasing an account lease failed")
 
     async def close(self) -> None:

@@ -78,7 +78,7 @@ def stuck_in_a_runtime() -> dict:
     async def two_stuck() -> None:
         for _ in range(2):
             started = asyncio.Event()
-            runtime._active.add(asyncio.create_task(ignores_cancellation(started)))
+            runtime.process.active.add(asyncio.create_task(ignores_cancellation(started)))
             await started.wait()
 
     runtime.loop.run_bounded(two_stuck, 10, "starting")

@@ -1,0 +1,149 @@
+"""The asyncio side of a run: what a process opens, the conversations it holds, and how
+it lets go of them, bounded.
+
+Everything here runs on the process's one event loop. It knows nothing of Locust or
+gevent: the Locust adapter runs these coroutines on its loop thread, ``harness generate``
+runs them under ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from harness.agent.reference import BatchRecord
+from harness.botapi import Emulator
+from harness.clock import Clock
+from harness.conversation import ConversationObserver, ConversationResult, run_conversation
+from harness.llm.request import GatewaySettings
+from harness.outages import OUTAGES
+from harness.persona.services import LlmCacheSettings, PersonaServices, open_services
+from harness.scenario import Scenario
+from harness.transport import Transport, TransportSettings, open_transport
+from harness.transport.traffic import SilenceWatch
+
+log = logging.getLogger("chatstorm")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a process runs its conversations, whatever front end started it."""
+
+    transport: TransportSettings = field(default_factory=TransportSettings)
+    time_scale: float = 1.0
+    seed: str = "0"
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    cache: LlmCacheSettings = field(default_factory=LlmCacheSettings)
+    report_dir: Path | None = None
+    transcripts: bool = True
+    expect: dict[str, str] = field(default_factory=dict)
+    """Objectives for every scenario (``--expect``), over those the scenarios declare."""
+
+
+class ProcessRuntime:
+    """Opens the transport and the persona services, holds conversations on them and
+    lets go of them. ``converse`` may run many times at once."""
+
+    def __init__(self, settings: RunSettings, scenarios: list[Scenario]) -> None:
+        self.settings = settings
+        self.scenarios = {scenario.name: scenario for scenario in scenarios}
+        self.clock = Clock(settings.time_scale)
+        self.transport: Transport | None = None
+        self.services: PersonaServices | None = None
+        self.emulator: Emulator | None = None
+        self.silence: SilenceWatch | None = None
+        self._silence_task: asyncio.Task | None = None
+        self.active: set[asyncio.Task] = set()
+        """The conversations running now, as tasks of this loop."""
+
+    async def serve_botapi(self, state: Path | None, telegram_limits: bool) -> None:
+        """The Bot API emulator on this loop, where ``--botapi-url`` says, for this
+        process's conversations and any other process's."""
+        url = urlsplit(self.settings.transport.emulator_url)
+        self.emulator = Emulator.configured(state, telegram_limits)
+        await self.emulator.start(url.hostname or "127.0.0.1", url.port or 80)
+
+    async def open(self, on_batch: Callable[[str, BatchRecord], object] | None = None) -> None:
+        """Reach the transport and open what LLM and replay personas share, so a run that
+        cannot start fails now, at its start. ``on_batch`` receives the reference agent's
+        ground truth (mock transport)."""
+        self.transport = await open_transport(self.settings.transport, self.clock, on_batch)
+        self.silence = SilenceWatch(self.transport.peer, self.clock)
+        self._silence_task = asyncio.create_task(self.silence.run())
+        run = [scenario for scenario in self.scenarios.values() if scenario.weight > 0]
+        self.services = await open_services(
+            run, self.settings.seed, self.settings.gateway, self.settings.cache
+        )
+
+    async def converse(
+        self,
+        scenario: Scenario,
+        conversation_id: str,
+        observer: ConversationObserver,
+        outages_in_a_row: int = 0,
+    ) -> ConversationResult:
+        """Hold one conversation. One that found the agent's side unreachable backs off
+        before it returns, longer for each such conversation its caller had in a row."""
+        task = asyncio.current_task()
+        assert task is not None and self.transport is not None
+        self.active.add(task)
+        try:
+            result = await run_conversation(
+                self.transport,
+                scenario,
+                conversation_id,
+                self.clock,
+                observer,
+                self.settings.seed,
+                self.services,
+            )
+            if result.outage is not None:
+                why = result.error or result.end_reason
+                await asyncio.sleep(OUTAGES.down(result.outage, why, outages_in_a_row + 1))
+            return result
+        finally:
+            self.active.discard(task)
+
+    async def wind_down(self) -> None:
+        """Wait for the conversations still running (told to stop by their callers)."""
+        if self.active:
+            await asyncio.gather(*self.active, return_exceptions=True)
+
+    def status(self) -> dict:
+        """What the live view shows about the transport: its own figures, silence, and
+        what is unreachable now."""
+        status = self.transport.status() if self.transport is not None else {}
+        if self.silence is not None:
+            status.update(self.silence.status(Clock.now()))
+        status["unreachable"] = OUTAGES.status()
+        return status
+
+    async def close(self, within_s: float) -> None:
+        """Close the transport, the emulator and the persona services, within ``within_s``
+        all together; each that does not close in time, or fails, is one line."""
+        if self._silence_task is not None:
+            self._silence_task.cancel()
+        ends = time.monotonic() + within_s
+        closing = (
+            (self.transport and self.transport.close, "closing the transport"),
+            (self.emulator and self.emulator.stop, "stopping the Bot API emulator"),
+            (self.services and self.services.close, "closing the persona services"),
+        )
+        for close, what in closing:
+            if close:
+                await _bounded(close(), ends - time.monotonic(), what)
+
+
+async def _bounded(work: Awaitable[object], timeout: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(max(timeout, 0.0)):
+            await work
+    except TimeoutError:
+        log.warning("chatstorm: %s did not end within %.1f s; going on without it", what, timeout)
+    except Exception as exc:
+        log.warning("chatstorm: %s failed (%s: %s); going on", what, type(exc).__name__, exc)
