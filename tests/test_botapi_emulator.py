@@ -18,8 +18,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from harness.botapi import Emulator, Limits
+from harness.botapi.limits import Limits
 from harness.botapi.protocol import PATH, TOKEN_HEADER
+from harness.botapi.server import Emulator
 
 TOKEN = "4242:test-secret"
 

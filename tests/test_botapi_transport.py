@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import pytest
 
-from harness.botapi import Emulator
+from harness.botapi.server import Emulator
 from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.transport.botapi_transport import (

@@ -6,7 +6,7 @@ import pytest
 
 from harness.metrics.aggregate import RunStats, ScenarioStats
 from harness.metrics.burst import measure_burst
-from harness.metrics.debounce import estimate_debounce
+from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce, fair_sample
 
 
 def debouncing_agent(sends, debounce, think):
@@ -94,3 +94,26 @@ def test_a_live_view_reuses_the_estimate_until_the_samples_grow_and_a_report_nev
     # The totals are made again when any scenario's samples change.
     run.scenarios["b"] = stats_of(slow)
     assert bracket(run.to_report()) == estimate_debounce(fast + slow[:40] + slow)
+
+
+def test_the_totals_hear_every_scenario_not_only_the_first_to_fill_the_sample():
+    """Seen: a fast scenario's 2,000 bursts filled the totals' sample, and another's 1,011
+    bursts that bracket the window exactly never reached it: no upper bound."""
+    never_triggered = bursts(10.0, lambda rng: 1.0, pauses=(0.5, 3.0), count=SAMPLE_LIMIT)
+    brackets = bursts(2.0, lambda rng: rng.uniform(0.2, 0.5), pauses=(0.5, 6.0), count=1011)
+    run = RunStats()
+    run.scenarios["fast"] = stats_of(never_triggered)
+    run.scenarios["slow"] = stats_of(brackets)
+    totals = run.totals().debounce_samples
+    assert len(totals) == SAMPLE_LIMIT
+    assert totals.count(brackets[0]) >= 1 and sum(s in brackets for s in totals) == 1000
+    _without, with_answer = bracket(run.to_report())
+    assert with_answer is not None  # the slow scenario's triggered pauses are in
+
+
+def test_a_fair_sample_gives_what_a_small_group_leaves_to_the_others():
+    groups = [list(range(10)), list(range(100, 103)), list(range(200, 250))]
+    sample = fair_sample(groups, limit=30)
+    assert sample == [*range(10), *range(100, 103), *range(200, 217)]
+    assert fair_sample(groups, limit=1000) == [x for group in groups for x in group]
+    assert fair_sample([[], []], limit=5) == []

@@ -18,11 +18,10 @@ from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.llm.cache import DiskCache, RedisCache
 from harness.llm.gateway import LlmGateway
-from harness.llm.pricing import PRICES, TokenUsage, cost_nano_usd
 from harness.llm.request import GatewaySettings, LlmUnavailable
-from harness.persona import PersonaServices
 from harness.persona.llm import parse_burst
-from harness.persona.services import LlmCacheSettings, open_services
+from harness.persona.services import LlmCacheSettings, PersonaServices, open_services
+from harness.prices import PRICES, TokenUsage, cost_nano_usd
 from harness.report import Recorder, build_report
 from harness.scenario.models import Scenario
 from harness.transport.mock import MockTransport

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.report.model import Report
+
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "telegram.py"
 
@@ -139,6 +141,7 @@ def test_headless_run_exits_cleanly_and_prints_the_batching_summary(headless):
 def test_report_has_every_documented_field(headless):
     _, tmp_path = headless
     report = json.loads((tmp_path / "report" / "report.json").read_text())
+    Report.model_validate(report)  # the contract `harness schema --report` publishes
     assert report["run"]["transport"] == "mock"
     assert report["run"]["time_scale"] == SCALE
     assert report["run"]["seed"] == "7"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.persona import PersonaServices
 from harness.persona.recordings import (
     RecordingError,
     import_messages,
     read_recordings,
     write_recordings,
 )
+from harness.persona.services import PersonaServices
 from harness.scenario import ScenarioError, load_scenarios
 from tests.anthropic_server import API_KEY, MessagesServer
 from tests.test_llm_persona import SCALE, Collected, converse

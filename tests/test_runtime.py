@@ -8,6 +8,7 @@ import logging
 import time
 
 from harness.agent.reference import BatchRecord
+from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder
 from harness.runtime import ProcessRuntime, RunSettings, conclude
@@ -30,7 +31,7 @@ async def test_conversations_run_and_conclude_without_locust(tmp_path):
     finally:
         await runtime.close(within_s=5)
     conclusion = conclude(
-        recorder, {"transport": "mock"}, QualityTimeline(), runtime.scenarios, {}, tmp_path
+        recorder, runtime.settings, runtime.scenarios, LoopLagFigures(), QualityTimeline()
     )
     totals = conclusion.report["totals"]
     assert totals["conversations"] == 3 and totals["end_reasons"] == {"max_turns": 3}

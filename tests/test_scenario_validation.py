@@ -127,3 +127,13 @@ def test_schema_command_prints_the_json_schema():
     schema = json.loads(result.stdout)
     assert schema["additionalProperties"] is False
     assert {"persona", "pattern", "timing", "collect", "agent"} <= set(schema["properties"])
+
+
+def test_schema_command_prints_the_reports_schema_with_report():
+    result = run_cli("schema", "--report")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert set(schema["properties"]) == {"run", "scenarios", "totals", "load", "slo"}
+    figures = schema["$defs"]["ScenarioFigures"]
+    assert figures["additionalProperties"] is False
+    assert {"end_reasons", "latency_ms", "debounce_estimate_s", "llm"} <= set(figures["properties"])

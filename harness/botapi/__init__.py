@@ -1,8 +1,3 @@
 """A Telegram Bot API emulator: real, unmodified bots (python-telegram-bot, aiogram, any
 framework with a custom API base URL) talk to it as to Telegram, and the harness drives
-their chats over its network API (``protocol``)."""
-
-from harness.botapi.limits import Limits
-from harness.botapi.server import Emulator
-
-__all__ = ["Emulator", "Limits"]
+their chats over its network API (``protocol``). ``server.Emulator`` is the emulator itself."""

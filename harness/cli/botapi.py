@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 
-from harness.botapi import Emulator
 from harness.botapi.ids import default_state_path
+from harness.botapi.server import Emulator
 
 botapi_app = typer.Typer(help="The Telegram Bot API emulator.", no_args_is_help=True)
 StateFile = typer.Option(

@@ -11,6 +11,7 @@ from harness.cli.accounts import accounts_app
 from harness.cli.botapi import botapi_app
 from harness.cli.login import login
 from harness.cli.replay import generate, import_conversations
+from harness.report.model import Report
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 app = typer.Typer(
@@ -43,7 +44,10 @@ def validate(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of a scenario file (for editors and CI linting)."""
-    document = Scenario.model_json_schema()
+def schema(
+    report: bool = typer.Option(False, "--report", help="The schema of report.json instead."),
+) -> None:
+    """Print the JSON Schema of a scenario file (for editors and CI linting), or with
+    --report of report.json (for tools that read reports)."""
+    document = (Report if report else Scenario).model_json_schema()
     typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())

@@ -30,7 +30,7 @@ from harness.report import Recorder
 from harness.report.summary import llm_cells
 from harness.runtime import ProcessRuntime, RunSettings
 from harness.scenario import Scenario, ScenarioError, load_scenarios
-from harness.transport import TransportSettings
+from harness.transport.factory import TransportSettings
 
 CLOSE_WITHIN_S = 10.0
 

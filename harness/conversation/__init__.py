@@ -1,7 +1,7 @@
 """The conversation engine: pattern steps, bursts with pauses, reply collection, transcript."""
 
 from harness.conversation.engine import Conversation, run_conversation
-from harness.conversation.records import (
+from harness.records import (
     ConversationObserver,
     ConversationResult,
     LateReplies,

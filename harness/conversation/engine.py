@@ -23,9 +23,13 @@ import asyncio
 import contextlib
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from harness.clock import Clock
-from harness.conversation.records import (
+from harness.metrics.burst import measure_burst
+from harness.persona.base import Burst, BurstRequest, PersonaEngine
+from harness.persona.factory import create_persona
+from harness.records import (
     ConversationObserver,
     ConversationResult,
     EndReason,
@@ -35,8 +39,6 @@ from harness.conversation.records import (
     TranscriptEntry,
     TurnRecord,
 )
-from harness.metrics.burst import measure_burst
-from harness.persona import Burst, BurstRequest, PersonaEngine, PersonaServices, create_persona
 from harness.scenario.models import Scenario
 from harness.scenario.pattern import Turn, iter_turns
 from harness.transport.base import (
@@ -48,6 +50,9 @@ from harness.transport.base import (
     TransportError,
 )
 from harness.transport.traffic import TRAFFIC
+
+if TYPE_CHECKING:
+    from harness.persona.services import PersonaServices
 
 
 @dataclass

@@ -25,9 +25,9 @@ from anthropic._base_client import get_platform
 from redis.exceptions import RedisError
 
 from harness.llm.cache import ResponseCache, cache_key
-from harness.llm.pricing import TokenUsage, cost_nano_usd, usd
 from harness.llm.request import GatewaySettings, LlmRequest, LlmUnavailable
 from harness.metrics.persona_usage import PersonaUsage
+from harness.prices import TokenUsage, cost_nano_usd, usd
 
 log = logging.getLogger("chatstorm")
 # One INFO line per HTTP request would drown a load run's log; failures are ours to tell.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.llm.pricing import Price
+from harness.prices import Price
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_RETRIES = 4

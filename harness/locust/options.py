@@ -17,7 +17,7 @@ from harness.llm.request import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, Gatewa
 from harness.locust.shape_plan import SHAPES
 from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report import parse_override
-from harness.transport import TRANSPORTS, TransportSettings
+from harness.transport.factory import TRANSPORTS, TransportSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,7 @@ from harness.locust.web import install_tabs
 from harness.persona.services import preload_llm_sdk
 from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
+from harness.transport.factory import import_transport
 
 GC_THRESHOLDS_UNDER_LOAD = (200_000, 50, 1_000)
 WIRE_KEY = "chatstorm"  # our figures inside Locust's worker -> master stats message
@@ -94,6 +95,7 @@ def _register(scenarios: list[Scenario]) -> None:
             except ValueError as exc:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
+        import_transport(options.transport)  # in this, the main, thread
         preload_llm_sdk(scenarios)
         runtime = LocustRuntime(environment, scenarios)
         if options.botapi_serve and not isinstance(environment.runner, WorkerRunner):
@@ -214,9 +216,7 @@ def _is_master(environment: Environment) -> bool:
 def _conclude(environment: Environment, runtime: LocustRuntime) -> None:
     """Build (and write) the report; declared objectives decide the exit code."""
     runner = environment.runner
-    run: dict = {"users": runner.target_user_count}
-    if isinstance(runner, MasterRunner):
-        run["workers"] = len(runtime.workers_reported)
-    exit_code = runtime.finish_report(run).exit_code
+    workers = len(runtime.workers_reported) if isinstance(runner, MasterRunner) else None
+    exit_code = runtime.finish_report(users=runner.target_user_count, workers=workers).exit_code
     if exit_code is not None and not isinstance(runner, WorkerRunner):
         environment.process_exit_code = exit_code

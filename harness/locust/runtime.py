@@ -29,7 +29,6 @@ from harness.conversation import (
     ConversationResult,
     TranscriptEntry,
 )
-from harness.llm.pricing import usd
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
 from harness.locust.options import llm_settings, transport_settings
@@ -37,6 +36,7 @@ from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
+from harness.prices import usd
 from harness.report import (
     GROUND_TRUTH_FILE,
     TRANSCRIPT_FILE,
@@ -350,18 +350,10 @@ class LocustRuntime:
         self.active.clear()
         self._gevent_side.ignoring_ends = True
 
-    def finish_report(self, run: dict) -> Conclusion:
+    def finish_report(self, **run: int | None) -> Conclusion:
         """Build the report, check the objectives, write it when --report-dir was given."""
-        header = {
-            "transport": self.settings.transport.name,
-            "time_scale": self.clock.time_scale,
-            "seed": self.settings.seed,
-            "loop_lag_ms": self.loop_lag.to_report(),
-            **run,
-        }
-        scenarios, settings = self.scenarios, self.settings
         conclusion = conclude(
-            self.recorder, header, self.quality, scenarios, settings.expect, settings.report_dir
+            self.recorder, self.settings, self.scenarios, self.loop_lag, self.quality, **run
         )
         self.report, self.slo_results = conclusion.report, conclusion.slo_results
         return conclusion

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from harness.metrics.burst import BurstMeasurement, DebounceEvidence
-from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce
+from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce, fair_sample
 from harness.metrics.histogram import Histogram
 from harness.metrics.persona_usage import PersonaUsage
 
@@ -214,6 +214,8 @@ class RunStats:
         total = ScenarioStats()
         for stats in self.scenarios.values():
             total.merge(stats)
+        samples = [stats.debounce_samples for stats in self.scenarios.values()]
+        total.debounce_samples = fair_sample(samples)
         return total
 
     def to_report(self, live: bool = False) -> dict:
@@ -233,7 +235,7 @@ class RunStats:
         """The debounce estimate of ``stats`` (``key`` None: the totals), made again only
         when its samples changed; in a live view, only when they grew enough. Samples are
         only ever appended, so the sample counts behind them tell whether they changed."""
-        if key is None:  # the totals hold the first samples of each scenario, in order
+        if key is None:  # the totals hold a fair share of each scenario's samples
             version = tuple(len(s.debounce_samples) for s in self.scenarios.values())
         else:
             version = (len(stats.debounce_samples),)

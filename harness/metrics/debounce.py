@@ -21,7 +21,8 @@ due time; when one did but was nearer the regular answer, the pause is left out 
 unclear rather than guessed. So the bracket comes from clear evidence only, and it
 holds while the agent's reaction time varies by less than the short pauses that
 trigger it. It uses a sample of bursts (the first ``SAMPLE_LIMIT`` of a scenario),
-so memory stays bounded on long runs.
+so memory stays bounded on long runs. The totals take a fair share of every scenario's
+sample (``fair_sample``): one fast scenario does not crowd the others' evidence out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,28 @@ from collections.abc import Sequence
 from harness.metrics.burst import DebounceEvidence
 
 SAMPLE_LIMIT = 2000
+
+
+def fair_sample(
+    groups: Sequence[Sequence[DebounceEvidence]], limit: int = SAMPLE_LIMIT
+) -> list[DebounceEvidence]:
+    """At most ``limit`` samples taken from every group alike: each group gives an equal
+    share, and what a small group cannot fill goes to the others. Deterministic, so a
+    master and its workers, given the same per-scenario samples, sample alike."""
+    quotas = [0] * len(groups)
+    left = limit
+    open_groups = [index for index, group in enumerate(groups) if group]
+    while left and open_groups:
+        share = max(left // len(open_groups), 1)
+        for index in list(open_groups):
+            take = min(share, len(groups[index]) - quotas[index], left)
+            quotas[index] += take
+            left -= take
+            if quotas[index] == len(groups[index]):
+                open_groups.remove(index)
+            if not left:
+                break
+    return [sample for group, quota in zip(groups, quotas, strict=True) for sample in group[:quota]]
 
 
 def estimate_debounce(samples: Sequence[DebounceEvidence]) -> tuple[float | None, float | None]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from harness.llm.pricing import TokenUsage, usd
+from harness.prices import TokenUsage, usd
 
 
 @dataclass(slots=True)

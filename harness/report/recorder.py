@@ -14,15 +14,15 @@ from pathlib import Path
 import orjson
 
 from harness.clock import Clock
-from harness.conversation.records import (
+from harness.files import LineFile
+from harness.metrics.aggregate import RunStats
+from harness.records import (
     ConversationResult,
     LateReplies,
     PersonaRecord,
     TranscriptEntry,
     TurnRecord,
 )
-from harness.files import LineFile
-from harness.metrics.aggregate import RunStats
 
 
 class Recorder:

@@ -1,14 +1,16 @@
-"""The end of a run: its report, the objectives' verdicts, the file, and the exit code
-they decide. One place for every front end."""
+"""The end of a run: its report, validated against the report's models, the objectives'
+verdicts, the file, and the exit code they decide. One place for every front end."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
+from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder, SloResult, build_report, evaluate, write_report
+from harness.report.model import Report
+from harness.runtime.process import RunSettings
 from harness.scenario import Scenario
 
 log = logging.getLogger("chatstorm")
@@ -18,6 +20,7 @@ SLO_FAILED_EXIT_CODE = 3
 @dataclass(frozen=True)
 class Conclusion:
     report: dict
+    """``report.json`` as written (valid against ``harness.report.model.Report``)."""
     slo_results: list[SloResult]
 
     @property
@@ -31,19 +34,28 @@ class Conclusion:
 
 def conclude(
     recorder: Recorder,
-    run: dict,
-    quality: QualityTimeline,
+    settings: RunSettings,
     scenarios: dict[str, Scenario],
-    expect: dict[str, str],
-    report_dir: Path | None,
+    loop_lag: LoopLagFigures,
+    quality: QualityTimeline,
+    **run: int | None,
 ) -> Conclusion:
-    """Build the report (``run`` says how the run went), check the objectives, and write
-    ``report.json`` when there is a report folder."""
-    report = build_report(recorder, run)
+    """Build the report (``run``: what the front end adds, such as ``users`` and
+    ``workers``), check the objectives, and write ``report.json`` when the run has a
+    report folder."""
+    header = {
+        "transport": settings.transport.name,
+        "time_scale": settings.time_scale,
+        "seed": settings.seed,
+        "loop_lag_ms": loop_lag.to_report(),
+        **run,
+    }
+    report = build_report(recorder, header)
     report["load"] = quality.to_report(recorder.started_wall)
-    slo_results = evaluate(report, scenarios, expect)
+    slo_results = evaluate(report, scenarios, settings.expect)
     report["slo"] = [result.to_dict() for result in slo_results]
-    if report_dir is not None:
-        path = write_report(report_dir, report)
+    report = Report.model_validate(report).model_dump(mode="json")
+    if settings.report_dir is not None:
+        path = write_report(settings.report_dir, report)
         log.info("chatstorm report written to %s", path)
     return Conclusion(report, slo_results)

@@ -14,18 +14,22 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from harness.agent.reference import BatchRecord
-from harness.botapi import Emulator
 from harness.clock import Clock
 from harness.conversation import ConversationObserver, ConversationResult, run_conversation
 from harness.llm.request import GatewaySettings
 from harness.outages import OUTAGES
 from harness.persona.services import LlmCacheSettings, PersonaServices, open_services
 from harness.scenario import Scenario
-from harness.transport import Transport, TransportSettings, open_transport
+from harness.transport.base import Transport
+from harness.transport.factory import TransportSettings, open_transport
 from harness.transport.traffic import SilenceWatch
+
+if TYPE_CHECKING:
+    from harness.botapi.server import Emulator
 
 log = logging.getLogger("chatstorm")
 
@@ -55,7 +59,7 @@ class ProcessRuntime:
         self.clock = Clock(settings.time_scale)
         self.transport: Transport | None = None
         self.services: PersonaServices | None = None
-        self.emulator: Emulator | None = None
+        self.emulator: Emulator | None = None  # --botapi-serve
         self.silence: SilenceWatch | None = None
         self._silence_task: asyncio.Task | None = None
         self.active: set[asyncio.Task] = set()
@@ -64,6 +68,8 @@ class ProcessRuntime:
     async def serve_botapi(self, state: Path | None, telegram_limits: bool) -> None:
         """The Bot API emulator on this loop, where ``--botapi-url`` says, for this
         process's conversations and any other process's."""
+        from harness.botapi.server import Emulator  # aiohttp's server: only when asked
+
         url = urlsplit(self.settings.transport.emulator_url)
         self.emulator = Emulator.configured(state, telegram_limits)
         await self.emulator.start(url.hostname or "127.0.0.1", url.port or 80)

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from harness.llm.pricing import PRICES, Price
+from harness.prices import PRICES, Price
 from harness.scenario.pattern import Step, format_pattern, parse_pattern
 from harness.scenario.presets import (
     DEFAULT_INTER_MESSAGE_DELAYS,

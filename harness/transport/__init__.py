@@ -1,5 +1,7 @@
-"""Transports: how messages reach the agent. ``mock`` (the in-process reference agent)
-and ``telethon`` (real Telegram user accounts) share one protocol."""
+"""Transports: how messages reach the agent. ``mock`` (the in-process reference agent),
+``botapi`` (a real bot through the Bot API emulator) and ``telethon`` (real Telegram user
+accounts) share one protocol (``base``); ``factory`` opens the one a run names, importing
+only that one (and what it stands on: aiohttp, Telethon, Redis)."""
 
 from harness.transport.base import (
     AgentMessage,
@@ -9,18 +11,5 @@ from harness.transport.base import (
     Transport,
     TransportError,
 )
-from harness.transport.factory import TRANSPORTS, TransportSettings, open_transport
-from harness.transport.mock import MockTransport
 
-__all__ = [
-    "TRANSPORTS",
-    "AgentMessage",
-    "Inbox",
-    "MockTransport",
-    "SentMessage",
-    "Session",
-    "Transport",
-    "TransportError",
-    "TransportSettings",
-    "open_transport",
-]
+__all__ = ["AgentMessage", "Inbox", "SentMessage", "Session", "Transport", "TransportError"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from collections.abc import Callable
@@ -11,23 +12,18 @@ from pathlib import Path
 from harness.agent.reference import BatchRecord
 from harness.botapi.protocol import CHAT_TYPES, TOKEN
 from harness.clock import Clock
-from harness.coord import (
-    MemoryAccounts,
-    MemoryLeases,
-    RedisAccounts,
-    RedisLeases,
-    connect_redis,
-    read_sessions_file,
-)
 from harness.transport.base import Transport
-from harness.transport.botapi_transport import BotApiTransport
-from harness.transport.mock import MockTransport
 
-# Imported here, at the top, on purpose: under Locust the first import of Telethon must
-# happen in the main thread (gevent's process machinery cannot start in the loop thread).
-from harness.transport.telethon_transport import TelethonTransport
-
-TRANSPORTS = ("mock", "telethon", "botapi")
+# Each transport's module, imported when a run names it (Telethon, aiohttp and Redis
+# load only with theirs). Under Locust, ``import_transport`` runs in the main thread
+# before the loop thread starts: gevent's process machinery, which Telethon's first
+# import sets off, cannot start in the loop thread.
+TRANSPORT_MODULES = {
+    "mock": "harness.transport.mock",
+    "telethon": "harness.transport.telethon_transport",
+    "botapi": "harness.transport.botapi_transport",
+}
+TRANSPORTS = tuple(TRANSPORT_MODULES)
 DEFAULT_BOTAPI_URL = "http://127.0.0.1:8081"
 
 
@@ -97,6 +93,11 @@ class TransportSettings:
         return problems
 
 
+def import_transport(name: str) -> None:
+    """Load the transport's module (and its libraries) now, in this thread."""
+    importlib.import_module(TRANSPORT_MODULES[name])
+
+
 async def open_transport(
     settings: TransportSettings,
     clock: Clock,
@@ -104,13 +105,27 @@ async def open_transport(
 ) -> Transport:
     """The transport ``settings`` describe, connected to what it needs (Redis, accounts)."""
     if settings.name == "mock":
+        from harness.transport.mock import MockTransport
+
         return MockTransport(clock, settings.seed, on_batch)
     if settings.name == "botapi":
+        from harness.transport.botapi_transport import BotApiTransport
+
         transport = BotApiTransport(
             settings.emulator_url, settings.bot_token or "", settings.botapi_chat
         )
         await transport.connect()
         return transport
+    from harness.coord import (
+        MemoryAccounts,
+        MemoryLeases,
+        RedisAccounts,
+        RedisLeases,
+        connect_redis,
+        read_sessions_file,
+    )
+    from harness.transport.telethon_transport import TelethonTransport
+
     if settings.redis_url is not None:
         client = await connect_redis(settings.redis_url)
         accounts = RedisAccounts(client, settings.redis_prefix)

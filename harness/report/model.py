@@ -1,0 +1,146 @@
+"""The report's contract: what ``report.json`` holds, as typed models.
+
+Every run's report is validated against these models before it is written, and
+``harness schema --report`` prints their JSON Schema, so tools that read reports (CI
+gates, dashboards, the next run's ``--baseline``) have a contract, not a README table.
+Field order is the file's order.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Figures(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Latency(_Figures):
+    """Milliseconds, from histograms with three significant digits; ``max`` is exact."""
+
+    count: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class LoopLag(Latency):
+    overloaded_windows: int = Field(description="5 s windows whose loop-lag p99 passed 5 ms")
+
+
+class DebounceEstimate(_Figures):
+    max_pause_without_premature: float | None
+    min_pause_with_premature: float | None
+    bursts_sampled: int
+
+
+class Tokens(_Figures):
+    input: int
+    output: int
+    cache_write: int
+    cache_read: int
+
+
+class LlmUsage(_Figures):
+    """What LLM and replay personas asked, cached, spent and fell back on."""
+
+    requests: int
+    retries: int
+    cache_hits: int
+    fallback_failed: int
+    fallback_budget: int
+    fallback_bad_output: int
+    capped: int
+    replayed_bursts: int
+    tokens: Tokens
+    cost_usd: float
+
+
+class ScenarioFigures(_Figures):
+    """One scenario's figures (or the totals): counts, rates, histograms, latencies."""
+
+    conversations: int
+    conversations_interrupted: int
+    end_reasons: dict[str, int]
+    bursts: int
+    bursts_interrupted: int
+    bursts_reconnected: int
+    client_messages: int
+    agent_messages: int
+    timeouts: int
+    timeout_rate: float | None
+    late_replies: int
+    premature_bursts: int
+    premature_reply_rate: float | None
+    premature_messages: int
+    edits: int
+    chat_actions: int
+    bot_errors: dict[str, int]
+    reply_groups_per_burst: dict[str, int]
+    messages_per_reply: dict[str, int]
+    latency_ms: dict[str, Latency]
+    debounce_estimate_s: DebounceEstimate
+    llm: LlmUsage
+
+
+class Run(_Figures):
+    """How the run ran."""
+
+    started_at: str
+    duration_s: float
+    transport: str
+    time_scale: float
+    seed: str
+    loop_lag_ms: LoopLag
+    users: int | None = Field(None, description="the users a Locust run asked for")
+    workers: int | None = Field(None, description="on a master: the workers that reported")
+
+
+class Levels(_Figures):
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class Quality(_Figures):
+    bursts: int
+    first_reply_ms: Levels
+    complete_reply_ms: Levels
+    premature_reply_rate: float | None
+    timeout_rate: float | None
+
+
+class Window(Quality):
+    t_s: float = Field(description="seconds since the run started, at the window's start")
+    users: int | None = Field(description="users running in the window (null: no sample)")
+
+
+class Band(Quality):
+    users: str = Field(description="the band of user counts, as 'low-high'")
+
+
+class Load(_Figures):
+    """Quality under load: per window of time, and per band of users."""
+
+    window_s: float
+    timeline: list[Window]
+    bands: list[Band]
+
+
+class Objective(_Figures):
+    scenario: str | None
+    key: str
+    limit: float
+    measured: float | None
+    passed: bool
+
+
+class Report(_Figures):
+    """report.json."""
+
+    run: Run
+    scenarios: dict[str, ScenarioFigures]
+    totals: ScenarioFigures
+    load: Load
+    slo: list[Objective]
