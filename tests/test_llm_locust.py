@@ -11,6 +11,7 @@ import pytest
 
 from harness.metrics import RunStats
 from harness.metrics.persona_usage import PersonaUsage
+from harness.report.model import RunFigures
 from harness.report.summary import llm_cells
 from tests.anthropic_server import API_KEY
 from tests.redis_support import REDIS_URL, delete_prefix, new_prefix
@@ -121,14 +122,14 @@ def test_the_conversations_tab_shows_llm_figures_and_blanks_for_scripted_scenari
     usage.merge(PersonaUsage(input_tokens=900, cache_read_tokens=100, output_tokens=50))
     usage.merge(PersonaUsage(cost_nano_usd=1_234_500))
     stats.scenario("Scripted").add_conversation("max_turns", 0)
-    report = stats.to_report()["scenarios"]
-    assert llm_cells(report["LLM"]["llm"]) == {
+    report = RunFigures.model_validate(stats.to_report()).scenarios
+    assert llm_cells(report["LLM"].llm) == {
         "llm_requests": "5 (7)",
         "llm_tokens": "1,000 / 50",
         "llm_cost": "0.0012",
         "llm_fallbacks": "3 (failed 1, budget 2)",
     }
-    assert set(llm_cells(report["Scripted"]["llm"]).values()) == {""}
+    assert set(llm_cells(report["Scripted"].llm).values()) == {""}
 
 
 def test_the_web_ui_conversations_tab_shows_llm_requests_and_cost(server, tmp_path):

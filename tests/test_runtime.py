@@ -33,9 +33,9 @@ async def test_conversations_run_and_conclude_without_locust(tmp_path):
     conclusion = conclude(
         recorder, runtime.settings, runtime.scenarios, LoopLagFigures(), QualityTimeline()
     )
-    totals = conclusion.report["totals"]
-    assert totals["conversations"] == 3 and totals["end_reasons"] == {"max_turns": 3}
-    assert totals["bursts"] == len(batches) == 6  # the agent batched every burst
+    totals = conclusion.report.totals
+    assert totals.conversations == 3 and totals.end_reasons == {"max_turns": 3}
+    assert totals.bursts == len(batches) == 6  # the agent batched every burst
     assert conclusion.exit_code == 0  # the scenario's objective held
     assert (tmp_path / "report.json").exists()
     assert not runtime.active

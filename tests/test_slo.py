@@ -2,15 +2,17 @@ import pytest
 
 from harness.metrics.aggregate import RunStats
 from harness.metrics.burst import measure_burst
+from harness.report.model import RunFigures, ScenarioFigures
 from harness.report.slo import evaluate, parse_override
 from harness.scenario import Scenario
 
 
-def report_with(bursts: list) -> dict:
+def report_with(bursts: list) -> dict[str, ScenarioFigures]:
+    """A scenario's measured figures, typed as the objectives read them."""
     stats = RunStats()
     for burst in bursts:
         stats.scenario("S").add_burst(burst)
-    return stats.to_report()
+    return RunFigures.model_validate(stats.to_report()).scenarios
 
 
 def test_parse_override_accepts_known_keys_only():

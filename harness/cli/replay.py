@@ -27,6 +27,7 @@ from harness.persona.recordings import (
 )
 from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report import Recorder
+from harness.report.model import LlmUsage
 from harness.report.summary import llm_cells
 from harness.runtime import ProcessRuntime, RunSettings
 from harness.scenario import Scenario, ScenarioError, load_scenarios
@@ -78,7 +79,8 @@ def generate(
         for conversation_id, messages in sorted(recorded.messages.items())
     ]
     written = write_recordings(out, recordings)
-    cells = llm_cells(recorded.stats.scenario(scenario.name).persona_usage.to_report())
+    usage = recorded.stats.scenario(scenario.name).persona_usage.to_report()
+    cells = llm_cells(LlmUsage.model_validate(usage))
     typer.echo(
         f"wrote {written} conversations to {out}: LLM requests (cached) {cells['llm_requests']}, "
         f"cost ${cells['llm_cost'] or '0'}, turns played scripted {cells['llm_fallbacks'] or 0}"

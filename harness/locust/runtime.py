@@ -43,6 +43,7 @@ from harness.report import (
     Recorder,
     SloResult,
 )
+from harness.report.model import LiveView, Report
 from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
 from harness.scenario import Scenario
 
@@ -107,7 +108,7 @@ class LocustRuntime:
         self.slo_results: list[SloResult] = []
         self.loop = LoopThread()
         self.recorder = Recorder()
-        self.report: dict | None = None
+        self.report: Report | None = None
         self._opened = False
         self._serial = itertools.count(1)
         self._gevent_side = LocustObserver(self)
@@ -245,7 +246,7 @@ class LocustRuntime:
             "text": entry.text,
         }
 
-    def live_view(self) -> dict:
+    def live_view(self) -> LiveView:
         """What the web UI shows now: figures per scenario with active conversations, and
         the latest transcript lines (on a master, the whole fleet's)."""
         active = Counter(self.active)
@@ -264,12 +265,14 @@ class LocustRuntime:
         waiting = status.get("waiting_for_account", {})
         for name, figures in scenarios.items():
             figures["waiting_for_account"] = waiting.get(name, 0)
-        return {
-            "scenarios": dict(sorted(scenarios.items())),
-            "transport": status,
-            "totals": report["totals"],
-            "recent": [self._line(entry) for entry in self.recent],
-        }
+        return LiveView.model_validate(
+            {
+                "scenarios": dict(sorted(scenarios.items())),
+                "transport": status,
+                "totals": report["totals"],
+                "recent": [self._line(entry) for entry in self.recent],
+            }
+        )
 
     def _post_lag(self, started: float, lags_ms: list[float]) -> None:
         self.loop.post(partial(self._record_lag, started, lags_ms))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from flask import Response, jsonify, request
 from locust.web import WebUI
 
+from harness.report.model import LiveView
 from harness.report.summary import bracket, llm_cells, mean, percent
 
 CONVERSATION_COLUMNS = [
@@ -44,7 +45,7 @@ TRANSCRIPT_COLUMNS = [
 ]
 
 
-def install_tabs(web_ui: WebUI, live_view: Callable[[], dict]) -> None:
+def install_tabs(web_ui: WebUI, live_view: Callable[[], LiveView]) -> None:
     """Add the tabs and the JSON route; ``live_view()`` returns the current figures."""
     web_ui.template_args.update(
         extended_tabs=[
@@ -72,34 +73,31 @@ def install_tabs(web_ui: WebUI, live_view: Callable[[], dict]) -> None:
     @web_ui.app.route("/chatstorm/stats")
     @web_ui.auth_required_if_enabled
     def _chatstorm_stats() -> Response:
-        return jsonify(live_view())
+        return jsonify(live_view().model_dump(mode="json"))
 
 
-def conversation_rows(view: dict) -> list[dict]:
-    rows = []
-    for name, figures in view["scenarios"].items():
-        debounce = figures["debounce_estimate_s"]
-        rows.append(
-            {
-                "scenario": name,
-                "active": figures["active"],
-                "waiting_for_account": figures["waiting_for_account"] or "",
-                "finished": figures["conversations"],
-                "bursts": figures["bursts"],
-                "premature": percent(figures["premature_reply_rate"], ""),
-                "groups_per_burst": mean(figures["reply_groups_per_burst"], ""),
-                "messages_per_reply": mean(figures["messages_per_reply"], ""),
-                "late": figures["late_replies"],
-                "timeouts": figures["timeouts"],
-                "first_reply_p95": figures["latency_ms"]["first_reply"]["p95"] or "",
-                "debounce": bracket(debounce, ""),
-                **llm_cells(figures["llm"]),
-            }
-        )
-    return rows
+def conversation_rows(view: LiveView) -> list[dict]:
+    return [
+        {
+            "scenario": name,
+            "active": figures.active,
+            "waiting_for_account": figures.waiting_for_account or "",
+            "finished": figures.conversations,
+            "bursts": figures.bursts,
+            "premature": percent(figures.premature_reply_rate, ""),
+            "groups_per_burst": mean(figures.reply_groups_per_burst, ""),
+            "messages_per_reply": mean(figures.messages_per_reply, ""),
+            "late": figures.late_replies,
+            "timeouts": figures.timeouts,
+            "first_reply_p95": figures.latency_ms["first_reply"].p95 or "",
+            "debounce": bracket(figures.debounce_estimate_s, ""),
+            **llm_cells(figures.llm),
+        }
+        for name, figures in view.scenarios.items()
+    ]
 
 
-def transcript_rows(view: dict) -> list[dict]:
+def transcript_rows(view: LiveView) -> list[dict]:
     return [
         {
             "t_s": f"{line['t_s']:.2f}",
@@ -108,7 +106,7 @@ def transcript_rows(view: dict) -> list[dict]:
             "who": "👤 user" if line["role"] == "client" else "🤖 agent",
             "text": line["text"],
         }
-        for line in reversed(view["recent"])
+        for line in reversed(view.recent)
     ]
 
 

@@ -136,6 +136,13 @@ class Objective(_Figures):
     passed: bool
 
 
+class RunFigures(_Figures):
+    """Every scenario's figures and the totals, as the metrics hold them."""
+
+    scenarios: dict[str, ScenarioFigures]
+    totals: ScenarioFigures
+
+
 class Report(_Figures):
     """report.json."""
 
@@ -144,3 +151,19 @@ class Report(_Figures):
     totals: ScenarioFigures
     load: Load
     slo: list[Objective]
+
+
+class LiveScenario(ScenarioFigures):
+    """A scenario as the web UI shows it while the run goes on."""
+
+    active: int = Field(description="conversations running now (on a master: the fleet's)")
+    waiting_for_account: int = Field(description="users waiting for a free Telegram account")
+
+
+class LiveView(_Figures):
+    """``/chatstorm/stats``: the figures so far, the transport's state, the latest lines."""
+
+    scenarios: dict[str, LiveScenario]
+    transport: dict
+    totals: ScenarioFigures
+    recent: list[dict]

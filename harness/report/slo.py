@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from harness.metrics.histogram import mean_of_counts
+from harness.report.model import ScenarioFigures
 from harness.scenario.models import Expectations, Scenario
 
 LATENCY_KEYS = {
@@ -72,11 +73,14 @@ def parse_override(pair: str) -> tuple[str, float]:
 
 
 def evaluate(
-    report: dict, scenarios: Mapping[str, Scenario], overrides: Mapping[str, float]
+    measured: Mapping[str, ScenarioFigures],
+    scenarios: Mapping[str, Scenario],
+    overrides: Mapping[str, float],
 ) -> list[SloResult]:
-    """Every objective of every scenario that ran, in a stable order."""
+    """Every objective of every scenario that ran (``measured``, by name), in a stable
+    order."""
     results: list[SloResult] = []
-    for name, figures in report["scenarios"].items():
+    for name, figures in measured.items():
         scenario = scenarios.get(name)
         declared = scenario.expect.model_dump(exclude_none=True) if scenario else {}
         for key, limit in {**declared, **overrides}.items():
@@ -84,16 +88,16 @@ def evaluate(
     return results
 
 
-def _measure(key: str, figures: dict) -> float | None:
+def _measure(key: str, figures: ScenarioFigures) -> float | None:
     if key in LATENCY_KEYS:
         name, level = LATENCY_KEYS[key]
-        return figures["latency_ms"][name][level]
+        return getattr(figures.latency_ms[name], level)
     if key == "premature_reply_rate_max":
-        return figures["premature_reply_rate"]
+        return figures.premature_reply_rate
     if key == "timeout_rate_max":
-        return figures["timeout_rate"]
+        return figures.timeout_rate
     if key == "reply_groups_per_burst_max":
-        return mean_of_counts(figures["reply_groups_per_burst"])
+        return mean_of_counts(figures.reply_groups_per_burst)
     raise KeyError(key)
 
 

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.metrics.histogram import mean_of_counts
+from harness.report.model import DebounceEstimate, LlmUsage, Report
 
 
 def _ms(value: float | None) -> str:
@@ -21,9 +22,9 @@ def mean(counts: dict[str, int], missing: str = "-") -> str:
     return missing if value is None else f"{value:.2f}"
 
 
-def bracket(debounce: dict, missing: str = "-") -> str:
+def bracket(debounce: DebounceEstimate, missing: str = "-") -> str:
     """The debounce estimate as ``low .. high`` seconds."""
-    low, high = debounce["max_pause_without_premature"], debounce["min_pause_with_premature"]
+    low, high = debounce.max_pause_without_premature, debounce.min_pause_with_premature
     if low is None and high is None and not missing:
         return ""
     low_text = missing if low is None else f"{low:.2f}"
@@ -31,28 +32,28 @@ def bracket(debounce: dict, missing: str = "-") -> str:
     return f"{low_text} .. {high_text}"
 
 
-def llm_cells(llm: dict) -> dict[str, str]:
+def llm_cells(llm: LlmUsage) -> dict[str, str]:
     """A scenario's LLM figures as the UI and the summary show them (blank without any)."""
-    fallbacks = llm["fallback_failed"] + llm["fallback_budget"]
-    if not (llm["requests"] or llm["cache_hits"] or fallbacks or llm["replayed_bursts"]):
+    fallbacks = llm.fallback_failed + llm.fallback_budget
+    if not (llm.requests or llm.cache_hits or fallbacks or llm.replayed_bursts):
         return {"llm_requests": "", "llm_tokens": "", "llm_cost": "", "llm_fallbacks": ""}
-    tokens = llm["tokens"]
+    tokens = llm.tokens
     return {
-        "llm_requests": f"{llm['requests']} ({llm['cache_hits']})",
-        "llm_tokens": f"{tokens['input'] + tokens['cache_write'] + tokens['cache_read']:,} / "
-        f"{tokens['output']:,}",
-        "llm_cost": f"{llm['cost_usd']:.4f}",
-        "llm_fallbacks": f"{fallbacks} (failed {llm['fallback_failed']}, budget "
-        f"{llm['fallback_budget']})",
+        "llm_requests": f"{llm.requests} ({llm.cache_hits})",
+        "llm_tokens": f"{tokens.input + tokens.cache_write + tokens.cache_read:,} / "
+        f"{tokens.output:,}",
+        "llm_cost": f"{llm.cost_usd:.4f}",
+        "llm_fallbacks": f"{fallbacks} (failed {llm.fallback_failed}, budget "
+        f"{llm.fallback_budget})",
     }
 
 
-def llm_table(report: dict) -> Table | None:
+def llm_table(report: Report) -> Table | None:
     """What LLM personas cost, per scenario; None when no persona used an LLM or replay."""
     rows = [
-        (name, figures["llm"])
-        for name, figures in [*report["scenarios"].items(), ("Total", report["totals"])]
-        if llm_cells(figures["llm"])["llm_requests"]
+        (name, figures.llm)
+        for name, figures in [*report.scenarios.items(), ("Total", report.totals)]
+        if llm_cells(figures.llm)["llm_requests"]
     ]
     if not rows:
         return None
@@ -77,31 +78,31 @@ def llm_table(report: dict) -> Table | None:
     ):
         table.add_column(header, justify="left" if header == "Scenario" else "right")
     for name, llm in rows:
-        tokens = llm["tokens"]
+        tokens = llm.tokens
         table.add_row(
             name,
             *(
                 f"{value:,}"
                 for value in (
-                    llm["requests"],
-                    llm["cache_hits"],
-                    llm["retries"],
-                    tokens["input"],
-                    tokens["cache_write"],
-                    tokens["cache_read"],
-                    tokens["output"],
+                    llm.requests,
+                    llm.cache_hits,
+                    llm.retries,
+                    tokens.input,
+                    tokens.cache_write,
+                    tokens.cache_read,
+                    tokens.output,
                 )
             ),
-            f"{llm['cost_usd']:.4f}",
-            str(llm["fallback_failed"]),
-            str(llm["fallback_budget"]),
-            str(llm["fallback_bad_output"]),
-            str(llm["replayed_bursts"]),
+            f"{llm.cost_usd:.4f}",
+            str(llm.fallback_failed),
+            str(llm.fallback_budget),
+            str(llm.fallback_bad_output),
+            str(llm.replayed_bursts),
         )
     return table
 
 
-def batching_table(report: dict) -> Table:
+def batching_table(report: Report) -> Table:
     """One row per scenario and the totals. The totals' debounce bracket is shown only for a
     single scenario: across scenarios it mixes agents with different windows (the mock
     transport gives each scenario its own), and a bracket like "0.66 .. 0.11" misleads."""
@@ -121,54 +122,53 @@ def batching_table(report: dict) -> Table:
         "Debounce est. s",
     ):
         table.add_column(header, justify="left" if header == "Scenario" else "right")
-    rows = [*list(report["scenarios"].items()), ("Total", report["totals"])]
-    mixed = len(report["scenarios"]) > 1
+    rows = [*list(report.scenarios.items()), ("Total", report.totals)]
+    mixed = len(report.scenarios) > 1
     for name, figures in rows:
-        first = figures["latency_ms"]["first_reply"]
-        complete = figures["latency_ms"]["complete_reply"]
-        debounce = figures["debounce_estimate_s"]
+        first = figures.latency_ms["first_reply"]
+        complete = figures.latency_ms["complete_reply"]
         table.add_row(
             name,
-            str(figures["conversations"]),
-            str(figures["conversations_interrupted"]),
-            str(figures["bursts"]),
-            percent(figures["premature_reply_rate"]),
-            mean(figures["reply_groups_per_burst"]),
-            mean(figures["messages_per_reply"]),
-            f"{figures['timeouts']} ({percent(figures['timeout_rate'])})",
-            str(figures["late_replies"]),
-            f"{_ms(first['p50'])} / {_ms(first['p95'])}",
-            _ms(complete["p95"]),
-            "per scenario" if mixed and name == "Total" else bracket(debounce),
+            str(figures.conversations),
+            str(figures.conversations_interrupted),
+            str(figures.bursts),
+            percent(figures.premature_reply_rate),
+            mean(figures.reply_groups_per_burst),
+            mean(figures.messages_per_reply),
+            f"{figures.timeouts} ({percent(figures.timeout_rate)})",
+            str(figures.late_replies),
+            f"{_ms(first.p50)} / {_ms(first.p95)}",
+            _ms(complete.p95),
+            "per scenario" if mixed and name == "Total" else bracket(figures.debounce_estimate_s),
             end_section=name == rows[-2][0] if len(rows) > 1 else False,
         )
     return table
 
 
-def print_summary(report: dict, console: Console | None = None) -> None:
+def print_summary(report: Report, console: Console | None = None) -> None:
     console = console or Console(width=160)
     console.print(batching_table(report))
     llm = llm_table(report)
     if llm is not None:
         console.print(llm)
-    lag = report["run"].get("loop_lag_ms")
-    if lag and lag["overloaded_windows"]:
+    lag = report.run.loop_lag_ms
+    if lag.overloaded_windows:
         console.print(
-            f"[bold red]Overloaded:[/] the harness's event loop ran late (p99 {lag['p99']} ms, "
-            f"max {lag['max']:.0f} ms) in {lag['overloaded_windows']} window(s) of 5 s; "
+            f"[bold red]Overloaded:[/] the harness's event loop ran late (p99 {lag.p99} ms, "
+            f"max {lag.max or 0:.0f} ms) in {lag.overloaded_windows} window(s) of 5 s; "
             "latencies include up to that much harness delay. Run fewer users per process."
         )
-    reconnected = report["totals"]["bursts_reconnected"]
+    reconnected = report.totals.bursts_reconnected
     if reconnected:
         console.print(
             f"{reconnected} burst(s) spanned a reconnect to the agent: their messages are "
             "counted, their timing is left out of the latencies (it is the outage's)."
         )
-    errors = report["totals"].get("bot_errors")
+    errors = report.totals.bot_errors
     if errors:
         counted = ", ".join(f"{category} {count:,}" for category, count in errors.items())
         console.print(f"[bold red]Bot errors[/] (calls the bot under test got refused): {counted}")
-    scale = report["run"].get("time_scale", 1.0)
+    scale = report.run.time_scale
     if scale != 1.0:
         console.print(
             f"Times are real measured time; the run compressed scenario time by "

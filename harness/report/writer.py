@@ -10,6 +10,7 @@ import orjson
 
 from harness.clock import Clock
 from harness.files import write_json_atomically
+from harness.report.model import Report
 from harness.report.recorder import Recorder
 
 REPORT_FILE = "report.json"
@@ -36,7 +37,9 @@ def prepare_report_dir(report_dir: Path) -> None:
 
 
 def build_report(recorder: Recorder, run: dict) -> dict:
-    """The report: ``run`` (how it ran) plus per-scenario and total figures."""
+    """The report's run header (``run``: how it ran) and its per-scenario and total
+    figures, before the load timeline and the objectives join them (``harness.runtime``
+    makes the typed ``Report``)."""
     started = datetime.fromtimestamp(recorder.started_wall, UTC)
     header = {
         "started_at": started.isoformat(timespec="seconds"),
@@ -46,9 +49,9 @@ def build_report(recorder: Recorder, run: dict) -> dict:
     return {"run": header, **recorder.stats.to_report()}
 
 
-def write_report(report_dir: Path, report: dict) -> Path:
+def write_report(report_dir: Path, report: Report) -> Path:
     """Written whole, through a file renamed into place: never half a report."""
     path = report_dir / REPORT_FILE
-    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-    write_json_atomically(path, report, ".report-", option)
+    document = report.model_dump(mode="json")
+    write_json_atomically(path, document, ".report-", orjson.OPT_INDENT_2)
     return path

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder, SloResult, build_report, evaluate, write_report
-from harness.report.model import Report
+from harness.report.model import Objective, Report
 from harness.runtime.process import RunSettings
 from harness.scenario import Scenario
 
@@ -19,8 +19,7 @@ SLO_FAILED_EXIT_CODE = 3
 
 @dataclass(frozen=True)
 class Conclusion:
-    report: dict
-    """``report.json`` as written (valid against ``harness.report.model.Report``)."""
+    report: Report
     slo_results: list[SloResult]
 
     @property
@@ -50,11 +49,10 @@ def conclude(
         "loop_lag_ms": loop_lag.to_report(),
         **run,
     }
-    report = build_report(recorder, header)
-    report["load"] = quality.to_report(recorder.started_wall)
-    slo_results = evaluate(report, scenarios, settings.expect)
-    report["slo"] = [result.to_dict() for result in slo_results]
-    report = Report.model_validate(report).model_dump(mode="json")
+    figures = {**build_report(recorder, header), "load": quality.to_report(recorder.started_wall)}
+    report = Report.model_validate({**figures, "slo": []})
+    slo_results = evaluate(report.scenarios, scenarios, settings.expect)
+    report.slo = [Objective.model_validate(result.to_dict()) for result in slo_results]
     if settings.report_dir is not None:
         path = write_report(settings.report_dir, report)
         log.info("chatstorm report written to %s", path)
