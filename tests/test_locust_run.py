@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.model import Report
+from harness.report.model import LiveView, Report
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "telegram.py"
@@ -326,6 +326,9 @@ def test_web_ui_runs_the_same_thing_interactively(tmp_path):
         live = json.loads(http(base + "/chatstorm/stats"))
         assert live["scenarios"]["Batched"]["bursts"] >= row["bursts"]
         assert live["recent"] and live["recent"][-1]["scenario"] == "Batched"
+        transport = LiveView.model_validate(live).transport  # its silence and outages too
+        assert transport["silent"] is False and transport["unreachable"] == {}
+        assert 0 <= transport["waiting_on_transport"] <= 4
         assert http(base + "/stop", {}) is not None
     assert "Traceback" not in process.stderr.read()
 
