@@ -9,8 +9,7 @@ import uuid
 import pytest
 import redis.asyncio as redis
 
-from harness.coord import RedisUnavailable, connect_redis
-from harness.coord.redis_client import DEFAULT_URL
+from harness.coord import DEFAULT_URL, RedisUnavailable, connect_redis
 
 REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_URL)
 

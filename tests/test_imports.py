@@ -37,9 +37,11 @@ def modules_loaded_by(module: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("module", "at_most"),
-    [("harness.conversation.engine", 25), ("harness.scenario", 8)],
+    [("harness.conversation.engine", 25), ("harness.scenario", 8), ("harness.cli.main", 60)],
 )
-def test_the_engine_and_the_scenario_models_load_no_transport_library(module, at_most):
+def test_the_engine_the_scenario_models_and_the_cli_load_no_transport_library(module, at_most):
+    """The CLI's commands (``harness validate`` and the rest) load Telethon, Redis's
+    client or aiohttp only when the one that needs it runs."""
     loaded = modules_loaded_by(module)
     heavy = sorted({name.split(".")[0] for name in loaded} & set(HEAVY))
     assert heavy == [], f"{module} loads {heavy}"

@@ -11,19 +11,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.coord import (
-    RedisAccounts,
-    RedisLeases,
-    RedisUnavailable,
-    connect_redis,
-    read_sessions_file,
-)
-from harness.coord.redis_client import DEFAULT_URL
+from harness.coord import DEFAULT_URL
+
+if TYPE_CHECKING:  # the commands load Redis's client when they run, not when they are listed
+    from harness.coord import RedisAccounts, RedisLeases
 
 accounts_app = typer.Typer(
     help="Manage the pool of Telegram accounts (kept in Redis).", no_args_is_help=True
@@ -42,6 +39,7 @@ def run_with_pool(
     redis_url: str, prefix: str, work: Callable[[RedisAccounts, RedisLeases], Awaitable]
 ):
     """Run ``work`` against the pool; an unreachable Redis is one line and exit code 2."""
+    from harness.coord import RedisAccounts, RedisLeases, RedisUnavailable, connect_redis
 
     async def main():
         client = await connect_redis(redis_url)
@@ -88,6 +86,8 @@ def import_(
     prefix: str = Prefix,
 ) -> None:
     """Add every session in a file."""
+    from harness.coord import read_sessions_file
+
     try:
         sessions = read_sessions_file(path)
     except OSError as exc:

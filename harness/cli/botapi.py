@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 
 from harness.botapi.ids import default_state_path
-from harness.botapi.server import Emulator
 
 botapi_app = typer.Typer(help="The Telegram Bot API emulator.", no_args_is_help=True)
 StateFile = typer.Option(
@@ -42,6 +41,8 @@ def serve(
 
 
 async def _serve(host: str, port: int, state: Path, telegram_limits: bool) -> None:
+    from harness.botapi.server import Emulator  # aiohttp's server: only to serve
+
     emulator = Emulator.configured(state, telegram_limits)
     bound = await emulator.start(host, port)
     limits = "Telegram-like limits on" if telegram_limits else "no limits"

@@ -16,7 +16,6 @@ from typing import Annotated
 import typer
 
 from harness.conversation import TranscriptEntry
-from harness.coord import RedisUnavailable
 from harness.llm.request import DEFAULT_MAX_RETRIES, GatewaySettings
 from harness.persona.recordings import (
     RecordedMessage,
@@ -67,6 +66,8 @@ def generate(
 ) -> None:
     """Record COUNT conversations of an LLM persona with the reference agent, for replay."""
     scenario = _pick_scenario(scenario_path, name)
+    from harness.coord import RedisUnavailable
+
     gateway = GatewaySettings(budget_usd=budget, max_retries=max_retries, base_url=base_url)
     cache = LlmCacheSettings(folder=cache_dir, redis_url=redis_url)
     try:

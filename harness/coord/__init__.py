@@ -1,29 +1,38 @@
 """Coordination shared by every process of a run: Telegram accounts and their exclusive
-leases, in Redis (``--redis-url``) or in memory for a single process."""
+leases, in Redis (``--redis-url``) or in memory for a single process.
 
-from harness.coord.accounts import (
-    AccountInfo,
-    AccountStore,
-    MemoryAccounts,
-    RedisAccounts,
-    append_session,
-    read_sessions_file,
-)
-from harness.coord.leases import Lease, LeasePool, MemoryLeases, RedisLeases, keep_lease
-from harness.coord.redis_client import RedisUnavailable, connect_redis
+The names below load their module (and Redis's client) when first used, so a command
+that only mentions the pool's default URL does not load Redis.
+"""
 
-__all__ = [
-    "AccountInfo",
-    "AccountStore",
-    "Lease",
-    "LeasePool",
-    "MemoryAccounts",
-    "MemoryLeases",
-    "RedisAccounts",
-    "RedisLeases",
-    "RedisUnavailable",
-    "append_session",
-    "connect_redis",
-    "keep_lease",
-    "read_sessions_file",
-]
+from __future__ import annotations
+
+import importlib
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+_HOMES = {
+    "AccountInfo": "accounts",
+    "AccountStore": "accounts",
+    "MemoryAccounts": "accounts",
+    "RedisAccounts": "accounts",
+    "append_session": "accounts",
+    "read_sessions_file": "accounts",
+    "Lease": "leases",
+    "LeasePool": "leases",
+    "MemoryLeases": "leases",
+    "RedisLeases": "leases",
+    "keep_lease": "leases",
+    "RedisUnavailable": "redis_client",
+    "connect_redis": "redis_client",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+__all__ = ["DEFAULT_URL", *_HOMES]

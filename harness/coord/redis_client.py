@@ -7,8 +7,6 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
-
 
 class RedisUnavailable(Exception):
     """Redis did not answer; the message names the (password-free) URL and the fix. A

@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.coord.redis_client import connect_redis
-from harness.llm.cache import DiskCache, RedisCache, ResponseCache
 from harness.llm.request import GatewaySettings
 from harness.persona.recordings import Recording, read_recordings
 from harness.scenario.models import Scenario
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the gateway, its cache and Redis load only for runs with LLM personas
+    from harness.llm.cache import ResponseCache
     from harness.llm.gateway import LlmGateway
 
 DEFAULT_CACHE_DIR = Path(".chatstorm") / "llm-cache"
@@ -77,6 +76,7 @@ async def open_services(
     llm_scenarios = [scenario for scenario in scenarios if scenario.persona.engine == "llm"]
     if not llm_scenarios:
         return services
+    from harness.llm.cache import DiskCache
     from harness.llm.gateway import LlmGateway  # the SDK: two seconds, for LLM runs only
 
     llm = LlmGateway(gateway, DiskCache(cache.folder))  # a folder untouched until used
@@ -88,7 +88,11 @@ async def open_services(
 
 
 async def _open_cache(settings: LlmCacheSettings) -> ResponseCache:
+    from harness.llm.cache import DiskCache, RedisCache
+
     if settings.redis_url is not None:
+        from harness.coord.redis_client import connect_redis
+
         return RedisCache(await connect_redis(settings.redis_url), settings.redis_prefix)
     try:
         settings.folder.mkdir(parents=True, exist_ok=True)
