@@ -47,7 +47,7 @@ def fleet(tmp_path_factory) -> Path:
         "--scenario",
         str(tmp / "scenarios"),
         "--time-scale",
-        "0.05",
+        "0.1",
         "--conversations-per-user",
         str(CONVERSATIONS_PER_USER),
     ]
@@ -156,7 +156,7 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
     port = free_port()
-    common = ["--scenario", str(tmp_path / "scenarios"), "--time-scale", "0.05"]
+    common = ["--scenario", str(tmp_path / "scenarios"), "--time-scale", "0.1"]
     master = subprocess.Popen(
         [
             *LOCUST,

@@ -171,12 +171,12 @@ def test_a_repeated_locust_run_with_the_redis_cache_asks_nothing(server, tmp_pat
     options = ("--llm-base-url", server.url, "--redis-url", REDIS_URL, "--redis-prefix", prefix,
                "--conversations-per-user", "1", "--seed", "5")  # fmt: skip
     try:
-        first = run_headless(scenarios, *options, users=3, duration="2s")
+        first = run_headless(scenarios, *options, users=3, duration="4s")
         assert first.returncode == 0, first.stderr[-3000:]
         asked = len(server.api.requests)
         assert asked == 6  # 3 conversations x 2 turns
         second = run_headless(scenarios, *options, "--report-dir", str(tmp_path / "r"),
-                              users=3, duration="2s")  # fmt: skip
+                              users=3, duration="4s")  # fmt: skip
         assert second.returncode == 0, second.stderr[-3000:]
         assert len(server.api.requests) == asked
         llm = json.loads((tmp_path / "r" / "report.json").read_text())["totals"]["llm"]

@@ -36,7 +36,7 @@ def locust_command(locustfile: Path = LOCUSTFILE) -> list[str]:
 
 
 LOCUST = locust_command()
-SCALE = 0.05
+SCALE = 0.1  # pauses of 40 ms against a 100 ms debounce: a stalled loop does not blur them
 
 BATCHED = """\
 name: Batched
@@ -128,7 +128,7 @@ def test_headless_run_exits_cleanly_and_prints_the_batching_summary(headless):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "chatstorm: conversations and batching" in result.stdout
-    assert "time_scale=0.05" in result.stdout
+    assert f"time_scale={SCALE}" in result.stdout
     # Two scenarios, two agents: the totals carry no debounce bracket of their own.
     total = next(line for line in result.stdout.splitlines() if "Total" in line)
     assert "per" in total and not re.search(r"\d \.\. ", total)  # "per scenario", maybe wrapped
@@ -180,9 +180,10 @@ def test_report_figures_match_the_reference_agent(headless):
     assert batched["premature_bursts"] == 0
     assert premature["reply_groups_per_burst"] == {"2": premature["bursts"]}
     assert premature["premature_messages"] == 2 * premature["bursts"]
-    # debounce 1.0 + think 0.6 scenario seconds, at time_scale 0.05 = 80 ms.
-    assert batched["latency_ms"]["first_reply"]["p50"] == pytest.approx(80, abs=8)
-    assert batched["latency_ms"]["complete_reply"]["p50"] == pytest.approx(110, abs=8)
+    # debounce 1.0 + think 0.6 scenario seconds; then two more parts 0.3 apart.
+    first_ms, complete_ms = 1.6 * SCALE * 1000, 2.2 * SCALE * 1000
+    assert batched["latency_ms"]["first_reply"]["p50"] == pytest.approx(first_ms, abs=8)
+    assert batched["latency_ms"]["complete_reply"]["p50"] == pytest.approx(complete_ms, abs=8)
     estimate = premature["debounce_estimate_s"]
     debounce = 1.0 * SCALE
     assert estimate["max_pause_without_premature"] < debounce < estimate["min_pause_with_premature"]
