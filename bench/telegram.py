@@ -1,6 +1,6 @@
 """Telethon throughput: how many messages one Locust process moves through MTProto.
 
-The local Telegram of the test suite (tests/telegram_server.py) runs in its own process
+The local Telegram of the test suite (tests/fakes/telegram_server.py) runs in its own process
 with an instant echo bot and one account per user; one Locust process drives them over
 the telethon transport (real Telethon, real MTProto 2.0 encryption, cryptg when
 installed). Measured over the steady state: messages per second (sent + received) and
@@ -29,7 +29,7 @@ STEADY_S = 20
 SERVER = """
 import asyncio, sys
 sys.path.insert(0, {repo!r})
-from tests.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import FakeTelegram
 async def main():
     telegram = FakeTelegram()
     await telegram.start()

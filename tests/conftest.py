@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from tests.anthropic_server import API_KEY, MessagesServer
-from tests.redis_support import delete_prefix, new_prefix, redis_or_fail
+from tests.fakes.anthropic_server import API_KEY, MessagesServer
+from tests.support.redis_support import delete_prefix, new_prefix, redis_or_fail
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,7 +1,7 @@
 """Real bots (python-telegram-bot, aiogram) against the Bot API emulator, driven by the
 botapi transport in process and by Locust in a subprocess.
 
-The bots are unmodified framework programs (tests/bots/), pointed at the emulator by
+The bots are unmodified framework programs (tests/fakes/bots/), pointed at the emulator by
 their documented base-URL options, run as subprocesses and always killed. The batching
 bot keeps its own log, stamped with the same monotonic clock as the emulator (one
 machine): the harness's readings must agree with it.
@@ -29,14 +29,20 @@ from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.scenario import Scenario
 from harness.transport.botapi_transport import BotApiTransport
-from tests.stop_timing import Lines, seconds_after_run_time
-from tests.test_distributed import worker_file
-from tests.test_ground_truth import Collected
-from tests.test_locust_run import LOCUST, free_port, read_jsonl, run_headless, wait_for
-from tests.test_telethon_transport import scenario
+from tests.support.locust_runs import (
+    LOCUST,
+    free_port,
+    read_jsonl,
+    run_headless,
+    wait_for,
+    worker_file,
+)
+from tests.support.observers import Collected
+from tests.support.scenarios import scenario
+from tests.support.stop_timing import Lines, seconds_after_run_time
 
 REPO = Path(__file__).resolve().parent.parent
-BOTS = REPO / "tests" / "bots"
+BOTS = REPO / "tests" / "fakes" / "bots"
 SCALE = 0.2  # pauses of 60 ms inside a burst, quiet windows of 300 ms, in real time
 # The bot's debounce (0.3 s) is longer than the pauses; after showing "typing" it thinks
 # longer (0.35 s) than a quiet window: typing alone must not close a reply window.
@@ -87,7 +93,7 @@ def emulator_stats(url: str) -> dict:
 
 @contextmanager
 def bot(script: str, url: str, token: str, *args: str) -> Iterator[subprocess.Popen]:
-    """A bot program from tests/bots, running until it polls (or its webhook is set)."""
+    """A bot program from tests/fakes/bots, running until it polls (or its webhook is set)."""
     process = subprocess.Popen(
         [sys.executable, str(BOTS / script), "--base-url", url, *args],
         env={**os.environ, "BOT_TOKEN": token},

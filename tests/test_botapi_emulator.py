@@ -6,7 +6,6 @@ shaped as Telegram's, limits, webhooks with their secret."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
 import sys
@@ -21,8 +20,7 @@ from aiohttp import web
 from harness.botapi.limits import Limits
 from harness.botapi.protocol import PATH, TOKEN_HEADER
 from harness.botapi.server import Emulator
-
-TOKEN = "4242:test-secret"
+from tests.support.botapi import TOKEN, call
 
 
 class Harness:
@@ -67,13 +65,6 @@ async def running(state: Path | None = None, limits: Limits | None = None):
                 await ws.close()
     finally:
         await emulator.stop()
-
-
-async def call(http: aiohttp.ClientSession, method: str, token: str = TOKEN, **params):
-    """A bot's call, form-encoded with nested values as JSON strings, as frameworks do."""
-    form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
-    async with http.post(f"/bot{token}/{method}", data=form) as response:
-        return response.status, await response.json()
 
 
 async def test_get_me_and_the_body_encodings_frameworks_use(tmp_path):

@@ -23,10 +23,10 @@ from harness.transport.botapi_transport import (
     EmulatorLost,
     EmulatorUnavailable,
 )
-from tests.test_botapi_emulator import TOKEN, call
-from tests.test_ground_truth import Collected
-from tests.test_locust_run import free_port, locust
-from tests.test_telethon_transport import scenario
+from tests.support.botapi import TOKEN, call
+from tests.support.locust_runs import free_port, locust
+from tests.support.observers import Collected
+from tests.support.scenarios import scenario
 
 SKEW_S = 500.0
 ANSWER_AFTER_S = 0.1

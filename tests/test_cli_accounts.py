@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.redis_support import REDIS_URL
+from tests.support.redis_support import REDIS_URL
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "1BVtsOKABu" + "Q" * 60 + "=="

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from harness.cli.main import app
 from harness.coord import RedisAccounts, connect_redis, read_sessions_file
-from tests.redis_support import REDIS_URL
-from tests.telegram_auth import trust_test_key
-from tests.telegram_server import FakeTelegram
+from tests.fakes.telegram_auth import trust_test_key
+from tests.fakes.telegram_server import FakeTelegram
+from tests.support.redis_support import REDIS_URL
 
 API_HASH = "a1" * 16
 PHONE = "+79991234567"

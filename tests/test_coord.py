@@ -26,7 +26,7 @@ from harness.coord import (
     keep_lease,
 )
 from harness.coord.redis_client import safe_url
-from tests.redis_support import REDIS_URL, new_prefix, redis_or_fail
+from tests.support.redis_support import REDIS_URL, new_prefix, redis_or_fail
 
 SESSIONS = [f"1Aa{'x' * 40}{i:04d}==" for i in range(10)]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.stop_timing import Lines, seconds_after_run_time
-from tests.test_locust_run import LOCUST, REPO, free_port, read_jsonl
+from tests.support.locust_runs import LOCUST, REPO, free_port, read_jsonl, worker_file
+from tests.support.stop_timing import Lines, seconds_after_run_time
 
 SCENARIO = """\
 name: Batched
@@ -29,12 +29,6 @@ collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
 agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
 """
 USERS, CONVERSATIONS_PER_USER = 6, 2
-
-
-def worker_file(fleet: Path, worker: str, name: str) -> Path:
-    """A worker writes into workers/<its id>/ under its --report-dir."""
-    (found,) = (fleet / worker / "workers").glob(f"*/{name}")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,15 +19,14 @@ import pytest
 from harness.agent.reference import BatchRecord
 from harness.clock import Clock
 from harness.conversation import (
-    ConversationResult,
-    LateReplies,
-    TranscriptEntry,
     TurnRecord,
     run_conversation,
 )
 from harness.metrics.debounce import estimate_debounce
-from harness.scenario import Scenario, load_scenarios
+from harness.scenario import load_scenarios
 from harness.transport.mock import MockTransport
+from tests.support.observers import Collected
+from tests.support.scenarios import make
 
 SCALE = 0.05  # one scenario second = 50 ms
 TOLERANCE_MS = 3.0  # harness vs the agent's log: same moments, stamped on both sides
@@ -35,27 +34,6 @@ TOLERANCE_MS = 3.0  # harness vs the agent's log: same moments, stamped on both 
 # a busy 2-core machine); a real bug (a missed debounce, a lost part, no capacity limit)
 # is off by tens of milliseconds or more.
 JITTER_MS = 8.0
-
-
-def make(name: str, **fields) -> Scenario:
-    base = {
-        "name": name,
-        "persona": {
-            "multi_message_probability": 0,
-            "script": {"openers": ["Hello."], "messages": ["Next question."], "closings": ["Bye."]},
-        },
-        "timing": {"inter_message_delays": [0.4], "think_time": 0.5},
-        "collect": {"first_reply_timeout": 5, "quiet_window": 1.0, "max_collect": 10},
-        "max_turns": 2,
-        "total_timeout": 100,
-        "agent": {"debounce_s": 1.0, "think_time_s": 0.6, "reply_parts": 3, "part_gap_s": 0.3},
-    }
-    for key, value in fields.items():
-        if isinstance(value, dict) and key in base:
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    return Scenario.model_validate(base)
 
 
 SCENARIOS = {
@@ -116,29 +94,6 @@ SCENARIOS = {
         4,
     ),
 }
-
-
-@dataclass
-class Collected:
-    messages: list[TranscriptEntry] = field(default_factory=list)
-    turns: list[TurnRecord] = field(default_factory=list)
-    late: dict[tuple[str, int], int] = field(default_factory=dict)
-    ends: list[ConversationResult] = field(default_factory=list)
-
-    def on_message(self, entry: TranscriptEntry) -> None:
-        self.messages.append(entry)
-
-    def on_turn(self, record: TurnRecord) -> None:
-        self.turns.append(record)
-
-    def on_late(self, record: LateReplies) -> None:
-        self.late[record.conversation_id, record.turn] = record.count
-
-    def on_end(self, result: ConversationResult) -> None:
-        self.ends.append(result)
-
-    def turns_of(self, scenario: str) -> list[TurnRecord]:
-        return [t for t in self.turns if t.scenario == scenario]
 
 
 class Log(dict):

@@ -13,12 +13,10 @@ from harness.metrics import RunStats
 from harness.metrics.persona_usage import PersonaUsage
 from harness.report.model import RunFigures
 from harness.report.summary import llm_cells
-from tests.anthropic_server import API_KEY
-from tests.redis_support import REDIS_URL, delete_prefix, new_prefix
-from tests.test_locust_run import (
+from tests.fakes.anthropic_server import API_KEY
+from tests.support.locust_runs import (
     LOCUST,
     REPO,
-    SCALE,
     free_port,
     http,
     locust,
@@ -28,6 +26,9 @@ from tests.test_locust_run import (
     wait_for,
     web_ui,
 )
+from tests.support.redis_support import REDIS_URL, delete_prefix, new_prefix
+
+SCALE = 0.1  # pauses of 40 ms against a 100 ms debounce
 
 LLM = """\
 name: LLM Persona

@@ -8,27 +8,23 @@ afterwards; without Redis the Redis test fails with the command that starts one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
 import pytest
 
-from harness.clock import Clock
-from harness.conversation import run_conversation
 from harness.llm.cache import DiskCache, RedisCache
 from harness.llm.gateway import LlmGateway
 from harness.llm.request import GatewaySettings, LlmUnavailable
 from harness.persona.llm import parse_burst
 from harness.persona.services import LlmCacheSettings, PersonaServices, open_services
 from harness.prices import PRICES, TokenUsage, cost_nano_usd
-from harness.report import Recorder, build_report
+from harness.report import build_report
 from harness.scenario.models import Scenario
-from harness.transport.mock import MockTransport
-from tests.anthropic_server import API_KEY, MessagesServer, instruction_of, requested_count
-from tests.redis_support import delete_prefix, new_prefix, redis_or_fail
+from tests.fakes.anthropic_server import API_KEY, MessagesServer, instruction_of, requested_count
+from tests.support.conversations import converse
+from tests.support.redis_support import delete_prefix, new_prefix, redis_or_fail
 
-SCALE = 0.05
 SCENARIO = {
     "name": "Lost Order",
     "pattern": "C A",
@@ -65,51 +61,8 @@ def scenario(**persona: object) -> Scenario:
     return Scenario.model_validate(data)
 
 
-class Collected(Recorder):
-    """The Recorder's figures plus every transcript line and how conversations ended."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list = []
-        self.results: list = []
-
-    def on_message(self, entry) -> None:
-        self.lines.append(entry)
-
-    def on_end(self, result) -> None:
-        super().on_end(result)
-        self.results.append(result)
-
-    def texts(self, conversation_id: str, role: str = "client") -> list[str]:
-        return [
-            e.text for e in self.lines if e.conversation_id == conversation_id and e.role == role
-        ]
-
-    def usage(self, name: str = "Lost Order"):
-        return self.stats.scenario(name).persona_usage
-
-
 def gateway(server: MessagesServer, cache, **settings) -> LlmGateway:
     return LlmGateway(GatewaySettings(base_url=server.url, **settings), cache)
-
-
-async def converse(
-    services: PersonaServices, played: Scenario, count: int = 1, prefix: str = "c"
-) -> Collected:
-    clock = Clock(SCALE)
-    transport = MockTransport(clock, "0")
-    collected = Collected()
-    await asyncio.wait_for(
-        asyncio.gather(
-            *(
-                run_conversation(transport, played, f"{prefix}{i}", clock, collected, "0", services)
-                for i in range(count)
-            )
-        ),
-        60,
-    )
-    await transport.close()
-    return collected
 
 
 async def test_prompt_reverses_roles_and_marks_only_the_static_part_for_caching(server, tmp_path):
@@ -152,7 +105,7 @@ async def test_bursts_follow_the_instruction_and_an_oversized_one_is_capped(serv
     assert all("as 1 to" in instruction_of(seen.body) for seen in server.api.answered)
     sent = sum(len(collected.texts(f"c{i}")) for i in range(4))
     assert sent == sum(asked)  # the server answers as many as asked: all of them are sent
-    assert collected.usage().capped == 0
+    assert collected.usage("Lost Order").capped == 0
     await services.close()
 
     def five_messages(body: dict) -> str:
@@ -164,7 +117,7 @@ async def test_bursts_follow_the_instruction_and_an_oversized_one_is_capped(serv
     capped = await converse(services, exact)
     assert "exactly 2 short" in instruction_of(server.api.answered[-1].body)
     assert capped.texts("c0") == ["m0", "m1 m2 m3 m4"]  # capped at 2, nothing dropped
-    assert capped.usage().capped == 1
+    assert capped.usage("Lost Order").capped == 1
     await services.close()
 
 
@@ -186,7 +139,7 @@ async def test_an_answer_that_is_no_burst_falls_back_and_is_counted(
     collected = await converse(services, single)
     # plain text goes out as it is; broken JSON or nothing is no message: the scripted turn
     assert collected.texts("c0") == (expected or ["scripted closing"])
-    assert collected.usage().fallback_bad_output == 1
+    assert collected.usage("Lost Order").fallback_bad_output == 1
     await services.close()
 
 
@@ -208,7 +161,7 @@ async def test_a_rate_limit_is_retried_after_retry_after_then_succeeds(server, t
     assert (first.status, second.status) == (429, 200)
     assert second.t - first.t >= 0.3  # the server's retry-after was honoured
     assert second.headers["x-stainless-retry-count"] == "1"
-    usage = collected.usage()
+    usage = collected.usage("Lost Order")
     assert (usage.requests, usage.retries, usage.fallback_failed) == (1, 1, 0)
     assert collected.texts("c0") == ["turn 0 message 1 of 1"]
     await services.close()
@@ -224,7 +177,7 @@ async def test_retries_exhausted_fall_back_to_the_scripted_persona(server, tmp_p
     assert [seen.status for seen in server.api.requests] == [529, 529, 500, 200]
     assert collected.texts("c0")[0] == "scripted opener #4411"  # turn 0 played scripted
     assert collected.texts("c0")[1] == "turn 1 message 1 of 1"  # turn 1: the LLM again
-    usage = collected.usage()
+    usage = collected.usage("Lost Order")
     assert (usage.fallback_failed, usage.retries, usage.requests) == (1, 2, 1)
     warnings = [r.getMessage() for r in caplog.records if "LLM request failed" in r.getMessage()]
     assert len(warnings) == 1 and "InternalServerError, HTTP 500" in warnings[0]
@@ -237,7 +190,7 @@ async def test_token_accounting_matches_the_servers_usage(server, tmp_path):
     answered = server.api.answered
     assert len(answered) == 9
     reported = json.loads(json.dumps(build_report(collected, {})))["scenarios"]["Lost Order"]
-    usage = collected.usage()
+    usage = collected.usage("Lost Order")
     totals = TokenUsage()
     expected_cost = 0
     for seen in answered:
@@ -288,9 +241,9 @@ async def test_a_repeated_run_replays_from_the_cache_without_a_request(server, t
         assert len(server.api.requests) == 9  # not one more request
         for i in range(3):
             assert second.texts(f"c{i}") == first.texts(f"c{i}")
-        usage = second.usage()
+        usage = second.usage("Lost Order")
         assert (usage.cache_hits, usage.requests, usage.cost_nano_usd) == (9, 0, 0)
-        assert first.usage().cost_nano_usd > 0
+        assert first.usage("Lost Order").cost_nano_usd > 0
         if store == "redis":
             client = await redis_or_fail()
             assert len([key async for key in client.scan_iter(match=f"{prefix}:*")]) == 9
@@ -305,7 +258,7 @@ async def test_variants_bound_how_many_distinct_conversations_are_paid_for(serve
     two = scenario(llm={"model": "claude-haiku-4-5", "max_tokens": 300, "variants": 2})
     collected = await converse(services, two, count=6)
     assert len(server.api.answered) == 2 * 3  # two variants, three turns each
-    assert collected.usage().cache_hits == 4 * 3
+    assert collected.usage("Lost Order").cache_hits == 4 * 3
     assert collected.texts("c0") == collected.texts("c2") == collected.texts("c4")
     await services.close()
 
@@ -315,7 +268,7 @@ async def test_the_budget_stops_new_requests_and_says_so_once(server, tmp_path, 
     with caplog.at_level(logging.WARNING, logger="chatstorm"):
         collected = await converse(services, scenario())
     assert len(server.api.requests) == 1  # the first request spent more than the budget
-    usage = collected.usage()
+    usage = collected.usage("Lost Order")
     assert (usage.requests, usage.fallback_budget) == (1, 2)
     assert "scripted closing" in collected.texts("c0")  # the conversation went on, scripted
     budget_lines = [r.getMessage() for r in caplog.records if "budget" in r.getMessage()]
@@ -333,7 +286,7 @@ async def test_the_persona_may_end_the_conversation(server, tmp_path):
     long = Scenario.model_validate({**SCENARIO, "pattern": "C1 A", "max_turns": 6})
     services = PersonaServices(llm=gateway(server, DiskCache(tmp_path)))
     collected = await converse(services, long)
-    (result,) = collected.results
+    (result,) = collected.ends
     assert (result.end_reason, result.turns) == ("persona_ended", 2)
     assert collected.texts("c0") == ["hello?", "ok bye"]
     assert len(collected.texts("c0", "agent")) == 2  # the goodbye was still answered
@@ -341,7 +294,7 @@ async def test_the_persona_may_end_the_conversation(server, tmp_path):
     server.api.reply = lambda body: json.dumps({"messages": [], "end_conversation": True})
     services = PersonaServices(llm=gateway(server, DiskCache(tmp_path / "silent")))
     silent = await converse(services, long)
-    assert (silent.results[0].end_reason, silent.results[0].turns) == ("persona_ended", 0)
+    assert (silent.ends[0].end_reason, silent.ends[0].turns) == ("persona_ended", 0)
     assert silent.texts("c0") == []
     assert dict(silent.stats.scenario("Lost Order").end_reasons) == {"persona_ended": 1}
     await services.close()
@@ -363,10 +316,11 @@ async def test_the_api_key_appears_in_no_log_report_or_transcript(server, tmp_pa
     with caplog.at_level(logging.DEBUG):
         collected = await converse(services, scenario())
     await services.close()
-    assert collected.usage().fallback_failed == 1 and collected.usage().requests == 2
+    usage = collected.usage("Lost Order")
+    assert usage.fallback_failed == 1 and usage.requests == 2
     report = json.dumps(build_report(collected, {}))
     text = "\n".join(r.getMessage() for r in caplog.records) + report
-    text += "\n".join(entry.text for entry in collected.lines)
+    text += "\n".join(entry.text for entry in collected.messages)
     assert caplog.records and API_KEY not in text
     assert API_KEY[-12:] not in text
 
@@ -401,9 +355,9 @@ async def test_a_malformed_response_body_falls_back_to_the_scripted_turn(server,
     single = Scenario.model_validate({**SCENARIO, "pattern": "C1 A", "max_turns": 2})
     services = PersonaServices(llm=gateway(server, DiskCache(tmp_path), max_retries=0))
     collected = await converse(services, single)
-    assert collected.results[0].end_reason == "max_turns"
+    assert collected.ends[0].end_reason == "max_turns"
     assert collected.texts("c0") == ["scripted opener #4411", "turn 1 message 1 of 1"]
-    assert collected.usage().fallback_failed == 1
+    assert collected.usage("Lost Order").fallback_failed == 1
     await services.close()
 
 
@@ -415,7 +369,8 @@ async def test_a_cache_that_fails_is_a_miss_said_once_not_a_lost_conversation(
     services = PersonaServices(llm=gateway(server, DiskCache(blocker / "cache")))
     with caplog.at_level(logging.WARNING, logger="chatstorm"):
         collected = await converse(services, scenario())
-    assert collected.results[0].end_reason == "max_turns"
-    assert collected.usage().requests == 3 and collected.texts("c0")[0].startswith("turn 0")
+    assert collected.ends[0].end_reason == "max_turns"
+    assert collected.usage("Lost Order").requests == 3
+    assert collected.texts("c0")[0].startswith("turn 0")
     assert sum("response cache failed" in r.getMessage() for r in caplog.records) == 1
     await services.close()

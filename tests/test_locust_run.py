@@ -1,41 +1,30 @@
-"""Real Locust runs in subprocesses: headless with a report, failures, bad input, the web UI.
-
-Locust monkey-patches the whole process with gevent, so it never runs inside pytest's
-own process.
-"""
+"""Real Locust runs in subprocesses: headless with a report, failures, bad input, the web UI."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
-import textwrap
 import time
-import urllib.parse
-import urllib.request
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.report.model import LiveView, Report
+from tests.support.locust_runs import (
+    LOCUST,
+    REPO,
+    http,
+    locust,
+    read_jsonl,
+    run_headless,
+    scenario_dir,
+    wait_for,
+    web_ui,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-LOCUSTFILE = REPO / "locustfiles" / "telegram.py"
-
-
-def locust_command(locustfile: Path = LOCUSTFILE) -> list[str]:
-    """Locust in a subprocess of this Python, with chatstorm's locustfile or another."""
-    return [sys.executable, "-m", "locust", "-f", str(locustfile)]
-
-
-LOCUST = locust_command()
 SCALE = 0.1  # pauses of 40 ms against a 100 ms debounce: a stalled loop does not blur them
 
 BATCHED = """\
@@ -63,53 +52,6 @@ max_turns: 2
 collect: {first_reply_timeout: 1, quiet_window: 1, max_collect: 2}
 agent: {think_time_s: 1000}
 """
-
-
-def scenario_dir(tmp_path: Path, **files: str) -> Path:
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    for name, text in files.items():
-        (folder / f"{name}.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
-    return folder
-
-
-def locust(
-    *args: str, timeout: float = 60, locustfile: Path = LOCUSTFILE
-) -> subprocess.CompletedProcess:
-    command = [*locust_command(locustfile), *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=timeout)
-
-
-def run_headless(
-    scenarios: Path,
-    *extra: str,
-    users: int = 4,
-    duration: str = "3s",
-    scale: float = SCALE,
-    locustfile: Path = LOCUSTFILE,
-) -> subprocess.CompletedProcess:
-    """A bounded headless run of the given scenarios (plus any other Locust options),
-    with chatstorm's locustfile or another."""
-    return locust(
-        "--headless",
-        "-u",
-        str(users),
-        "-r",
-        str(users),
-        "-t",
-        duration,
-        "--scenario",
-        str(scenarios),
-        "--time-scale",
-        str(scale),
-        "--only-summary",
-        *extra,
-        locustfile=locustfile,
-    )
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -247,55 +189,6 @@ def test_invalid_scenarios_stop_locust_with_file_and_line(tmp_path):
     assert result.returncode == 2
     assert f"{scenarios / 'broken.yaml'}:2: pattern: pattern has no agent step" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def http(url: str, form: dict | None = None) -> bytes | None:
-    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
-    try:
-        with urllib.request.urlopen(url, data=data, timeout=5) as response:
-            return response.read()
-    except OSError:
-        return None
-
-
-@contextlib.contextmanager
-def web_ui(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Locust with its web UI on a free port of 127.0.0.1: (base URL, the process). The
-    process is stopped on the way out (SIGTERM, then kill), its output left to read."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*LOCUST, "--web-host", "127.0.0.1", "--web-port", str(port), *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_web_ui_runs_the_same_thing_interactively(tmp_path):

@@ -12,7 +12,7 @@ from harness.scenario import ScenarioError, load_scenarios
 from harness.scenario.models import Scenario, Timing
 from harness.scenario.presets import PRESETS
 from harness.transport.mock import MockTransport
-from tests.test_llm_persona import Collected
+from tests.support.observers import Collected
 
 
 def preset(personality: str, **extra: object) -> Scenario:
@@ -81,7 +81,7 @@ async def test_typing_time_follows_the_typing_speed():
     collected = Collected()
     started = Clock.now()
     await asyncio.wait_for(run_conversation(transport, scenario, "t", clock, collected), 10)
-    first, second = [e for e in collected.lines if e.role == "client" and e.turn == 0]
+    first, second = [e for e in collected.messages if e.role == "client" and e.turn == 0]
     assert (len(first.text), len(second.text)) == (21, 49)
     assert first.t - started == pytest.approx(2.1 * scale, abs=0.015)  # typing only
     assert second.t - first.t == pytest.approx((1.0 + 4.9) * scale, abs=0.015)  # pause + typing

@@ -20,8 +20,9 @@ from harness.persona.recordings import (
 )
 from harness.persona.services import PersonaServices
 from harness.scenario import ScenarioError, load_scenarios
-from tests.anthropic_server import API_KEY, MessagesServer
-from tests.test_llm_persona import SCALE, Collected, converse
+from tests.fakes.anthropic_server import API_KEY, MessagesServer
+from tests.support.conversations import SCALE, converse
+from tests.support.observers import Collected
 
 REPO = Path(__file__).resolve().parent.parent
 HARNESS = [sys.executable, "-m", "harness.cli"]
@@ -142,13 +143,11 @@ async def test_replay_serves_recorded_bursts_with_their_timing(tmp_path):
     collected = await play(replay_scenario(tmp_path, "replay.jsonl"), count=2)
     assert collected.texts("r0") == ["hi", "my order is late", "#4411", "today pls"]
     assert collected.texts("r1") == ["hello"]  # the second recording, round robin
-    ends = {
-        result.conversation_id: (result.end_reason, result.turns) for result in collected.results
-    }
+    ends = {result.conversation_id: (result.end_reason, result.turns) for result in collected.ends}
     assert ends == {"r0": ("persona_ended", 2), "r1": ("persona_ended", 1)}
-    sent = {e.text: e.t for e in collected.lines if e.role == "client"}
+    sent = {e.text: e.t for e in collected.messages if e.role == "client"}
     replies = [
-        e.t for e in collected.lines if (e.conversation_id, e.role, e.turn) == ("r0", "agent", 0)
+        e.t for e in collected.messages if (e.conversation_id, e.role, e.turn) == ("r0", "agent", 0)
     ]
     # Recorded: 2 s between the first two messages, 1.5 s between the last two, 4 s from
     # the agent's answer to the next burst (the scenario would pause 30 s instead).
@@ -163,7 +162,7 @@ async def test_replay_serves_recorded_bursts_with_their_timing(tmp_path):
 async def test_replay_with_scenario_timing_ignores_the_recorded_times(tmp_path):
     record(tmp_path, RECORDED[:2])
     collected = await play(replay_scenario(tmp_path, "replay.jsonl", timing="scenario"))
-    sent = {e.text: e.t for e in collected.lines if e.role == "client"}
+    sent = {e.text: e.t for e in collected.messages if e.role == "client"}
     assert sent["my order is late"] - sent["hi"] == pytest.approx(30 * SCALE, abs=0.03)
 
 

@@ -12,7 +12,7 @@ from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder
 from harness.runtime import ProcessRuntime, RunSettings, conclude
-from tests.test_ground_truth import make
+from tests.support.scenarios import make
 
 SCALE = 0.05
 

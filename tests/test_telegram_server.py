@@ -14,7 +14,7 @@ import pytest
 from telethon import TelegramClient, errors, events
 from telethon.sessions import StringSession
 
-from tests.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import FakeTelegram
 
 API_HASH = "0" * 32
 

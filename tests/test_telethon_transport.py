@@ -27,37 +27,15 @@ from harness.conversation import run_conversation
 from harness.coord import MemoryAccounts, MemoryLeases, RedisUnavailable, connect_redis
 from harness.scenario import Scenario
 from harness.transport.telethon_transport import TelethonTransport
-from tests.stop_timing import seconds_after_run_time
-from tests.telegram_server import FakeTelegram
-from tests.test_ground_truth import Collected
-from tests.test_locust_run import free_port
+from tests.fakes.telegram_server import FakeTelegram
+from tests.support.locust_runs import free_port
+from tests.support.observers import Collected
+from tests.support.scenarios import scenario
+from tests.support.stop_timing import seconds_after_run_time
 
 REPO = Path(__file__).resolve().parent.parent
 SCALE = 0.1
 NETWORK_MS = 15.0  # the bot's log stamps the send; the harness, the arrival over loopback
-
-
-def scenario(name: str, delays: list, pattern: str = "C3 A") -> Scenario:
-    """Every message names its scenario, so the bot's log maps back to conversations."""
-    return Scenario.model_validate(
-        {
-            "name": name,
-            "pattern": pattern,
-            "max_turns": 2,
-            "persona": {
-                "multi_message_probability": 0,
-                "script": {
-                    "openers": [f"{name} hello."],
-                    "messages": [f"{name} more."],
-                    "follow_ups": [f"{name} also."],
-                    "closings": [f"{name} bye."],
-                },
-            },
-            "timing": {"inter_message_delays": delays, "think_time": 0.5},
-            "collect": {"first_reply_timeout": 10, "quiet_window": 1.5, "max_collect": 20},
-            "agent": {"debounce_s": 1.0, "think_time_s": 0.5, "reply_parts": 2, "part_gap_s": 0.3},
-        }
-    )
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from telethon.tl import functions, types
 from telethon.tl.core import GzipPacked, MessageContainer
 
 from harness.agent.reference import ReferenceAgent
-from tests.telegram_auth import Handshake, TwoStepPassword
+from tests.fakes.telegram_auth import Handshake, TwoStepPassword
 
 RPC_RESULT = 0xF35C6D01
 VECTOR = 0x1CB5C415

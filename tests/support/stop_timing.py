@@ -8,7 +8,7 @@ import subprocess
 import threading
 from datetime import datetime
 
-from tests.test_locust_run import wait_for
+from tests.support.locust_runs import wait_for
 
 RUN_TIME_REACHED = re.compile(r"^\[(\S+ \S+)\] .*--run-time limit reached", re.MULTILINE)
 
