@@ -1,6 +1,6 @@
 """chatstorm: load-testing harness for conversational agents reached through Telegram.
 
-Layers (data flows down, nothing imports upward; tests/test_imports.py checks that no
+Layers (data flows down, nothing imports upward; tests/integration/test_imports.py checks that no
 two packages import each other, round about or not):
 scenario -> locust / cli -> runtime -> conversation -> persona | transport | metrics
 -> agent, report, llm, coord; leaf modules shared by all: clock, prices, records, files,

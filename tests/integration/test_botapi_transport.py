@@ -24,7 +24,7 @@ from harness.transport.botapi_transport import (
     EmulatorUnavailable,
 )
 from tests.support.botapi import TOKEN, call
-from tests.support.locust_runs import free_port, locust
+from tests.support.locust_runs import free_port
 from tests.support.observers import Collected
 from tests.support.scenarios import scenario
 
@@ -147,37 +147,6 @@ async def test_a_token_the_emulator_refuses_is_named_without_showing_it():
             await BotApiTransport(url, "4242:someone-elses").connect()
     assert "refused the bot token" in str(caught.value)
     assert "someone-elses" not in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (
-            ["--transport", "botapi", "--botapi-url", "http://127.0.0.1:1"],
-            "chatstorm: --transport botapi needs the bot's token: --bot-token TOKEN",
-        ),
-        (
-            ["--transport", "botapi", "--bot-token", "12:abc"],
-            "chatstorm: --transport botapi needs --botapi-url URL",
-        ),
-        (
-            ["--transport", "botapi", "--bot-token", "secret-looking", "--botapi-serve"],
-            "chatstorm: --bot-token is not a bot token: expected <bot id>:<secret>",
-        ),
-        (
-            ["--transport", "botapi", "--bot-token", "12:abc", "--botapi-url", "{url}"],
-            "chatstorm: cannot reach the Bot API emulator at {url} (Connection refused)",
-        ),
-    ],
-)
-def test_locust_refuses_what_cannot_work_in_one_line(args, message):
-    url = f"http://127.0.0.1:{free_port()}"
-    filled = [arg.format(url=url) for arg in args]
-    result = locust("--headless", "-u", "1", "-t", "2s", *filled, timeout=30)
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert message.format(url=url) in result.stderr
-    assert "Traceback" not in result.stderr
-    assert "secret-looking" not in result.stdout + result.stderr
 
 
 async def test_a_closing_window_takes_what_was_stamped_inside_it_and_no_more():

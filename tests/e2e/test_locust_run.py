@@ -355,7 +355,7 @@ def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
 def test_no_garbage_collection_while_users_spawn_and_rare_collections_after(tmp_path):
     """Full collections while the heap grew stopped the process for 50-150 ms just as the
     measured run began; spawning runs with the collector off, then freezes and resumes."""
-    probe = REPO / "tests" / "probes" / "gc_probe.py"
+    probe = REPO / "tests" / "e2e" / "probes" / "gc_probe.py"
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
     result = run_headless(scenarios, users=300, duration="4s", locustfile=probe)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -4,7 +4,7 @@
 Conversations that ignore their cancellation (a transport stuck in a loop, a library
 that swallows CancelledError) are left running; the stop must go on past them within its
 bound, log that in one line, and count them as interrupted. Prints one JSON object with
-what it saw; tests/test_bounded_stop.py asserts on it.
+what it saw; tests/e2e/test_bounded_stop.py asserts on it.
 """
 
 import locust  # noqa: F401  (monkey-patches everything, as in a real Locust process)

@@ -5,7 +5,7 @@
 300 ms of pure CPU; a ticker greenlet measures how late the hub wakes it. The other way
 round, the loop thread measures the longest wait between its callbacks while the gevent side
 works through 100 ms of callbacks the loop posted. Prints one JSON object with what it measured;
-tests/test_loop_thread.py asserts on it.
+tests/e2e/test_loop_thread.py asserts on it.
 """
 
 import locust  # noqa: F401  (monkey-patches everything, as in a real Locust process)

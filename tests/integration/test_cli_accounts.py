@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.support.redis_support import REDIS_URL
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "1BVtsOKABu" + "Q" * 60 + "=="
 
 

@@ -29,9 +29,11 @@ from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.scenario import Scenario
 from harness.transport.botapi_transport import BotApiTransport
+from tests.support.fleet import locust_master
 from tests.support.locust_runs import (
     LOCUST,
     free_port,
+    locust,
     read_jsonl,
     run_headless,
     wait_for,
@@ -41,7 +43,7 @@ from tests.support.observers import Collected
 from tests.support.scenarios import scenario
 from tests.support.stop_timing import Lines, seconds_after_run_time
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BOTS = REPO / "tests" / "fakes" / "bots"
 SCALE = 0.2  # pauses of 60 ms inside a burst, quiet windows of 300 ms, in real time
 # The bot's debounce (0.3 s) is longer than the pauses; after showing "typing" it thinks
@@ -301,7 +303,7 @@ def test_a_master_serves_the_emulator_and_its_workers_load_the_bot_through_it(tm
     """--botapi-serve on a real master, two real workers over --transport botapi to it, a
     real bot polling it: the master's report is the whole fleet's and equals the bot's log."""
     token, log = new_token(), tmp_path / "bot.jsonl"
-    url, port = f"http://127.0.0.1:{free_port()}", free_port()
+    url = f"http://127.0.0.1:{free_port()}"
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     settings = scenario("Batched", [0.3]).model_dump()
@@ -312,60 +314,18 @@ def test_a_master_serves_the_emulator_and_its_workers_load_the_bot_through_it(tm
         *f"--transport botapi --botapi-url {url}".split(),
     ]
     env = {**os.environ, "CHATSTORM_BOT_TOKEN": token}
-    master = subprocess.Popen(
-        [
-            *LOCUST,
-            *common,
-            *f"--master --master-bind-host 127.0.0.1 --master-bind-port {port}".split(),
-            *[
-                "--headless",
-                "-u",
-                "4",
-                "-r",
-                "4",
-                "-t",
-                "8s",
-                "--expect-workers",
-                "2",
-                "--only-summary",
-            ],
-            *f"--botapi-serve --report-dir {tmp_path / 'master'}".split(),
-        ],
-        cwd=REPO,
+    with locust_master(
+        *common,
+        *["-u", "4", "-r", "4", "-t", "8s", "--expect-workers", "2", "--only-summary"],
+        *["--botapi-serve", "--report-dir", str(tmp_path / "master")],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    workers: list[subprocess.Popen] = []
-    with stopped_at_exit(master):
-        wait_for_served_emulator(url, master)
+    ) as fleet:
+        wait_for_served_emulator(url, fleet.master)
         with batching_bot(url, token, log):
             for name in ("w1", "w2"):
-                worker = [
-                    *LOCUST,
-                    *common,
-                    *f"--worker --master-host 127.0.0.1 --master-port {port}".split(),
-                    *f"--report-dir {tmp_path / name}".split(),
-                ]
-                workers.append(
-                    subprocess.Popen(
-                        worker,
-                        cwd=REPO,
-                        env=env,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
-            try:
-                out, err = master.communicate(timeout=60)
-                for worker in workers:
-                    worker.wait(timeout=30)
-            finally:
-                for worker in workers:
-                    if worker.poll() is None:
-                        worker.kill()
-                        worker.wait()
+                fleet.add_worker(*common, "--report-dir", str(tmp_path / name))
+            out, err, _ = fleet.finish(timeout=60)
+    master = fleet.master
     assert master.returncode == 0, err[-3000:]
     figures = json.loads((tmp_path / "master" / "report.json").read_text())
     totals, batches = figures["totals"], read_jsonl(log)
@@ -440,3 +400,34 @@ def test_an_emulator_killed_mid_run_ends_conversations_and_users_back_off(tmp_pa
     assert re.search(r"^emulator_lost\s+Batched\s+\d+\s+\d+\(100", err, re.MULTILINE)
     assert "Batched" in out  # the summary
     assert answered_after > answered_before  # the conversations resumed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--transport", "botapi", "--botapi-url", "http://127.0.0.1:1"],
+            "chatstorm: --transport botapi needs the bot's token: --bot-token TOKEN",
+        ),
+        (
+            ["--transport", "botapi", "--bot-token", "12:abc"],
+            "chatstorm: --transport botapi needs --botapi-url URL",
+        ),
+        (
+            ["--transport", "botapi", "--bot-token", "secret-looking", "--botapi-serve"],
+            "chatstorm: --bot-token is not a bot token: expected <bot id>:<secret>",
+        ),
+        (
+            ["--transport", "botapi", "--bot-token", "12:abc", "--botapi-url", "{url}"],
+            "chatstorm: cannot reach the Bot API emulator at {url} (Connection refused)",
+        ),
+    ],
+)
+def test_locust_refuses_what_cannot_work_in_one_line(args, message):
+    url = f"http://127.0.0.1:{free_port()}"
+    filled = [arg.format(url=url) for arg in args]
+    result = locust("--headless", "-u", "1", "-t", "2s", *filled, timeout=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message.format(url=url) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "secret-looking" not in result.stdout + result.stderr

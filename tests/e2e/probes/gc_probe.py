@@ -13,7 +13,7 @@ from locust import events
 
 from harness.locust.plugin import GC_THRESHOLDS_UNDER_LOAD, install
 
-globals().update(install(default_scenarios=Path(__file__).resolve().parents[2] / "scenarios"))
+globals().update(install(default_scenarios=Path(__file__).resolve().parents[3] / "scenarios"))
 
 seen: dict = {"while_spawning": 0}
 spawning = False

@@ -24,7 +24,7 @@ from tests.fakes.anthropic_server import API_KEY, MessagesServer
 from tests.support.conversations import SCALE, converse
 from tests.support.observers import Collected
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HARNESS = [sys.executable, "-m", "harness.cli"]
 DAY = "2026-01-31T12:00:"
 RECORDED = [

@@ -51,7 +51,7 @@ def test_the_engine_the_scenario_models_and_the_cli_load_no_transport_library(mo
 
 def package_imports() -> dict[str, set[str]]:
     """Which harness packages each harness package imports, read from the source."""
-    root = Path(__file__).resolve().parent.parent / "harness"
+    root = Path(__file__).resolve().parents[2] / "harness"
     edges: dict[str, set[str]] = {}
     for path in root.rglob("*.py"):
         package = path.relative_to(root).parts[0].removesuffix(".py")

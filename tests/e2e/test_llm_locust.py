@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
 
 import pytest
 
@@ -14,10 +12,8 @@ from harness.metrics.persona_usage import PersonaUsage
 from harness.report.model import RunFigures
 from harness.report.summary import llm_cells
 from tests.fakes.anthropic_server import API_KEY
+from tests.support.fleet import locust_master
 from tests.support.locust_runs import (
-    LOCUST,
-    REPO,
-    free_port,
     http,
     locust,
     read_jsonl,
@@ -205,32 +201,19 @@ def run_llm_fleet(
     """A real master and two workers, two LLM conversations each: the master's llm
     figures, each worker's own, and the three processes' output (master first)."""
     scenarios = scenario_dir(tmp_path, llm=scenario)
-    port = free_port()
     common = ["--scenario", str(scenarios), "--time-scale", str(scale),
               "--conversations-per-user", "1", "--llm-base-url", server.url, *extra]  # fmt: skip
-    master = [*LOCUST, *common, "--master", "--master-bind-host", "127.0.0.1",
-              "--master-bind-port", str(port), "--headless", "-u", "4", "-r", "4", "-t", duration,
-              "--expect-workers", "2", "--report-dir", str(tmp_path / "master"),
-              "--only-summary"]  # fmt: skip
-    commands = [master] + [
-        [*LOCUST, *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-         "--report-dir", str(tmp_path / name), "--llm-cache-dir", str(tmp_path / name / "c")]
-        for name in ("w1", "w2")
-    ]  # fmt: skip
-    processes = [
-        subprocess.Popen(
-            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        for command in commands
-    ]
-    try:
-        outputs = [process.communicate(timeout=90)[0] for process in processes]
-    finally:
-        for process in processes:  # never leave a Locust process behind
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-    assert [p.returncode for p in processes] == [0, 0, 0], outputs[0][-3000:]
+    with locust_master(
+        *common,
+        *["-u", "4", "-r", "4", "-t", duration, "--expect-workers", "2", "--only-summary"],
+        *["--report-dir", str(tmp_path / "master")],
+    ) as running:
+        for name in ("w1", "w2"):
+            cache = ["--llm-cache-dir", str(tmp_path / name / "c")]
+            running.add_worker(*common, "--report-dir", str(tmp_path / name), *cache)
+        out, err, worker_outputs = running.finish(timeout=90)
+    outputs = [out + err, *worker_outputs]
+    assert running.return_codes == [0, 0, 0], outputs[0][-3000:]
     fleet = json.loads((tmp_path / "master" / "report.json").read_text())["totals"]["llm"]
     workers = [
         json.loads(next((tmp_path / name / "workers").glob("*/report.json")).read_text())

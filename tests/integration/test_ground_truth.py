@@ -349,7 +349,7 @@ def test_debounce_brackets_of_the_shipped_scenarios_contain_their_agents_window(
     At 0.03 a machine stalled for 50-60 ms (seen on a busy host) misled the estimate
     both ways; at 0.1 such a stall is small beside the agents' windows."""
     scale = 0.1
-    shipped = load_scenarios([Path(__file__).resolve().parent.parent / "scenarios"])
+    shipped = load_scenarios([Path(__file__).resolve().parents[2] / "scenarios"])
     runs = {s.name: (s.model_copy(update={"max_turns": 3}), 10) for s in shipped}
     collected, log = asyncio.run(play(runs, scale))
     margin = JITTER_MS / 1000

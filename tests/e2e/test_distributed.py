@@ -8,15 +8,14 @@ what the two workers' reference agents logged.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.locust_runs import LOCUST, REPO, free_port, read_jsonl, worker_file
+from tests.support.fleet import locust_master
+from tests.support.locust_runs import read_jsonl, worker_file
 from tests.support.stop_timing import Lines, seconds_after_run_time
 
 SCENARIO = """\
@@ -36,69 +35,19 @@ def fleet(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("fleet")
     (tmp / "scenarios").mkdir()
     (tmp / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
-    port = free_port()
-    common = [
-        "--scenario",
-        str(tmp / "scenarios"),
-        "--time-scale",
-        "0.1",
-        "--conversations-per-user",
-        str(CONVERSATIONS_PER_USER),
-    ]
-    master = [
-        *LOCUST,
+    common = ["--scenario", str(tmp / "scenarios"), "--time-scale", "0.1"]
+    common += ["--conversations-per-user", str(CONVERSATIONS_PER_USER)]
+    with locust_master(
         *common,
-        "--master",
-        "--master-bind-host",
-        "127.0.0.1",
-        "--master-bind-port",
-        str(port),
-        "--headless",
-        "-u",
-        str(USERS),
-        "-r",
-        str(USERS),
-        "-t",
-        "6s",
-        "--expect-workers",
-        "2",
-        "--report-dir",
-        str(tmp / "master"),
-        "--only-summary",
-        "--expect",
-        "reply_groups_per_burst_max=1",
-    ]
-    processes = [
-        subprocess.Popen(
-            master, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    ]
-    for name in ("w1", "w2"):
-        worker = [
-            *LOCUST,
-            *common,
-            "--worker",
-            "--master-host",
-            "127.0.0.1",
-            "--master-port",
-            str(port),
-            "--report-dir",
-            str(tmp / name),
-        ]
-        processes.append(
-            subprocess.Popen(
-                worker, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            )
-        )
-    try:
-        outputs = [process.communicate(timeout=60) for process in processes]
-    finally:
-        for process in processes:  # never leave a Locust process behind
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-    (tmp / "master.out").write_text(outputs[0][0] + outputs[0][1])
-    assert [p.returncode for p in processes] == [0, 0, 0], outputs[0][1][-3000:]
+        *["-u", str(USERS), "-r", str(USERS), "-t", "6s", "--expect-workers", "2"],
+        *["--report-dir", str(tmp / "master"), "--only-summary"],
+        *["--expect", "reply_groups_per_burst_max=1"],
+    ) as fleet:
+        for name in ("w1", "w2"):
+            fleet.add_worker(*common, "--report-dir", str(tmp / name))
+        out, err, _ = fleet.finish(timeout=60)
+    (tmp / "master.out").write_text(out + err)
+    assert fleet.return_codes == [0, 0, 0], err[-3000:]
     return tmp
 
 
@@ -149,54 +98,20 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
     fleet's report, with what the killed worker reported before it died."""
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
-    port = free_port()
     common = ["--scenario", str(tmp_path / "scenarios"), "--time-scale", "0.1"]
-    master = subprocess.Popen(
-        [
-            *LOCUST,
-            *common,
-            *f"--master --master-bind-host 127.0.0.1 --master-bind-port {port}".split(),
-            *[
-                "--headless",
-                "-u",
-                "6",
-                "-r",
-                "6",
-                "-t",
-                "10s",
-                "--expect-workers",
-                "2",
-                "--only-summary",
-            ],
-            *["--report-dir", str(tmp_path / "master")],
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    workers = [
-        subprocess.Popen(
-            [*LOCUST, *common, "--worker", "--master-port", str(port)],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
-    try:
-        printed = Lines(master)
+    with locust_master(
+        *common,
+        *["-u", "6", "-r", "6", "-t", "10s", "--only-summary", "--expect-workers", "2"],
+        *["--report-dir", str(tmp_path / "master")],
+    ) as fleet:
+        doomed, _survivor = fleet.add_worker(*common), fleet.add_worker(*common)
+        printed = Lines(fleet.master)
         printed.wait_for("All users spawned", 60)
         printed.wait_for("Aggregated", 30)  # the first stats, so both workers have reported
-        workers[0].kill()
-        master.wait(timeout=90)  # stderr is the reader's: read stdout apart
-        out = master.stdout.read()
+        doomed.kill()
+        fleet.master.wait(timeout=90)  # stderr is the reader's: read stdout apart
         exited_at = time.time()
-    finally:
-        for process in (master, *workers):
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+        out = fleet.master.stdout.read()
     err = printed.text()
     stop_s = seconds_after_run_time(err, exited_at)
     print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s

@@ -8,7 +8,7 @@ import pytest
 
 from harness.scenario import ScenarioError, load_scenarios
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

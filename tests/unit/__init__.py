@@ -1,0 +1,1 @@
+"""Unit tests: no subprocess, no network, no sleeps; all of them in seconds."""
