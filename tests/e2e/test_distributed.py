@@ -16,17 +16,10 @@ import pytest
 
 from tests.support.fleet import locust_master
 from tests.support.locust_runs import read_jsonl, worker_file
+from tests.support.scenarios import BATCHED
 from tests.support.stop_timing import Lines, seconds_after_run_time
 
-SCENARIO = """\
-name: Batched
-pattern: "C3 A3"
-max_turns: 2
-persona: {multi_message_probability: 0}
-timing: {inter_message_delays: [0.4], think_time: 0.5}
-collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
-agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
-"""
+SCENARIO = BATCHED.replace("max_turns: 3", "max_turns: 2")
 USERS, CONVERSATIONS_PER_USER = 6, 2
 
 

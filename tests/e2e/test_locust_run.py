@@ -24,18 +24,10 @@ from tests.support.locust_runs import (
     wait_for,
     web_ui,
 )
+from tests.support.scenarios import BATCHED
 
 SCALE = 0.1  # pauses of 40 ms against a 100 ms debounce: a stalled loop does not blur them
 
-BATCHED = """\
-name: Batched
-pattern: "C3 A3"
-max_turns: 3
-persona: {multi_message_probability: 0}
-timing: {inter_message_delays: [0.4], think_time: 0.5}
-collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
-agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
-"""
 PREMATURE = """\
 name: Premature
 pattern: "C3 A2"

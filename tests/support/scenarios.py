@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from harness.scenario import Scenario
 
+# A batching agent (debounce 1 s) and a persona that pauses 0.4 s inside its bursts.
+BATCHED = """\
+name: Batched
+pattern: "C3 A3"
+max_turns: 3
+persona: {multi_message_probability: 0}
+timing: {inter_message_delays: [0.4], think_time: 0.5}
+collect: {first_reply_timeout: 20, quiet_window: 4.0, max_collect: 30}
+agent: {debounce_s: 1.0, think_time_s: 0.6, reply_parts: 3, part_gap_s: 0.3}
+"""
+
 
 def make(name: str, **fields) -> Scenario:
     base = {
