@@ -57,7 +57,8 @@ class Outages:
     def status(self) -> dict[str, float]:
         """Peers down now, with how long they have been (for the live view)."""
         now = time.monotonic()
-        return {peer: round(now - down.since, 1) for peer, down in self._down.items()}
+        down_now = self._down.copy()  # read from the Locust side while the loop writes
+        return {peer: round(now - down.since, 1) for peer, down in down_now.items()}
 
 
 OUTAGES = Outages()

@@ -136,7 +136,6 @@ async def _record(
 ) -> _Transcripts:
     settings = RunSettings(TransportSettings(seed=seed), time_scale, seed, gateway, cache)
     runtime = ProcessRuntime(settings, [scenario])
-    await runtime.open()
     recorded = _Transcripts()
     slots = asyncio.Semaphore(parallel)
 
@@ -145,6 +144,7 @@ async def _record(
             await runtime.converse(scenario, f"{scenario.name}#{index}", recorded)
 
     try:
+        await runtime.open()
         await asyncio.gather(*(one(index) for index in range(count)))
     finally:
         await runtime.close(CLOSE_WITHIN_S)

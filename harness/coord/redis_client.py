@@ -7,6 +7,10 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+# A Redis that stops answering fails a call after this long instead of holding it: lease
+# renewals ride out a TTL of failures, never one call that hangs.
+SOCKET_TIMEOUT_S = 5.0
+
 
 class RedisUnavailable(Exception):
     """Redis did not answer; the message names the (password-free) URL and the fix. A
@@ -28,7 +32,12 @@ def safe_url(url: str) -> str:
 
 async def connect_redis(url: str) -> redis.Redis:
     """A connected client; RedisUnavailable when nothing answers at ``url``."""
-    client = redis.from_url(url, decode_responses=True)
+    client = redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+    )
     try:
         await client.ping()
     except (RedisError, OSError) as exc:

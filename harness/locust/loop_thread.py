@@ -38,6 +38,8 @@ import gevent
 import gevent.event
 from gevent.monkey import get_original
 
+from harness.runtime.bounds import say_failed, say_ran_out
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is a dependency on every platform we run on
@@ -166,12 +168,10 @@ class LoopThread:
             submission.wait(timeout=max(timeout, 0.0))
         except gevent.Timeout:
             submission.cancel()
-            log.warning(
-                "chatstorm: %s did not end within %.1f s; going on without it", what, timeout
-            )
+            say_ran_out(what, timeout)
             return False
         except Exception as exc:
-            log.warning("chatstorm: %s failed (%s: %s); going on", what, type(exc).__name__, exc)
+            say_failed(what, exc)
             return False
         return True
 

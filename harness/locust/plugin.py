@@ -35,9 +35,9 @@ log = logging.getLogger("chatstorm")
 
 
 def _never_raises(listener: Callable[..., None]) -> Callable[..., None]:
-    """A listener on Locust's stop path must not raise: an exception there kills the
-    greenlet that stops the run (and the report with it). One that fails is logged in one
-    line, and the stop goes on."""
+    """A listener on Locust's stop path that fails says so in one line, and the stop goes
+    on: Locust itself would print the traceback and turn the run's exit code into 2,
+    whatever the objectives decided."""
 
     @functools.wraps(listener)
     def guarded(*args, **kwargs) -> None:
@@ -118,8 +118,9 @@ def _register(scenarios: list[Scenario]) -> None:
             _pause_collector_while_spawning()
         try:
             RUNTIMES[environment].begin(runs_users=not _is_master(environment))
-        except (RedisUnavailable, OSError, ValueError) as exc:  # the run cannot start
-            sys.stderr.write(f"chatstorm: {exc}\n")
+        except (RedisUnavailable, OSError, ValueError, gevent.Timeout) as exc:  # cannot start
+            why = exc if not isinstance(exc, gevent.Timeout) else "opening the run timed out"
+            sys.stderr.write(f"chatstorm: {why}\n")
             environment.process_exit_code = 2
             gevent.spawn(environment.runner.quit)
 
@@ -134,8 +135,10 @@ def _register(scenarios: list[Scenario]) -> None:
         if _is_master(environment):
             return  # workers' final figures arrive later; the master concludes at quitting
         runtime = RUNTIMES[environment]
-        runtime.settle()
-        _conclude(environment, runtime)
+        try:
+            runtime.settle()
+        finally:  # the report, whatever the wind-down did
+            _conclude(environment, runtime)
 
     @events.spawning_complete.add_listener
     def _spawning_complete(user_count: int, **_kwargs) -> None:

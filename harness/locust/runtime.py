@@ -45,6 +45,7 @@ from harness.report import (
 )
 from harness.report.model import LiveView, Report
 from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
+from harness.runtime.bounds import say_ran_out
 from harness.scenario import Scenario
 
 log = logging.getLogger("chatstorm")
@@ -132,6 +133,7 @@ class LocustRuntime:
         report_dir = self.settings.report_dir
         writes = report_dir is not None and runs_users and self.settings.transcripts
         self.stopping = False
+        self.active.clear()  # a user stopped before its conversation began never ended one
         self._gevent_side.ignoring_ends = False
         self._fresh_process_figures()
         self.recorder = Recorder(
@@ -323,9 +325,13 @@ class LocustRuntime:
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
         """After users stopped: wait (at most ``timeout``) until every interrupted
         conversation has reported. Those still stuck then are counted as interrupted."""
+        winding = partial(self.process.wind_down, timeout)
         if self.loop.running and not self.loop.run_bounded(
-            self.process.wind_down, timeout, "winding down the conversations"
+            winding, timeout + 1.0, "winding down the conversations"
         ):
+            self._count_stuck()
+        elif self.loop.running and self.process.stuck():
+            say_ran_out("winding down the conversations", timeout)
             self._count_stuck()
         if self.loop.running and self._lag_monitor is not None:
             self.loop.run_bounded(self._flush_lag, 1.0, "sending the last loop-lag window")
@@ -336,19 +342,17 @@ class LocustRuntime:
 
     def _count_stuck(self) -> None:
         """Conversations that did not end when told to (a transport that ignores its
-        cancellation) are counted as interrupted now; whatever they report later is not
-        counted again."""
-        for scenario, count in self.active.items():
+        cancellation) are counted as interrupted now (whether a burst was in flight is not
+        known: none is counted); whatever they report later is not counted again."""
+        stuck_now = self.process.stuck()
+        for scenario, count in stuck_now.items():
             for serial in range(count):
-                stuck = ConversationResult(
-                    f"{scenario}#stuck-{serial}", scenario, 0, "interrupted", 1
-                )
-                self.recorder.on_end(stuck)
-        stuck_total = sum(self.active.values())
-        if stuck_total:
+                stuck_id = f"{scenario}#stuck-{serial}"
+                self.recorder.on_end(ConversationResult(stuck_id, scenario, 0, "interrupted", 0))
+        if stuck := sum(stuck_now.values()):
             log.warning(
                 "chatstorm: %d conversation(s) did not end at the stop; counted as interrupted",
-                stuck_total,
+                stuck,
             )
         self.active.clear()
         self._gevent_side.ignoring_ends = True

@@ -1,7 +1,8 @@
 """The asyncio side of a run: what a process opens, the conversations it holds, and how
 it lets go of them, bounded.
 
-Everything here runs on the process's one event loop. It knows nothing of Locust or
+Everything here runs on the process's one event loop, but ``status`` and ``stuck``,
+which copy what they read so the Locust side may call them. It knows nothing of Locust or
 gevent: the Locust adapter runs these coroutines on its loop thread, ``harness generate``
 runs them under ``asyncio.run``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from harness.conversation import ConversationObserver, ConversationResult, run_c
 from harness.llm.request import GatewaySettings
 from harness.outages import OUTAGES
 from harness.persona.services import LlmCacheSettings, PersonaServices, open_services
+from harness.runtime.bounds import say_failed, say_ran_out
 from harness.scenario import Scenario
 from harness.transport.base import Transport
 from harness.transport.factory import TransportSettings, open_transport
@@ -62,8 +65,8 @@ class ProcessRuntime:
         self.emulator: Emulator | None = None  # --botapi-serve
         self.silence: SilenceWatch | None = None
         self._silence_task: asyncio.Task | None = None
-        self.active: set[asyncio.Task] = set()
-        """The conversations running now, as tasks of this loop."""
+        self.active: dict[asyncio.Task, str] = {}
+        """The conversations running now, as tasks of this loop, with their scenario."""
 
     async def serve_botapi(self, state: Path | None, telegram_limits: bool) -> None:
         """The Bot API emulator on this loop, where ``--botapi-url`` says, for this
@@ -97,7 +100,7 @@ class ProcessRuntime:
         before it returns, longer for each such conversation its caller had in a row."""
         task = asyncio.current_task()
         assert task is not None and self.transport is not None
-        self.active.add(task)
+        self.active[task] = scenario.name
         try:
             result = await run_conversation(
                 self.transport,
@@ -113,16 +116,22 @@ class ProcessRuntime:
                 await asyncio.sleep(OUTAGES.down(result.outage, why, outages_in_a_row + 1))
             return result
         finally:
-            self.active.discard(task)
+            self.active.pop(task, None)
 
-    async def wind_down(self) -> None:
-        """Wait for the conversations still running (told to stop by their callers)."""
+    async def wind_down(self, within_s: float) -> Counter[str]:
+        """Wait, at most ``within_s``, for the conversations still running (told to stop
+        by their callers); those still running then, by scenario."""
         if self.active:
-            await asyncio.gather(*self.active, return_exceptions=True)
+            await asyncio.wait(list(self.active), timeout=within_s)
+        return Counter(self.active.values())
+
+    def stuck(self) -> Counter[str]:
+        """The conversations running now, by scenario (safe to read from another thread)."""
+        return Counter(self.active.copy().values())
 
     def status(self) -> dict:
         """What the live view shows about the transport: its own figures, silence, and
-        what is unreachable now."""
+        what is unreachable now (read from the Locust side: every part is a copy)."""
         status = self.transport.status() if self.transport is not None else {}
         if self.silence is not None:
             status.update(self.silence.status(Clock.now()))
@@ -150,6 +159,6 @@ async def _bounded(work: Awaitable[object], timeout: float, what: str) -> None:
         async with asyncio.timeout(max(timeout, 0.0)):
             await work
     except TimeoutError:
-        log.warning("chatstorm: %s did not end within %.1f s; going on without it", what, timeout)
+        say_ran_out(what, timeout)
     except Exception as exc:
-        log.warning("chatstorm: %s failed (%s: %s); going on", what, type(exc).__name__, exc)
+        say_failed(what, exc)

@@ -28,7 +28,9 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from redis.exceptions import RedisError
 from telethon import TelegramClient, errors, events
@@ -49,6 +51,7 @@ RECONNECT_MAX_S = 30.0  # the longest single backoff
 RECONNECT_BUDGET_S = 120.0  # how long an account may stay offline before it is dropped
 CONNECT_TIMEOUT_S = 10.0  # a new connection and the bot's lookup, answered or given up
 PEER = "Telegram"
+T = TypeVar("T")
 
 
 class FloodWait(TransportError):
@@ -91,10 +94,14 @@ class UserBlockedBot(TransportError):
 
 class Disconnected(TransportError):
     """The account's connection was lost and did not come back within the backoff budget,
-    or a new one got no answer within CONNECT_TIMEOUT_S."""
+    or a new one got no answer within CONNECT_TIMEOUT_S (an outage of Telegram); or the
+    account left the run for another reason (its lease was lost, the run ended)."""
 
     category = "disconnected"
-    peer = PEER
+
+    def __init__(self, message: str, outage: bool = True) -> None:
+        super().__init__(message)
+        self.peer = PEER if outage else None
 
 
 _RETIRING = (
@@ -135,12 +142,14 @@ class _Account:
     """Connections made so far: a request that failed on one waits for the next."""
     lost: str | None = None
     """Why the account is unusable now (dropped, set aside); wakes whoever waits online."""
+    lost_connection: bool = False
+    """It was dropped because Telegram could not be reached: an outage, not this account's."""
     watcher: asyncio.Task | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def chat_history(self) -> list:
         """The latest messages of the chat with the bot, as Telegram has them."""
-        return await self.client.get_messages(self.bot, limit=CATCH_UP_MESSAGES)
+        return await _on_the_line(self.client.get_messages(self.bot, limit=CATCH_UP_MESSAGES))
 
     def went_offline(self) -> None:
         self.online = False
@@ -165,7 +174,8 @@ class _Account:
         while self.lost is None and not (self.online and self.epoch > after_epoch):
             await self._changed.wait()
         if self.lost is not None:
-            raise Disconnected(f"account {self.lease.account_id}: {self.lost}")
+            message = f"account {self.lease.account_id}: {self.lost}"
+            raise Disconnected(message, outage=self.lost_connection)
 
 
 class _OwnReconnects(logging.Filter):
@@ -264,7 +274,7 @@ class TelethonSession:
             await account.until_online()
             epoch = account.epoch
             try:
-                return await account.client.send_message(account.bot, text)
+                return await _on_the_line(account.client.send_message(account.bot, text))
             except LINE_DOWN:
                 await account.until_online(epoch)
             for message in await self._latest():
@@ -314,7 +324,7 @@ class TelethonTransport:
             "accounts_idle": len(self._idle),
             "accounts_set_aside": len(self._set_aside),
             "reconnects": self.reconnects,
-            "waiting_for_account": {k: n for k, n in self._waiting.items() if n},
+            "waiting_for_account": {k: n for k, n in self._waiting.copy().items() if n},
         }
 
     async def open(self, conversation_id: str, scenario: Scenario) -> TelethonSession:
@@ -354,21 +364,23 @@ class TelethonTransport:
             await asyncio.sleep(CHECKOUT_POLL_S)
 
     async def _connect(self, lease: Lease) -> _Account:
-        session = await self.accounts.session_of(lease.account_id)
-        client = TelegramClient(
-            StringSession(session),
-            self._api_id,
-            self._api_hash,
-            flood_sleep_threshold=0,
-            raise_last_call_error=True,
-            auto_reconnect=False,
-        )
+        client: TelegramClient | None = None
         try:
+            session = await self.accounts.session_of(lease.account_id)
+            client = TelegramClient(
+                StringSession(session),
+                self._api_id,
+                self._api_hash,
+                flood_sleep_threshold=0,
+                raise_last_call_error=True,
+                auto_reconnect=False,
+            )
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 await client.connect()
                 bot = await client.get_input_entity(self._bot)
         except BaseException as exc:
-            await client.disconnect()
+            if client is not None:
+                await client.disconnect()
             await self._release(lease)
             if isinstance(exc, TimeoutError | OSError):
                 why = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
@@ -415,14 +427,17 @@ class TelethonTransport:
                     self._reconnect_budget,
                 )
                 why = f"no connection to Telegram for {self._reconnect_budget:g} s"
+                account.lost_connection = True
                 await self._drop(account, why)
                 return
             self.reconnects += 1
             session = account.session
             if session is not None:
                 session.reconnects += 1
-                with contextlib.suppress(*LINE_DOWN):  # dropped again: the loop goes on
-                    session.take_missed(await account.chat_history())
+                with contextlib.suppress(*LINE_DOWN, TimeoutError):  # dropped again, or silent
+                    async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                        session.take_missed(await account.chat_history())
+            OUTAGES.up(PEER)
             account.came_online()
 
     async def _reconnect(self, account: _Account, backoff: _Backoff) -> bool:
@@ -434,7 +449,8 @@ class TelethonTransport:
                 return False
             await asyncio.sleep(pause)
             try:
-                await account.client.connect()
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    await account.client.connect()
                 return True
             except Exception as exc:  # refused, reset, timed out: all mean "not yet"
                 log.debug("reconnect of %s failed: %s", account.lease.account_id, type(exc))
@@ -492,10 +508,24 @@ class TelethonTransport:
             await self._drop(account, "the run ended")
 
 
+async def _on_the_line(request: Awaitable[T]) -> T:
+    """Await a Telegram request. Telethon (its own reconnection off) cancels the requests
+    still waiting when it gives a connection up: that is the line dropping, not this task
+    being stopped, and is raised as such (ConnectionError, one of LINE_DOWN)."""
+    try:
+        return await request
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise ConnectionError("the connection to Telegram was given up mid-request") from None
+
+
 class _Backoff:
     """Exponential backoff with jitter: 0.5 s doubling to 30 s. It starts again from the
-    first pause only once a connection has stayed up for the longest pause, so a line
-    that drops again and again (on every request of some kind) backs off too."""
+    first pause only once a connection has stayed up for longer than the longest pause
+    (and the one it was at), so a line that drops again and again (on every request of
+    some kind) backs off too."""
 
     def __init__(self) -> None:
         self._delay = RECONNECT_FIRST_S

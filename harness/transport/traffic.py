@@ -32,14 +32,16 @@ TRAFFIC = Traffic(Clock.now())
 
 class SilenceWatch:
     """Says, once per silent stretch, that nothing comes from ``peer`` (Telegram, the
-    Bot API emulator...) while conversations wait on it; ``status`` feeds the live view."""
+    Bot API emulator...) while conversations wait on it; ``status`` feeds the live view.
+    Durations it shows are scenario seconds, like the scenario's own."""
 
     def __init__(self, peer: str, clock: Clock, traffic: Traffic = TRAFFIC) -> None:
         self.peer = peer
         self.traffic = traffic
-        self.shown_s = SILENCE_S
+        self.clock = clock
         self.limit_s = clock.real(SILENCE_S)
         self.silent_since: float | None = None
+        traffic.last = Clock.now()  # a run starts: no silence before it counts
 
     async def run(self) -> None:
         every = min(1.0, self.limit_s / 6)
@@ -56,21 +58,25 @@ class SilenceWatch:
                 log.warning(
                     "chatstorm: no traffic from %s for %g s: %d conversations waiting",
                     self.peer,
-                    self.shown_s,
+                    SILENCE_S,
                     traffic.waiting,
                 )
         elif quiet < self.limit_s:
             log.warning(
                 "chatstorm: traffic from %s again after %.0f s of silence",
                 self.peer,
-                traffic.last - self.silent_since,
+                self._scenario_s(traffic.last - self.silent_since),
             )
             self.silent_since = None
+
+    def _scenario_s(self, real_s: float) -> float:
+        """What the log and the live view say is in scenario seconds, as the alarm is."""
+        return real_s / self.clock.time_scale
 
     def status(self, now: float) -> dict:
         silent = self.silent_since is not None
         return {
             "silent": silent,
-            "silent_for_s": round(now - self.silent_since, 1) if silent else 0.0,
+            "silent_for_s": round(self._scenario_s(now - self.silent_since), 1) if silent else 0.0,
             "waiting_on_transport": self.traffic.waiting,
         }

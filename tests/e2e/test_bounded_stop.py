@@ -27,7 +27,7 @@ def test_a_conversation_that_ignores_cancellation_cannot_hold_the_stop():
     assert runtime["seconds"] < BOUND_S + SLACK_S
     figures = runtime["figures"]
     assert figures["conversations"] == figures["conversations_interrupted"] == 2
-    assert figures["bursts_interrupted"] == 2
+    assert figures["bursts_interrupted"] == 0  # whether a burst was in flight is not known
     assert figures["end_reasons"] == {"interrupted": 2}
     assert seen["log"] == [
         "chatstorm: a stubborn conversation did not end within 0.3 s; going on without it",
@@ -35,6 +35,5 @@ def test_a_conversation_that_ignores_cancellation_cannot_hold_the_stop():
         "chatstorm: 1 task(s) ignored their cancellation when the event loop stopped; left behind",
         "chatstorm: winding down the conversations did not end within 0.3 s; going on without it",
         "chatstorm: 2 conversation(s) did not end at the stop; counted as interrupted",
-        # the two and the wait on them
-        "chatstorm: 3 task(s) ignored their cancellation when the event loop stopped; left behind",
+        "chatstorm: 2 task(s) ignored their cancellation when the event loop stopped; left behind",
     ]

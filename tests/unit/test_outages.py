@@ -20,8 +20,10 @@ def warnings(caplog) -> list[str]:
 
 
 def test_silence_is_said_once_while_conversations_wait_and_once_when_it_ends(caplog):
-    traffic = Traffic(last=100.0)
+    traffic = Traffic(last=0.0)
     watch = SilenceWatch("Telegram", Clock(0.1), traffic)  # 60 scenario s: 6 real s
+    assert traffic.last > 0  # a run's watch starts the count afresh
+    traffic.last = 100.0
     watch.check(200.0)  # quiet for long, but nobody waits: not an alarm
     assert watch.status(200.0)["silent"] is False
     traffic.waiting = 4
@@ -29,13 +31,14 @@ def test_silence_is_said_once_while_conversations_wait_and_once_when_it_ends(cap
     assert watch.silent_since is None
     for now in (106.0, 107.0, 130.0):
         watch.check(now)
-    assert watch.status(130.0) == {"silent": True, "silent_for_s": 30.0, "waiting_on_transport": 4}
+    status = watch.status(130.0)  # 30 real seconds: 300 scenario seconds at this scale
+    assert status == {"silent": True, "silent_for_s": 300.0, "waiting_on_transport": 4}
     traffic.last = 131.0  # a reply
     watch.check(131.5)
     assert watch.status(131.5)["silent"] is False
     assert warnings(caplog) == [
         "chatstorm: no traffic from Telegram for 60 s: 4 conversations waiting",
-        "chatstorm: traffic from Telegram again after 31 s of silence",
+        "chatstorm: traffic from Telegram again after 310 s of silence",
     ]
 
 

@@ -78,11 +78,11 @@ def stuck_in_a_runtime() -> dict:
     async def two_stuck() -> None:
         for _ in range(2):
             started = asyncio.Event()
-            runtime.process.active.add(asyncio.create_task(ignores_cancellation(started)))
+            task = asyncio.create_task(ignores_cancellation(started))
+            runtime.process.active[task] = scenario.name
             await started.wait()
 
     runtime.loop.run_bounded(two_stuck, 10, "starting")
-    runtime.active[scenario.name] = 2  # as start_conversation counts them
     began = time.monotonic()
     runtime.settle(timeout=BOUND_S)
     settled = time.monotonic() - began
