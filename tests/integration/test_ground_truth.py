@@ -25,6 +25,7 @@ from harness.conversation import (
 from harness.metrics.debounce import estimate_debounce
 from harness.scenario import load_scenarios
 from harness.transport.mock import MockTransport
+from tests.support.conversations import within
 from tests.support.observers import Collected
 from tests.support.scenarios import make
 
@@ -34,6 +35,7 @@ TOLERANCE_MS = 3.0  # harness vs the agent's log: same moments, stamped on both 
 # a busy 2-core machine); a real bug (a missed debounce, a lost part, no capacity limit)
 # is off by tens of milliseconds or more.
 JITTER_MS = 8.0
+PLAY_WITHIN_S = 100.0  # the longest play (the shipped scenarios) takes about 31 s
 
 
 SCENARIOS = {
@@ -108,13 +110,14 @@ async def play(scenarios: dict, scale: float) -> tuple[Collected, Log]:
     log = Log()
     transport = MockTransport(clock, on_batch=log.add)
     collected = Collected()
-    await asyncio.gather(
+    conversations = asyncio.gather(
         *(
             run_conversation(transport, scenario, f"{key}-{i}", clock, collected)
             for key, (scenario, count) in scenarios.items()
             for i in range(count)
         )
     )
+    await within(conversations, PLAY_WITHIN_S, "the conversations")
     return collected, log
 
 

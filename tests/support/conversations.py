@@ -32,3 +32,20 @@ async def converse(
     )
     await transport.close()
     return collected
+
+
+async def within(work, timeout_s: float, what: str):
+    """Await ``work``, but not past ``timeout_s``: a hang fails the test at once, with
+    where every task of the loop was waiting (a loop with no timer left sleeps through
+    pytest-timeout's alarm)."""
+    try:
+        return await asyncio.wait_for(work, timeout_s)
+    except TimeoutError:
+        where = sorted(
+            " > ".join(f"{frame.f_code.co_name}:{frame.f_lineno}" for frame in task.get_stack())
+            for task in asyncio.all_tasks()
+            if task is not asyncio.current_task()
+        )
+        raise AssertionError(
+            f"{what} did not end within {timeout_s:g} s; tasks waiting at:\n" + "\n".join(where)
+        ) from None
