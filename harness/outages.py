@@ -24,6 +24,16 @@ class _Down:
     failures: int = 0
 
 
+def jittered_backoff(
+    attempt: int, first_s: float, max_s: float, rng: random.Random | None = None
+) -> float:
+    """The pause before try ``attempt`` (1, 2, ...): ``first_s`` doubling each time, at
+    most ``max_s``, drawn between half of that and all of it so that whoever failed
+    together does not try again together."""
+    nominal = min(first_s * 2 ** min(attempt - 1, 32), max_s)
+    return nominal * (rng or random).uniform(0.5, 1.0)
+
+
 class Outages:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._down: dict[str, _Down] = {}
@@ -40,8 +50,7 @@ class Outages:
                 "chatstorm: %s is unreachable: %s; users back off until it is back", peer, why
             )
         down.failures += 1
-        backoff = min(BACKOFF_FIRST_S * 2 ** min(in_a_row - 1, 16), BACKOFF_MAX_S)
-        return backoff * self._rng.uniform(0.5, 1.0)
+        return jittered_backoff(in_a_row, BACKOFF_FIRST_S, BACKOFF_MAX_S, self._rng)
 
     def up(self, peer: str) -> None:
         """``peer`` answered: an outage, if there was one, is over."""

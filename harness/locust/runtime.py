@@ -131,7 +131,7 @@ class LocustRuntime:
         master) starts its loop and transport on first use."""
         self.recorder.close()
         report_dir = self.settings.report_dir
-        writes = report_dir is not None and runs_users and self.settings.transcripts
+        writes = runs_users and self.settings.writes_transcripts
         self.stopping = False
         self.active.clear()  # a user stopped before its conversation began never ended one
         self._gevent_side.ignoring_ends = False
@@ -146,8 +146,8 @@ class LocustRuntime:
             self._user_sampler = gevent.spawn(self._sample_users)
         if runs_users and not self._opened:  # the loop may run already (--botapi-serve)
             self.loop.start()
-            writes_truth = self.settings.report_dir is not None and self.settings.transcripts
-            opening = partial(self.process.open, self._post_batch if writes_truth else None)
+            truth = self._post_batch if self.settings.writes_transcripts else None
+            opening = partial(self.process.open, truth)
             self.loop.submit(opening).wait(timeout=OPEN_TIMEOUT_S)
             self._opened = True
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)

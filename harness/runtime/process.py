@@ -51,6 +51,11 @@ class RunSettings:
     expect: dict[str, str] = field(default_factory=dict)
     """Objectives for every scenario (``--expect``), over those the scenarios declare."""
 
+    @property
+    def writes_transcripts(self) -> bool:
+        """The transcripts and the reference agent's log go into the report folder."""
+        return self.report_dir is not None and self.transcripts
+
 
 class ProcessRuntime:
     """Opens the transport and the persona services, holds conversations on them and

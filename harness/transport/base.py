@@ -132,8 +132,9 @@ class Inbox:
     ) -> AgentMessage:
         """Store an arriving message (or edit, or chat action), stamped now unless the
         transport knows better (``t_received``); wakes a pending ``get``."""
-        t = Clock.now() if t_received is None else t_received
-        TRAFFIC.last = Clock.now()
+        now = Clock.now()
+        t = now if t_received is None else t_received
+        TRAFFIC.last = now
         message = AgentMessage(text, t, message_id, recovered, edit, action)
         self._messages.append(message)
         waiter = self._waiter

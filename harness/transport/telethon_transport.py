@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable
@@ -38,7 +37,7 @@ from telethon.sessions import StringSession
 
 from harness.clock import Clock
 from harness.coord import AccountStore, Lease, LeasePool, RedisUnavailable, keep_lease
-from harness.outages import OUTAGES
+from harness.outages import OUTAGES, jittered_backoff
 from harness.scenario.models import Scenario
 from harness.transport.base import Inbox, SentMessage, TransportError
 
@@ -523,20 +522,19 @@ async def _on_the_line(request: Awaitable[T]) -> T:
 
 class _Backoff:
     """Exponential backoff with jitter: 0.5 s doubling to 30 s. It starts again from the
-    first pause only once a connection has stayed up for longer than the longest pause
-    (and the one it was at), so a line that drops again and again (on every request of
-    some kind) backs off too."""
+    first pause only once a connection has stayed up for twice the longest pause, so a
+    line that drops again and again (on every request of some kind) backs off too."""
 
     def __init__(self) -> None:
-        self._delay = RECONNECT_FIRST_S
-        self._last = -RECONNECT_MAX_S
+        self._attempt = 0
+        self._last = -2 * RECONNECT_MAX_S
 
     def next_pause(self) -> float:
         now = time.monotonic()
-        if now - self._last > RECONNECT_MAX_S + self._delay:
-            self._delay = RECONNECT_FIRST_S
-        pause = self._delay * random.uniform(0.5, 1.0)
-        self._delay = min(self._delay * 2, RECONNECT_MAX_S)
+        if now - self._last > 2 * RECONNECT_MAX_S:
+            self._attempt = 0
+        self._attempt += 1
+        pause = jittered_backoff(self._attempt, RECONNECT_FIRST_S, RECONNECT_MAX_S)
         self._last = now + pause
         return pause
 

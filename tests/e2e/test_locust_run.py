@@ -25,6 +25,7 @@ from tests.support.locust_runs import (
     web_ui,
 )
 from tests.support.scenarios import BATCHED
+from tests.support.stop_timing import Lines
 
 SCALE = 0.1  # pauses of 40 ms against a 100 ms debounce: a stalled loop does not blur them
 
@@ -390,18 +391,24 @@ def test_a_signal_mid_run_still_writes_the_report_and_counts_the_interrupted(tmp
         text=True,
     )
     transcripts = report / "transcripts.jsonl"
+    printed = Lines(process)
     try:
+        # Signalled once every user runs and lines are on disk: a signal while Locust is
+        # still spawning (the first flush comes about a second in, as spawning ends) is
+        # another race than the one under test.
+        printed.wait_for("All users spawned", 30)
         wait_for(lambda: transcripts.exists() and transcripts.stat().st_size, 30, "a transcript")
         signalled = time.monotonic()
         process.send_signal(stop)
-        out, err = process.communicate(timeout=30)
+        process.wait(timeout=30)  # stderr is the reader's: read stdout apart
         stop_s = time.monotonic() - signalled
+        out, err = process.stdout.read(), printed.text()
         print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s
         assert stop_s < 30
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+            process.wait()
     assert process.returncode == 0, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     totals = json.loads((report / "report.json").read_text())["totals"]
