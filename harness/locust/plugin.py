@@ -97,6 +97,10 @@ def _register(scenarios: list[Scenario]) -> None:
                 raise SystemExit(2) from None
         import_transport(options.transport)  # in this, the main, thread
         preload_llm_sdk(scenarios)
+        # Those imports hold the hub for up to two seconds: without this, Locust's -t timer,
+        # set next against the hub's stale clock, fired that much early (a 2 s run ended
+        # 0.2 s in, before any user started).
+        gevent.get_hub().loop.update_now()
         runtime = LocustRuntime(environment, scenarios)
         if options.botapi_serve and not isinstance(environment.runner, WorkerRunner):
             try:

@@ -120,8 +120,9 @@ class QualityTimeline:
         peak = max(self.users.values(), default=0)
         width = max(1, math.ceil(peak / BANDS))
         bands: dict[int, QualityWindow] = {}
+        samples = sorted(self.users.items())
         for key, window in self.windows.items():
-            users = self.users.get(key)
+            users = _users_at(samples, key)
             if users is None:
                 continue
             band = bands.setdefault(min(users // width, BANDS - 1), QualityWindow())
@@ -136,3 +137,13 @@ class QualityTimeline:
             for index, band in sorted(bands.items())
         ]
         return {"window_s": WINDOW_S, "timeline": timeline, "bands": band_rows}
+
+
+def _users_at(samples: list[tuple[int, int]], key: int) -> int | None:
+    """The users of window ``key``: its own sample, else the latest one before it (a
+    burst filed just past a window's edge, before that window's first sample, still
+    counts in a band), else the first one after it."""
+    before = [users for sampled, users in samples if sampled <= key]
+    if before:
+        return before[-1]
+    return samples[0][1] if samples else None

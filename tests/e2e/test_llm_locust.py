@@ -85,7 +85,7 @@ def test_a_locust_run_without_an_api_key_stops_with_the_fix(tmp_path, monkeypatc
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
     result = run_headless(scenario_dir(tmp_path, llm=LLM), users=1, duration="2s")
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "chatstorm: engine: llm needs an Anthropic API key: set ANTHROPIC_API_KEY" in (
         result.stderr

@@ -50,3 +50,15 @@ def test_workers_windows_merge_exactly_on_the_master():
     for timeline in (master, both):
         timeline.note_users(START, 7)
     assert master.to_report(START) == both.to_report(START)
+
+
+def test_bursts_in_a_window_without_its_own_user_sample_still_count_in_a_band():
+    """Seen on a busy machine: a burst filed just past a window's edge, before that
+    window's first once-a-second user sample, was left out of every band."""
+    timeline = QualityTimeline()
+    timeline.note_users(START + 1, 6)
+    timeline.add_burst(START + 5, FAST)
+    timeline.add_burst(START + WINDOW_S + 0.1, SLOW)  # the next window, not yet sampled
+    report = timeline.to_report(START)
+    assert sum(band["bursts"] for band in report["bands"]) == 2
+    assert [row["users"] for row in report["timeline"]] == [6, None]
