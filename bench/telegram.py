@@ -1,7 +1,7 @@
 """Telethon throughput: how many messages one Locust process moves through MTProto.
 
-The local Telegram of the test suite (tests/fakes/telegram_server.py) runs in its own process
-with an instant echo bot and one account per user; one Locust process drives them over
+The local Telegram (harness/local_telegram) runs in its own process with an instant echo
+bot and one account per user; one Locust process drives them over
 the telethon transport (real Telethon, real MTProto 2.0 encryption, cryptg when
 installed). Measured over the steady state: messages per second (sent + received) and
 the Locust process's CPU per message. Results go to bench/RESULTS-telegram.md.
@@ -29,9 +29,9 @@ STEADY_S = 20
 SERVER = """
 import asyncio, sys
 sys.path.insert(0, {repo!r})
-from tests.fakes.telegram_server import FakeTelegram
+from harness.local_telegram.server import LocalTelegram
 async def main():
-    telegram = FakeTelegram()
+    telegram = LocalTelegram()
     await telegram.start()
     telegram.add_bot("echobot", lambda account, text: ["ok"])
     with open({accounts!r}, "w") as out:

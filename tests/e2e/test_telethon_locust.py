@@ -22,8 +22,8 @@ from telethon.tl import functions
 from harness.agent.reference import BatchRecord, ReferenceAgent
 from harness.clock import Clock
 from harness.coord import RedisUnavailable, connect_redis
+from harness.local_telegram.server import LocalTelegram
 from harness.scenario import Scenario
-from tests.fakes.telegram_server import FakeTelegram
 from tests.support.locust_runs import REPO, free_port
 from tests.support.scenarios import scenario
 from tests.support.stop_timing import seconds_after_run_time
@@ -33,7 +33,7 @@ NETWORK_MS = 15.0  # the bot's log stamps the send; the harness, the arrival ove
 
 
 async def locust_over_telegram(
-    telegram: FakeTelegram,
+    telegram: LocalTelegram,
     tmp_path: Path,
     conversation: Scenario,
     bot: str,
@@ -106,7 +106,7 @@ async def locust_over_telegram(
 
 async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
     """Locust (a subprocess) drives three real accounts through the local Telegram."""
-    telegram = FakeTelegram()
+    telegram = LocalTelegram()
     await telegram.start()
     logged: list[BatchRecord] = []
     agent = ReferenceAgent(scenario("x", [0.3]).agent, Clock(SCALE), on_batch=logged.append)
@@ -134,7 +134,7 @@ async def test_a_locust_run_over_telegram_reports_what_the_bot_logged(tmp_path):
 
 
 async def test_in_locust_a_flood_wait_is_its_own_failure_row_never_a_latency(tmp_path):
-    telegram = FakeTelegram()
+    telegram = LocalTelegram()
     await telegram.start()
     telegram.add_bot("echobot", lambda account, text: ["ok"])
     telegram.flood_wait_next = 5
@@ -152,7 +152,7 @@ async def test_in_locust_a_flood_wait_is_its_own_failure_row_never_a_latency(tmp
 
 
 async def test_in_locust_a_turn_across_a_reconnect_is_marked_never_a_latency(tmp_path):
-    telegram = FakeTelegram()
+    telegram = LocalTelegram()
     await telegram.start()
 
     def cut_then_answer(account, text: str) -> list[str]:
@@ -186,7 +186,7 @@ async def faulty_runs(tmp_path: Path, fault) -> list[tuple[int, str, dict, float
     to exit, and the bot's batches per account."""
     runs = []
     for attempt in range(RUNS_IN_A_ROW):
-        telegram = FakeTelegram()
+        telegram = LocalTelegram()
         await telegram.start()
         logged: list[BatchRecord] = []
         agent = ReferenceAgent(scenario("x", [0.3]).agent, Clock(SCALE), on_batch=logged.append)
@@ -216,7 +216,7 @@ async def faulty_runs(tmp_path: Path, fault) -> list[tuple[int, str, dict, float
     return runs
 
 
-def drop_one_accounts_line_on_every_catch_up(telegram: FakeTelegram) -> None:
+def drop_one_accounts_line_on_every_catch_up(telegram: LocalTelegram) -> None:
     telegram.drop_on(functions.messages.GetHistoryRequest, times=10**6, phone="+79110000000")
 
 
@@ -272,7 +272,7 @@ async def test_redis_dying_mid_run_is_said_once_and_the_run_still_ends(tmp_path)
     try:
         url = f"redis://127.0.0.1:{port}/0"
         await wait_for_redis(url)
-        telegram = FakeTelegram()
+        telegram = LocalTelegram()
         await telegram.start()
         sent = itertools.count(1)
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from harness.cli.main import app
 from harness.coord import RedisAccounts, connect_redis, read_sessions_file
-from tests.fakes.telegram_auth import trust_test_key
-from tests.fakes.telegram_server import FakeTelegram
+from harness.local_telegram.auth import trust_test_key
+from harness.local_telegram.server import LocalTelegram
 from tests.support.redis_support import REDIS_URL
 
 API_HASH = "a1" * 16
@@ -25,13 +25,13 @@ PHONE = "+79991234567"
 @pytest.fixture
 async def telegram():
     trust_test_key()
-    server = FakeTelegram()
+    server = LocalTelegram()
     await server.start()
     yield server
     await server.stop()
 
 
-async def login(telegram: FakeTelegram, *args: str, typed: list[str]):
+async def login(telegram: LocalTelegram, *args: str, typed: list[str]):
     """Run ``harness login`` in a thread (it runs its own event loop), typing ``typed``."""
     command = ["login", "--api-id", "1", "--server", f"127.0.0.1:{telegram.port}", *args]
     return await asyncio.to_thread(
@@ -43,7 +43,7 @@ async def login(telegram: FakeTelegram, *args: str, typed: list[str]):
     )
 
 
-async def whoami(telegram: FakeTelegram, session: str) -> str:
+async def whoami(telegram: LocalTelegram, session: str) -> str:
     """The phone of the account a session is logged in as, on the local Telegram."""
     client = TelegramClient(StringSession(session), 1, API_HASH)
     await client.connect()

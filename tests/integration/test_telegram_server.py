@@ -14,21 +14,21 @@ import pytest
 from telethon import TelegramClient, errors, events
 from telethon.sessions import StringSession
 
-from tests.fakes.telegram_server import FakeTelegram
+from harness.local_telegram.server import LocalTelegram
 
 API_HASH = "0" * 32
 
 
 @pytest.fixture
 async def telegram():
-    server = FakeTelegram()
+    server = LocalTelegram()
     await server.start()
     server.add_bot("echobot", lambda account, text: [f"echo: {text}", "part 2", "part 3"])
     yield server
     await server.stop()
 
 
-async def connected(telegram: FakeTelegram, session: str | None = None):
+async def connected(telegram: LocalTelegram, session: str | None = None):
     client = TelegramClient(
         StringSession(session or telegram.new_account("+79001234567")),
         1,

@@ -17,8 +17,8 @@ from harness.agent.reference import BatchRecord, ReferenceAgent
 from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.coord import MemoryAccounts, MemoryLeases
+from harness.local_telegram.server import LocalTelegram
 from harness.transport.telethon_transport import TelethonTransport
-from tests.fakes.telegram_server import FakeTelegram
 from tests.support.observers import Collected
 from tests.support.scenarios import scenario
 
@@ -29,7 +29,7 @@ NETWORK_MS = 15.0  # the bot's log stamps the send; the harness, the arrival ove
 
 @pytest.fixture
 async def world():
-    telegram = FakeTelegram()
+    telegram = LocalTelegram()
     await telegram.start()
     batches: dict[str, list[BatchRecord]] = defaultdict(list)
     clock = Clock(SCALE)
@@ -99,7 +99,7 @@ async def test_readings_agree_with_the_bots_own_log(world):
     assert checked == 6
 
 
-async def one_account_transport(telegram: FakeTelegram, bot: str, **options) -> TelethonTransport:
+async def one_account_transport(telegram: LocalTelegram, bot: str, **options) -> TelethonTransport:
     """A transport with a pool of one fresh account of its own."""
     accounts = MemoryAccounts()
     await accounts.add(telegram.new_account(f"+7912{len(telegram.accounts):07d}"))
@@ -115,7 +115,7 @@ async def one_account_transport(telegram: FakeTelegram, bot: str, **options) -> 
 
 
 async def one_conversation(
-    telegram: FakeTelegram, bot: str, name: str, clock: Clock, **options
+    telegram: LocalTelegram, bot: str, name: str, clock: Clock, **options
 ) -> Collected:
     """One conversation with ``bot`` on a fresh account; what it produced."""
     transport = await one_account_transport(telegram, bot, **options)
@@ -247,7 +247,7 @@ async def test_an_account_the_bot_blocked_is_set_aside_for_the_run(world):
     assert blocked not in transport._all
 
 
-def _phone_of(telegram: FakeTelegram, account) -> str:
+def _phone_of(telegram: LocalTelegram, account) -> str:
     """The phone number the local Telegram knows a transport account by."""
     return telegram.accounts[account.client.session.auth_key.key_id].phone
 

@@ -1,10 +1,10 @@
-"""A local Telegram for tests: an MTProto 2.0 endpoint that unmodified Telethon talks to.
+"""A local Telegram: an MTProto 2.0 endpoint that unmodified Telethon talks to.
 
 Telethon skips the key exchange when its StringSession already carries an auth key and
 a DC address (``new_account``), so most tests need only the symmetric layer (TCP "full"
 framing, AES-IGE message encryption, msg_id rules, containers, gzip) and the API methods
 a client uses. Logging in from scratch runs the key exchange and the phone-code and
-two-step password steps too (``telegram_auth``). TL objects are read and written with
+two-step password steps too (``auth``). TL objects are read and written with
 Telethon's own generated classes.
 """
 
@@ -28,7 +28,7 @@ from telethon.tl import functions, types
 from telethon.tl.core import GzipPacked, MessageContainer
 
 from harness.agent.reference import ReferenceAgent
-from tests.fakes.telegram_auth import Handshake, TwoStepPassword
+from harness.local_telegram.auth import Handshake, TwoStepPassword
 
 RPC_RESULT = 0xF35C6D01
 VECTOR = 0x1CB5C415
@@ -58,7 +58,7 @@ class Registration:
     code_hash: str = field(default_factory=lambda: os.urandom(8).hex())
 
 
-class FakeTelegram:
+class LocalTelegram:
     """Accounts, bots, and the connections of the clients using them."""
 
     def __init__(self) -> None:
@@ -229,7 +229,7 @@ class FakeTelegram:
 
 
 class _Connection:
-    def __init__(self, telegram: FakeTelegram, reader, writer) -> None:
+    def __init__(self, telegram: LocalTelegram, reader, writer) -> None:
         self.telegram = telegram
         self.reader, self.writer = reader, writer
         self.account: Account | None = None

@@ -1,8 +1,8 @@
 """The server side of logging in, for the local Telegram: the MTProto key exchange
 (unencrypted messages, RSA, Diffie-Hellman) and the SRP check of a two-step password.
 
-Unmodified Telethon runs its half of both against these. The RSA key is this test
-endpoint's own (``fake_telegram_rsa.pem``, made for the tests, worthless elsewhere);
+Unmodified Telethon runs its half of both against these. The RSA key is this local
+endpoint's own (``local_telegram_rsa.pem``, made for it, worthless elsewhere);
 ``trust_test_key`` adds its public half to the keys Telethon accepts, in this process.
 """
 
@@ -24,7 +24,7 @@ from telethon.extensions import BinaryReader
 from telethon.helpers import generate_key_data_from_nonce
 from telethon.tl import functions, types
 
-KEY_FILE = Path(__file__).with_name("fake_telegram_rsa.pem")
+KEY_FILE = Path(__file__).with_name("local_telegram_rsa.pem")
 # Telegram's published 2048-bit safe prime (its DH and SRP groups), with generator 3.
 DH_PRIME = int(
     "C71CAEB9C6B1C9048E6C522F70F13F73980D40238E3E21C14934D037563D930F48198A0AA7C14058229493D2"
