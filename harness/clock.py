@@ -39,3 +39,28 @@ class Clock:
     def now() -> float:
         """The one time source of every measurement: monotonic seconds."""
         return time.monotonic()
+
+
+class Timeline:
+    """The ``t_s`` axis of a run's files: seconds since the run (a Locust test) began.
+
+    The transcripts and the reference agent's log share one, so their times compare
+    directly; a new Locust test ``restart``\\ s it, and what writes on it starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.restart()
+
+    def restart(self) -> None:
+        self.started_mono = Clock.now()
+        self.started_wall = time.time()
+        self.generation += 1
+
+    def relative(self, monotonic: float) -> float:
+        """Seconds since the start: the ``t_s`` of transcripts and logs."""
+        return round(monotonic - self.started_mono, 6)
+
+    def wall_time(self, monotonic: float) -> float:
+        """Epoch seconds of a monotonic timestamp, anchored at the start."""
+        return self.started_wall + (monotonic - self.started_mono)

@@ -30,7 +30,6 @@ from harness.report.model import LlmUsage
 from harness.report.summary import llm_cells
 from harness.runtime import ProcessRuntime, RunSettings
 from harness.scenario import Scenario, ScenarioError, load_scenarios
-from harness.transport.factory import TransportSettings
 
 CLOSE_WITHIN_S = 10.0
 
@@ -134,7 +133,7 @@ async def _record(
     gateway: GatewaySettings,
     cache: LlmCacheSettings,
 ) -> _Transcripts:
-    settings = RunSettings(TransportSettings(seed=seed), time_scale, seed, gateway, cache)
+    settings = RunSettings(time_scale=time_scale, seed=seed, gateway=gateway, cache=cache)
     runtime = ProcessRuntime(settings, [scenario])
     recorded = _Transcripts()
     slots = asyncio.Semaphore(parallel)

@@ -23,7 +23,7 @@ _HOMES = {
     "MemoryLeases": "leases",
     "RedisLeases": "leases",
     "keep_lease": "leases",
-    "RedisUnavailable": "redis_client",
+    "RedisUnavailable": "unavailable",
     "connect_redis": "redis_client",
 }
 

@@ -7,17 +7,11 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from harness.coord.unavailable import RedisUnavailable
+
 # A Redis that stops answering fails a call after this long instead of holding it: lease
 # renewals ride out a TTL of failures, never one call that hangs.
 SOCKET_TIMEOUT_S = 5.0
-
-
-class RedisUnavailable(Exception):
-    """Redis did not answer; the message names the (password-free) URL and the fix. A
-    conversation that cannot start for it ends as ``redis_unavailable``."""
-
-    category = "redis_unavailable"
-    peer = "Redis"
 
 
 def safe_url(url: str) -> str:

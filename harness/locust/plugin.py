@@ -18,8 +18,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.coord import RedisUnavailable
-from harness.locust.options import add_arguments, scenario_paths, transport_settings
+from harness.coord.unavailable import RedisUnavailable
+from harness.locust.options import add_arguments, scenario_paths
 from harness.locust.runtime import RUN_BUDGET_SPENT, LocustRuntime
 from harness.locust.shapes import ChatLoadShape, settings_from, shape_requested
 from harness.locust.users import RUNTIMES, user_classes
@@ -27,7 +27,7 @@ from harness.locust.web import install_tabs
 from harness.persona.services import preload_llm_sdk
 from harness.report import prepare_report_dir, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
-from harness.transport.factory import import_transport
+from harness.transport.registry import TRANSPORTS, choose_transport
 
 GC_THRESHOLDS_UNDER_LOAD = (200_000, 50, 1_000)
 WIRE_KEY = "chatstorm"  # our figures inside Locust's worker -> master stats message
@@ -85,7 +85,7 @@ def _register(scenarios: list[Scenario]) -> None:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
         options = environment.parsed_options
-        problems = transport_settings(options).problems()
+        problems = choose_transport(vars(options)).problems()
         if problems:
             sys.stderr.write("".join(f"chatstorm: {problem}\n" for problem in problems))
             raise SystemExit(2)
@@ -95,7 +95,9 @@ def _register(scenarios: list[Scenario]) -> None:
             except ValueError as exc:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
-        import_transport(options.transport)  # in this, the main, thread
+        # In this, the main, thread: gevent's process machinery, which Telethon's first
+        # import sets off, cannot start in the loop thread.
+        TRANSPORTS[options.transport].preload()
         preload_llm_sdk(scenarios)
         # Those imports hold the hub for up to two seconds: without this, Locust's -t timer,
         # set next against the hub's stale clock, fired that much early (a 2 s run ended

@@ -23,7 +23,6 @@ import gevent
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from harness.agent.reference import BatchRecord
 from harness.clock import Clock
 from harness.conversation import (
     ConversationResult,
@@ -31,21 +30,16 @@ from harness.conversation import (
 )
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
-from harness.locust.options import llm_settings, transport_settings
 from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
 from harness.prices import usd
-from harness.report import (
-    GROUND_TRUTH_FILE,
-    TRANSCRIPT_FILE,
-    Recorder,
-    SloResult,
-)
+from harness.report import TRANSCRIPT_FILE, Recorder, SloResult
 from harness.report.model import LiveView, Report
 from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
 from harness.runtime.bounds import say_ran_out
+from harness.runtime.options import run_settings
 from harness.scenario import Scenario
 
 log = logging.getLogger("chatstorm")
@@ -79,17 +73,7 @@ class LocustRuntime:
         report_dir = Path(options.report_dir) if options.report_dir else None
         if report_dir is not None and self.is_worker:  # workers may share the folder
             report_dir = report_dir / "workers" / environment.runner.client_id
-        gateway, cache = llm_settings(options)
-        self.settings = RunSettings(
-            transport=transport_settings(options),
-            time_scale=options.time_scale,
-            seed=options.seed,
-            gateway=gateway,
-            cache=cache,
-            report_dir=report_dir,
-            transcripts=not options.no_transcripts,
-            expect=dict(options.expect or []),
-        )
+        self.settings: RunSettings = run_settings(vars(options), report_dir)
         self.process = ProcessRuntime(self.settings, scenarios)
         self.scenarios = self.process.scenarios
         self.clock = self.process.clock
@@ -118,12 +102,11 @@ class LocustRuntime:
     def serve_botapi(self) -> None:
         """--botapi-serve: the Bot API emulator runs on this process's event loop, at
         --botapi-url, for this process's users and every worker's."""
-        options = self.environment.parsed_options
-        state = Path(options.botapi_state) if options.botapi_state else None
+        botapi = self.settings.transport.settings
+        url = botapi.emulator_url
         self.loop.start()
-        serve = partial(self.process.serve_botapi, state, options.telegram_limits)
+        serve = partial(self.process.serve_botapi, url, botapi.state, botapi.telegram_limits)
         self.loop.submit(serve).wait(timeout=OPEN_TIMEOUT_S)
-        url = self.settings.transport.emulator_url
         log.info("chatstorm: Bot API emulator serving at %s", url)
 
     def begin(self, runs_users: bool) -> None:
@@ -136,19 +119,18 @@ class LocustRuntime:
         self.active.clear()  # a user stopped before its conversation began never ended one
         self._gevent_side.ignoring_ends = False
         self._fresh_process_figures()
+        self.process.timeline.restart()
         self.recorder = Recorder(
             report_dir / TRANSCRIPT_FILE if writes else None,
             mirror=self.unsent.stats if self.unsent is not None else None,
-            ground_truth_path=report_dir / GROUND_TRUTH_FILE if writes else None,
+            timeline=self.process.timeline,
         )
         self.report = None
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
         if runs_users and not self._opened:  # the loop may run already (--botapi-serve)
             self.loop.start()
-            truth = self._post_batch if self.settings.writes_transcripts else None
-            opening = partial(self.process.open, truth)
-            self.loop.submit(opening).wait(timeout=OPEN_TIMEOUT_S)
+            self.loop.submit(self.process.open).wait(timeout=OPEN_TIMEOUT_S)
             self._opened = True
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
             self.loop.submit(self._lag_monitor.run)
@@ -241,7 +223,7 @@ class LocustRuntime:
         if isinstance(entry, dict):  # already a line: it came from a worker
             return entry
         return {
-            "t_s": self.recorder.relative(entry.t),
+            "t_s": self.recorder.timeline.relative(entry.t),
             "scenario": entry.scenario,
             "conversation_id": entry.conversation_id,
             "role": entry.role,
@@ -305,12 +287,6 @@ class LocustRuntime:
         """Where lag goes: this process's figures and, on a worker, what the master has
         not been sent yet."""
         return (self.loop_lag,) if self.unsent is None else (self.loop_lag, self.unsent.loop_lag)
-
-    def _post_batch(self, scenario: str, batch: BatchRecord) -> None:
-        self.loop.post(partial(self._record_batch, scenario, batch.to_dict()))
-
-    def _record_batch(self, scenario: str, batch: dict) -> None:
-        self.recorder.on_batch(scenario, batch)
 
     def start_conversation(self, scenario: Scenario, outages_in_a_row: int = 0) -> Submission:
         """Hold one conversation; a user whose last ``outages_in_a_row`` conversations hit

@@ -4,7 +4,6 @@ from harness.report.recorder import Recorder
 from harness.report.slo import SloResult, evaluate, parse_override
 from harness.report.summary import print_summary
 from harness.report.writer import (
-    GROUND_TRUTH_FILE,
     REPORT_FILE,
     TRANSCRIPT_FILE,
     build_report,
@@ -13,7 +12,6 @@ from harness.report.writer import (
 )
 
 __all__ = [
-    "GROUND_TRUTH_FILE",
     "REPORT_FILE",
     "TRANSCRIPT_FILE",
     "Recorder",

@@ -7,13 +7,12 @@ Transcript lines are written as they come, so a long run never holds them all in
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
-from harness.clock import Clock
+from harness.clock import Timeline
 from harness.files import LineFile
 from harness.metrics.aggregate import RunStats
 from harness.records import (
@@ -33,31 +32,21 @@ class Recorder:
         self,
         transcript_path: Path | None = None,
         mirror: RunStats | None = None,
-        ground_truth_path: Path | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         self.stats = RunStats()
         self.replace_mirror(mirror)
-        self.started_mono = Clock.now()
-        self.started_wall = time.time()
-        self._transcript = _open(transcript_path)
-        self._ground_truth = _open(ground_truth_path)
+        self.timeline = timeline or Timeline()
+        self._transcript = None if transcript_path is None else LineFile(transcript_path)
 
     def replace_mirror(self, mirror: RunStats | None) -> None:
         """Where figures go besides ``stats`` (after ``stats`` itself was replaced, too)."""
         self._sinks = [self.stats] if mirror is None else [self.stats, mirror]
 
-    def wall_time(self, monotonic: float) -> float:
-        """Epoch seconds of a monotonic timestamp, anchored at the recorder's start."""
-        return self.started_wall + (monotonic - self.started_mono)
-
-    def relative(self, monotonic: float) -> float:
-        """Seconds since the recorder started: the ``t_s`` axis of transcripts and logs."""
-        return round(monotonic - self.started_mono, 6)
-
     def on_message(self, entry: TranscriptEntry) -> None:
         if self._transcript is None:
             return
-        wall = datetime.fromtimestamp(self.wall_time(entry.t), UTC)
+        wall = datetime.fromtimestamp(self.timeline.wall_time(entry.t), UTC)
         line = {
             "conversation_id": entry.conversation_id,
             "scenario": entry.scenario,
@@ -66,7 +55,7 @@ class Recorder:
             "role": entry.role,
             "text": entry.text,
             "time": wall.isoformat(timespec="milliseconds"),
-            "t_s": self.relative(entry.t),
+            "t_s": self.timeline.relative(entry.t),
         }
         if entry.edit:
             line["edit"] = True
@@ -103,35 +92,7 @@ class Recorder:
                 result.end_reason, result.bursts_interrupted, bot_errors
             )
 
-    def on_batch(self, scenario: str, batch: dict) -> None:
-        """A reference agent's finished batch (``BatchRecord.to_dict``), on the ``t_s`` axis.
-
-        Batches begun before this recorder started (an earlier test) are left out.
-        """
-        if self._ground_truth is None or batch["received"][0]["t"] < self.started_mono:
-            return
-        line = {
-            "scenario": scenario,
-            **batch,
-            "received": [self._relative_message(m) for m in batch["received"]],
-            "sent": [self._relative_message(m) for m in batch["sent"]],
-            "t_closed": self._maybe_relative(batch["t_closed"]),
-            "t_started": self._maybe_relative(batch["t_started"]),
-        }
-        self._ground_truth.write(orjson.dumps(line) + b"\n")
-
-    def _relative_message(self, message: dict) -> dict:
-        return {"text": message["text"], "t_s": self.relative(message["t"])}
-
-    def _maybe_relative(self, monotonic: float | None) -> float | None:
-        return None if monotonic is None else self.relative(monotonic)
-
     def close(self) -> None:
-        for handle in (self._transcript, self._ground_truth):
-            if handle is not None:
-                handle.close()
-        self._transcript = self._ground_truth = None
-
-
-def _open(path: Path | None) -> LineFile | None:
-    return None if path is None else LineFile(path)
+        if self._transcript is not None:
+            self._transcript.close()
+        self._transcript = None

@@ -15,7 +15,6 @@ from harness.report.recorder import Recorder
 
 REPORT_FILE = "report.json"
 TRANSCRIPT_FILE = "transcripts.jsonl"
-GROUND_TRUTH_FILE = "reference_agent.jsonl"
 
 
 def prepare_report_dir(report_dir: Path) -> None:
@@ -40,10 +39,10 @@ def build_report(recorder: Recorder, run: dict) -> dict:
     """The report's run header (``run``: how it ran) and its per-scenario and total
     figures, before the load timeline and the objectives join them (``harness.runtime``
     makes the typed ``Report``)."""
-    started = datetime.fromtimestamp(recorder.started_wall, UTC)
+    started = datetime.fromtimestamp(recorder.timeline.started_wall, UTC)
     header = {
         "started_at": started.isoformat(timespec="seconds"),
-        "duration_s": round(Clock.now() - recorder.started_mono, 3),
+        "duration_s": round(Clock.now() - recorder.timeline.started_mono, 3),
         **run,
     }
     return {"run": header, **recorder.stats.to_report()}

@@ -49,7 +49,10 @@ def conclude(
         "loop_lag_ms": loop_lag.to_report(),
         **run,
     }
-    figures = {**build_report(recorder, header), "load": quality.to_report(recorder.started_wall)}
+    figures = {
+        **build_report(recorder, header),
+        "load": quality.to_report(recorder.timeline.started_wall),
+    }
     report = Report.model_validate({**figures, "slo": []})
     slo_results = evaluate(report.scenarios, scenarios, settings.expect)
     report.slo = [Objective.model_validate(result.to_dict()) for result in slo_results]

@@ -13,14 +13,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from harness.agent.reference import BatchRecord
-from harness.clock import Clock
+from harness.clock import Clock, Timeline
 from harness.conversation import ConversationObserver, ConversationResult, run_conversation
 from harness.llm.request import GatewaySettings
 from harness.outages import OUTAGES
@@ -28,7 +27,8 @@ from harness.persona.services import LlmCacheSettings, PersonaServices, open_ser
 from harness.runtime.bounds import say_failed, say_ran_out
 from harness.scenario import Scenario
 from harness.transport.base import Transport
-from harness.transport.factory import TransportSettings, open_transport
+from harness.transport.kind import OpenContext, TransportChoice
+from harness.transport.registry import default_transport
 from harness.transport.traffic import SilenceWatch
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ log = logging.getLogger("chatstorm")
 class RunSettings:
     """How a process runs its conversations, whatever front end started it."""
 
-    transport: TransportSettings = field(default_factory=TransportSettings)
+    transport: TransportChoice = field(default_factory=default_transport)
     time_scale: float = 1.0
     seed: str = "0"
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
@@ -53,7 +53,7 @@ class RunSettings:
 
     @property
     def writes_transcripts(self) -> bool:
-        """The transcripts and the reference agent's log go into the report folder."""
+        """The transcripts (and the reference agent's log) go into the report folder."""
         return self.report_dir is not None and self.transcripts
 
 
@@ -65,6 +65,8 @@ class ProcessRuntime:
         self.settings = settings
         self.scenarios = {scenario.name: scenario for scenario in scenarios}
         self.clock = Clock(settings.time_scale)
+        self.timeline = Timeline()
+        """The ``t_s`` axis of the run's files; a front end restarts it with each test."""
         self.transport: Transport | None = None
         self.services: PersonaServices | None = None
         self.emulator: Emulator | None = None  # --botapi-serve
@@ -73,20 +75,27 @@ class ProcessRuntime:
         self.active: dict[asyncio.Task, str] = {}
         """The conversations running now, as tasks of this loop, with their scenario."""
 
-    async def serve_botapi(self, state: Path | None, telegram_limits: bool) -> None:
-        """The Bot API emulator on this loop, where ``--botapi-url`` says, for this
-        process's conversations and any other process's."""
+    async def serve_botapi(self, url: str, state: Path | None, telegram_limits: bool) -> None:
+        """The Bot API emulator on this loop, at ``url``, for this process's
+        conversations and any other process's."""
         from harness.botapi.server import Emulator  # aiohttp's server: only when asked
 
-        url = urlsplit(self.settings.transport.emulator_url)
+        where = urlsplit(url)
         self.emulator = Emulator.configured(state, telegram_limits)
-        await self.emulator.start(url.hostname or "127.0.0.1", url.port or 80)
+        await self.emulator.start(where.hostname or "127.0.0.1", where.port or 80)
 
-    async def open(self, on_batch: Callable[[str, BatchRecord], object] | None = None) -> None:
+    async def open(self) -> None:
         """Reach the transport and open what LLM and replay personas share, so a run that
-        cannot start fails now, at its start. ``on_batch`` receives the reference agent's
-        ground truth (mock transport)."""
-        self.transport = await open_transport(self.settings.transport, self.clock, on_batch)
+        cannot start fails now, at its start."""
+        settings = self.settings
+        context = OpenContext(
+            self.clock,
+            settings.seed,
+            self.timeline,
+            settings.report_dir,
+            settings.writes_transcripts,
+        )
+        self.transport = await settings.transport.open(context)
         self.silence = SilenceWatch(self.transport.peer, self.clock)
         self._silence_task = asyncio.create_task(self.silence.run())
         run = [scenario for scenario in self.scenarios.values() if scenario.weight > 0]

@@ -1,7 +1,8 @@
 """Transports: how messages reach the agent. ``mock`` (the in-process reference agent),
 ``botapi`` (a real bot through the Bot API emulator) and ``telethon`` (real Telegram user
-accounts) share one protocol (``base``); ``factory`` opens the one a run names, importing
-only that one (and what it stands on: aiohttp, Telethon, Redis)."""
+accounts) share one protocol (``base``). Each has a kind (``kind``: its settings, options,
+checks and ``open()``), listed in ``registry``; a run imports only the transport it names
+(and what that stands on: aiohttp, Telethon, Redis)."""
 
 from harness.transport.base import (
     AgentMessage,

@@ -104,11 +104,14 @@ class Log(dict):
     def add(self, scenario: str, batch: BatchRecord) -> None:
         self.setdefault(scenario, []).append(batch)
 
+    def close(self) -> None:
+        """Kept in memory: nothing to close."""
+
 
 async def play(scenarios: dict, scale: float) -> tuple[Collected, Log]:
     clock = Clock(scale)
     log = Log()
-    transport = MockTransport(clock, on_batch=log.add)
+    transport = MockTransport(clock, log=log)
     collected = Collected()
     conversations = asyncio.gather(
         *(

@@ -7,11 +7,11 @@ import asyncio
 import logging
 import time
 
-from harness.agent.reference import BatchRecord
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder
 from harness.runtime import ProcessRuntime, RunSettings, conclude
+from harness.transport.mock import AGENT_LOG_FILE
 from tests.support.scenarios import make
 
 SCALE = 0.05
@@ -20,9 +20,8 @@ SCALE = 0.05
 async def test_conversations_run_and_conclude_without_locust(tmp_path):
     scenario = make("Plain", expect={"reply_groups_per_burst_max": 1})
     runtime = ProcessRuntime(RunSettings(time_scale=SCALE, report_dir=tmp_path), [scenario])
-    batches: list[BatchRecord] = []
-    await runtime.open(on_batch=lambda _scenario, batch: batches.append(batch))
-    recorder = Recorder()
+    await runtime.open()
+    recorder = Recorder(timeline=runtime.timeline)
     try:
         await asyncio.wait_for(
             asyncio.gather(*(runtime.converse(scenario, f"c{n}", recorder) for n in range(3))),
@@ -35,6 +34,7 @@ async def test_conversations_run_and_conclude_without_locust(tmp_path):
     )
     totals = conclusion.report.totals
     assert totals.conversations == 3 and totals.end_reasons == {"max_turns": 3}
+    batches = (tmp_path / AGENT_LOG_FILE).read_bytes().splitlines()
     assert totals.bursts == len(batches) == 6  # the agent batched every burst
     assert conclusion.exit_code == 0  # the scenario's objective held
     assert (tmp_path / "report.json").exists()
