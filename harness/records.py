@@ -11,9 +11,11 @@ from typing import Literal, Protocol
 
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.persona_usage import PersonaUsage
+from harness.verdicts import Judgment
 
 # max_turns, total_timeout, interrupted, error, persona_ended (the persona said it was
-# done), or a transport's own category (flood_wait, account_retired, ...).
+# done), a termination condition's type (conversation_stuck, ...), or a transport's own
+# category (flood_wait, account_retired, ...).
 EndReason = str
 Role = Literal["client", "agent"]
 
@@ -80,6 +82,8 @@ class ConversationResult:
     outage: str | None = None
     """What could not be reached ("Telegram", "the Bot API emulator", "Redis") when the
     conversation could not start or lost its transport: the runtime backs off."""
+    judgment: Judgment | None = None
+    """For a scenario that declares what to judge by."""
 
 
 class ConversationObserver(Protocol):

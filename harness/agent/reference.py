@@ -158,14 +158,24 @@ class ReferenceAgent:
         for index in range(parts):
             if index:
                 await asyncio.sleep(gaps[index - 1])
-            text = reply_text(record, index, parts)
+            text = reply_text(self.settings, record, index, parts)
             record.sent.append((text, Clock.now()))
             chat.deliver(text)
 
 
-def reply_text(record: BatchRecord, index: int, parts: int) -> str:
-    """Part ``index`` of the answer to a batch; the first names every message in it."""
-    if index == 0:
-        quoted = " | ".join(f"«{text}»" for text, _ in record.received)
-        return f"[batch {record.batch_no}, {len(record.received)} msg] You said: {quoted}"
-    return f"[batch {record.batch_no}, part {index + 1}/{parts}] More on that."
+ESCALATION = "Let me transfer you to a human specialist."
+
+
+def reply_text(settings: AgentSettings, record: BatchRecord, index: int, parts: int) -> str:
+    """Part ``index`` of the answer to a batch. The first is the scenario's next reply
+    (``agent.replies``, cycled), the hand-over to a human once ``agent.escalate_after``
+    batches were answered, or by default names every message in the batch."""
+    if index:
+        return f"[batch {record.batch_no}, part {index + 1}/{parts}] More on that."
+    if settings.escalate_after is not None and record.batch_no > settings.escalate_after:
+        return ESCALATION
+    messages = " | ".join(f"«{text}»" for text, _ in record.received)
+    if settings.replies:
+        reply = settings.replies[(record.batch_no - 1) % len(settings.replies)]
+        return reply.format_map({"batch": record.batch_no, "messages": messages})
+    return f"[batch {record.batch_no}, {len(record.received)} msg] You said: {messages}"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from harness.clock import Clock
+from harness.judging.judge import ConversationJudge
 from harness.metrics.burst import measure_burst
 from harness.persona.base import Burst, BurstRequest, PersonaEngine
 from harness.persona.factory import create_persona
@@ -101,6 +102,10 @@ class Conversation:
         self._late_turn: int | None = None
         self._late_count = 0
         self._turns = 0
+        self.judge: ConversationJudge | None = None
+        if scenario.judged:
+            self.judge = ConversationJudge(scenario, getattr(self.persona, "slots", {}))
+        self._started = Clock.now()
 
     async def run(self) -> ConversationResult:
         reason: EndReason = "max_turns"
@@ -111,8 +116,9 @@ class Conversation:
                     range(self.scenario.max_turns), iter_turns(self.scenario.pattern), strict=False
                 ):
                     last = index == self.scenario.max_turns - 1
-                    if await self._play_turn(index, turn) and not last:
-                        reason = "persona_ended"  # the persona cut the conversation short
+                    ended = await self._play_turn(index, turn)
+                    if ended is not None and not (last and ended == "persona_ended"):
+                        reason = ended  # the persona, or a termination condition
                         break
         except TimeoutError:
             reason = "total_timeout"
@@ -132,6 +138,9 @@ class Conversation:
         self._close_late_window()
         self._flush_transcript()
         in_flight = self._burst is not None
+        judgment = None
+        if self.judge is not None:
+            judgment = self.judge.conclude(reason, self._turns, Clock.now() - self._started)
         result = ConversationResult(
             self.id,
             self.scenario.name,
@@ -141,12 +150,14 @@ class Conversation:
             error,
             tuple(self.session.inbox.bot_errors.items()),
             outage,
+            judgment,
         )
         self.observer.on_end(result)
         return result
 
-    async def _play_turn(self, index: int, turn: Turn) -> bool:
-        """Play one turn; True when the persona ended the conversation."""
+    async def _play_turn(self, index: int, turn: Turn) -> EndReason | None:
+        """Play one turn; why the conversation ends after it (the persona ended it, or a
+        termination condition holds), or None."""
         self._pull()
         self._flush_transcript()  # the persona sees every reply that has arrived
         request = BurstRequest(
@@ -159,7 +170,7 @@ class Conversation:
         if move.usage:
             self.observer.on_persona(PersonaRecord(self.id, self.scenario.name, index, move.usage))
         if not move.messages:
-            return True
+            return "persona_ended"
         if index:
             await asyncio.sleep(self._think_time(move))
         burst = self._burst = _Burst(index)
@@ -191,7 +202,9 @@ class Conversation:
         self._flush_transcript()
         reconnected = self.session.reconnects != reconnects
         self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured, reconnected))
-        return move.end_conversation
+        if move.end_conversation:
+            return "persona_ended"
+        return None if self.judge is None else self.judge.after_turn(index, measured)
 
     async def _send(self, text: str) -> SentMessage:
         """Send one message; a transport that does not acknowledge it within
@@ -329,6 +342,8 @@ class Conversation:
         for entry in self._entries:
             if entry.action is None:  # the persona reads messages, not "typing..."
                 self._history.append((entry.role, entry.text))
+            if self.judge is not None:
+                self.judge.add(entry)
             self.observer.on_message(entry)
         self._entries.clear()
 

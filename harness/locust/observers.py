@@ -36,6 +36,10 @@ class Reconnected(Exception):
     """A turn's timing crossed a lost-and-restored connection: not a latency."""
 
 
+class Unsuccessful(Exception):
+    """A judged conversation did not succeed: its first failed evaluation, or why it ended."""
+
+
 class BotError(Exception):
     """The bot under test failed a call the transport saw (429, an unknown method...)."""
 
@@ -120,7 +124,18 @@ class LocustObserver:
             return
         self._runtime.recorder.on_end(result)
         self._runtime.active[result.scenario] -= 1
-        if result.error is not None:  # its own row: flood_wait, account_retired, error
+        judgment = result.judgment
+        if judgment is not None:  # a row per judged conversation, failed when unsuccessful
+            failure = None
+            if not judgment.success:
+                failed = judgment.first_failure
+                why = f"{failed.name}: {failed.detail}" if failed else f"ended: {result.end_reason}"
+                failure = Unsuccessful(why if result.error is None else result.error)
+            self._request(
+                "conversation", result.scenario, judgment.duration_s * 1000, exception=failure
+            )
+        if result.error is not None and not (judgment and result.end_reason == "error"):
+            # its own row: flood_wait, account_retired, error (a judged one's is above)
             kind = "conversation" if result.end_reason == "error" else result.end_reason
             self._request(kind, result.scenario, 0, exception=ConversationFailed(result.error))
         for (category, detail), count in result.bot_errors:  # a row per kind of bot mistake

@@ -35,7 +35,7 @@ from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
 from harness.prices import usd
-from harness.report import TRANSCRIPT_FILE, Recorder, SloResult
+from harness.report import CONVERSATIONS_FILE, TRANSCRIPT_FILE, Recorder, SloResult
 from harness.report.model import LiveView, Report
 from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
 from harness.runtime.bounds import say_ran_out
@@ -115,6 +115,8 @@ class LocustRuntime:
         self.recorder.close()
         report_dir = self.settings.report_dir
         writes = runs_users and self.settings.writes_transcripts
+        judged = any(scenario.judged for scenario in self.scenarios.values())
+        judges = runs_users and report_dir is not None and judged
         self.stopping = False
         self.active.clear()  # a user stopped before its conversation began never ended one
         self._gevent_side.ignoring_ends = False
@@ -124,6 +126,7 @@ class LocustRuntime:
             report_dir / TRANSCRIPT_FILE if writes else None,
             mirror=self.unsent.stats if self.unsent is not None else None,
             timeline=self.process.timeline,
+            conversations_path=report_dir / CONVERSATIONS_FILE if judges else None,
         )
         self.report = None
         if self._user_sampler is None:

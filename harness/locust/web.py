@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Response, jsonify, request
 from locust.web import WebUI
 
-from harness.report.model import LiveView
+from harness.report.model import LiveView, ScenarioFigures
 from harness.report.summary import bracket, llm_cells, mean, percent
 
 CONVERSATION_COLUMNS = [
@@ -23,6 +23,8 @@ CONVERSATION_COLUMNS = [
     ("active", "Active"),
     ("waiting_for_account", "Waiting for account"),
     ("finished", "Finished"),
+    ("success", "Success"),
+    ("outcomes", "Outcomes"),
     ("bursts", "Bursts"),
     ("premature", "Premature"),
     ("groups_per_burst", "Reply groups / burst"),
@@ -83,6 +85,7 @@ def conversation_rows(view: LiveView) -> list[dict]:
             "active": figures.active,
             "waiting_for_account": figures.waiting_for_account or "",
             "finished": figures.conversations,
+            **judging_cells(figures),
             "bursts": figures.bursts,
             "premature": percent(figures.premature_reply_rate, ""),
             "groups_per_burst": mean(figures.reply_groups_per_burst, ""),
@@ -95,6 +98,15 @@ def conversation_rows(view: LiveView) -> list[dict]:
         }
         for name, figures in view.scenarios.items()
     ]
+
+
+def judging_cells(figures: ScenarioFigures) -> dict[str, str]:
+    """Success rate and outcomes of a judged scenario; blank for one that is not."""
+    judging = figures.judging
+    if judging is None:
+        return {"success": "", "outcomes": ""}
+    outcomes = ", ".join(f"{label} {count}" for label, count in judging.outcomes.items())
+    return {"success": percent(judging.success_rate), "outcomes": outcomes}
 
 
 def transcript_rows(view: LiveView) -> list[dict]:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from harness.metrics.burst import BurstMeasurement, DebounceEvidence
 from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce, fair_sample
 from harness.metrics.histogram import Histogram
+from harness.metrics.judging import JudgingStats
 from harness.metrics.persona_usage import PersonaUsage
+from harness.verdicts import Judgment
 
 LATENCIES = ("send", "first_reply", "complete_reply", "reply_gap", "first_action")
 COUNTERS = (
@@ -58,6 +60,7 @@ class ScenarioStats:
     )
     debounce_samples: list[DebounceEvidence] = field(default_factory=list)
     persona_usage: PersonaUsage = field(default_factory=PersonaUsage)
+    judging: JudgingStats = field(default_factory=JudgingStats)
 
     def add_late(self, count: int) -> None:
         self.late_replies += count
@@ -97,7 +100,12 @@ class ScenarioStats:
             self.debounce_samples.append(burst.debounce_evidence)
 
     def add_conversation(
-        self, end_reason: str, bursts_interrupted: int, bot_errors: dict[str, int] | None = None
+        self,
+        end_reason: str,
+        bursts_interrupted: int,
+        bot_errors: dict[str, int] | None = None,
+        judgment: Judgment | None = None,
+        turns: int = 0,
     ) -> None:
         self.conversations += 1
         self.conversations_interrupted += end_reason == "interrupted"
@@ -105,6 +113,8 @@ class ScenarioStats:
         self.bursts_interrupted += bursts_interrupted
         if bot_errors:
             self.bot_errors.update(bot_errors)
+        if judgment is not None:
+            self.judging.add(judgment, turns)
 
     def merge(self, other: ScenarioStats) -> None:
         for name in COUNTERS:
@@ -118,6 +128,7 @@ class ScenarioStats:
         room = SAMPLE_LIMIT - len(self.debounce_samples)
         self.debounce_samples.extend(other.debounce_samples[:room])
         self.persona_usage.merge(other.persona_usage)
+        self.judging.merge(other.judging)
 
     def to_state(self) -> dict:
         """Raw counts, exactly mergeable elsewhere (what a worker sends its master)."""
@@ -133,6 +144,7 @@ class ScenarioStats:
                 for s in self.debounce_samples
             ],
             "persona_usage": self.persona_usage.to_state(),
+            "judging": self.judging.to_state(),
         }
 
     @classmethod
@@ -149,6 +161,7 @@ class ScenarioStats:
                 for a, b, c, d in state["debounce_samples"]
             ],
             persona_usage=PersonaUsage.from_state(state["persona_usage"]),
+            judging=JudgingStats.from_state(state["judging"]),
         )
 
     def to_report(self, debounce: Estimate | None = None) -> dict:
@@ -182,6 +195,7 @@ class ScenarioStats:
                 "bursts_sampled": len(self.debounce_samples),
             },
             "llm": self.persona_usage.to_report(),
+            "judging": self.judging.to_report(),
         }
 
 

@@ -53,7 +53,9 @@ class LlmPersona:
         rng = random.Random(f"{seed}:{scenario.name}:llm:{variant}")
         self._rng = rng
         self._scripted = ScriptedPersona(self.persona, rng)
-        self._system = system_blocks(self.persona)
+        self.slots = self._scripted.slots
+        """This conversation's facts, which the judges fill into ``{slot}`` placeholders."""
+        self._system = system_blocks(self.persona, scenario.goals)
         self._settings = self.persona.llm_settings
         self._price = self._settings.price_table()
 

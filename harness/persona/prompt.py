@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from harness.scenario.judging import Goals
 from harness.scenario.models import Persona, Traits
 from harness.scenario.presets import PRESETS
 
@@ -36,15 +37,19 @@ the way this person would. Do not repeat your earlier messages word for word.
 - Never mention that you are an AI, a model, a test or a simulation.
 - Reply with JSON only: {"messages": ["..."], "end_conversation": false}. Each string in \
 "messages" is one chat message, in sending order. Set "end_conversation" to true only when \
-this person would leave the chat now: the goal is reached, or they give up."""
+this person would leave the chat now: the goal is reached (what satisfies you is met), \
+or it has clearly failed and they give up."""
 
 
-def system_blocks(persona: Persona) -> list[dict]:
+def system_blocks(persona: Persona, goals: Goals | None = None) -> list[dict]:
     """The static part of the prompt, marked for prompt caching."""
-    return [{"type": "text", "text": describe(persona) + "\n\n" + RULES, "cache_control": CACHED}]
+    text = describe(persona, goals) + "\n\n" + RULES
+    return [{"type": "text", "text": text, "cache_control": CACHED}]
 
 
-def describe(persona: Persona) -> str:
+def describe(persona: Persona, goals: Goals | None = None) -> str:
+    """Who the person is and what they want: the scenario's goals, when it has them
+    (never the judge's evaluations: the person does not know how they are judged)."""
     lines = [
         "You play a person who writes to a company's chat assistant in a messenger.",
         "",
@@ -55,8 +60,12 @@ def describe(persona: Persona) -> str:
         f"- Language: write only in the language with code {persona.language!r}",
         f"- Knowledge of the subject: {persona.knowledge_level}",
         f"- Emotional state: {persona.emotional_state}",
-        f"- Goal: {persona.objective}",
+        f"- Goal: {(goals and goals.primary) or persona.objective}",
     ]
+    if goals is not None:
+        lines.extend(f"- Also want: {goal}" for goal in goals.secondary)
+        lines.extend(f"- Satisfied when: {criterion}" for criterion in goals.success_criteria)
+        lines.extend(f"- Give up when: {condition}" for condition in goals.failure_conditions)
     lines.extend(f"- Constraint: {constraint}" for constraint in persona.constraints)
     lines.append(f"- Traits: {describe_traits(persona.traits)}")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from harness.report.recorder import Recorder
 from harness.report.slo import SloResult, evaluate, parse_override
 from harness.report.summary import print_summary
 from harness.report.writer import (
+    CONVERSATIONS_FILE,
     REPORT_FILE,
     TRANSCRIPT_FILE,
     build_report,
@@ -12,6 +13,7 @@ from harness.report.writer import (
 )
 
 __all__ = [
+    "CONVERSATIONS_FILE",
     "REPORT_FILE",
     "TRANSCRIPT_FILE",
     "Recorder",

@@ -57,6 +57,55 @@ class LlmUsage(_Figures):
     cost_usd: float
 
 
+class Spread(_Figures):
+    min: float | None
+    p50: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None
+
+
+class EvaluationFigures(_Figures):
+    """One evaluation's verdicts over every conversation (and every turn, for a turn
+    evaluation); ``pass_rate`` is of those judged (not skipped)."""
+
+    passed: int
+    failed: int
+    inconclusive: int
+    errors: int
+    skipped: int
+    pass_rate: float | None
+
+
+class PersonalityFigures(_Figures):
+    conversations: int
+    success_rate: float | None
+    mean_turns: float | None
+    mean_duration_s: float | None
+
+
+class Judging(_Figures):
+    """What the judged conversations came to (scenarios that declare goals, outcomes,
+    termination conditions or evaluations)."""
+
+    conversations: int
+    successes: int
+    success_rate: float
+    outcomes: dict[str, int] = Field(description="label -> conversations; none matched: unresolved")
+    evaluations: dict[str, EvaluationFigures]
+    evaluation_pass_rate: float | None
+    goals_achieved: int
+    goals_total: int
+    goals_achieved_rate: float | None
+    blame: dict[str, int] = Field(description="unsuccessful conversations: agent, simulator, none")
+    simulator_blame_rate: float | None = Field(
+        description="the share of unsuccessful conversations the simulated person caused"
+    )
+    turns: Spread
+    duration_s: Spread
+    by_personality: dict[str, PersonalityFigures]
+
+
 class ScenarioFigures(_Figures):
     """One scenario's figures (or the totals): counts, rates, histograms, latencies."""
 
@@ -82,6 +131,7 @@ class ScenarioFigures(_Figures):
     latency_ms: dict[str, Latency]
     debounce_estimate_s: DebounceEstimate
     llm: LlmUsage
+    judging: Judging | None = Field(None, description="judged scenarios only")
 
 
 class Run(_Figures):

@@ -33,11 +33,13 @@ class Recorder:
         transcript_path: Path | None = None,
         mirror: RunStats | None = None,
         timeline: Timeline | None = None,
+        conversations_path: Path | None = None,
     ) -> None:
         self.stats = RunStats()
         self.replace_mirror(mirror)
         self.timeline = timeline or Timeline()
         self._transcript = None if transcript_path is None else LineFile(transcript_path)
+        self._conversations = None if conversations_path is None else LineFile(conversations_path)
 
     def replace_mirror(self, mirror: RunStats | None) -> None:
         """Where figures go besides ``stats`` (after ``stats`` itself was replaced, too)."""
@@ -89,10 +91,41 @@ class Recorder:
             bot_errors[category] = bot_errors.get(category, 0) + count
         for stats in self._sinks:
             stats.scenario(result.scenario).add_conversation(
-                result.end_reason, result.bursts_interrupted, bot_errors
+                result.end_reason,
+                result.bursts_interrupted,
+                bot_errors,
+                result.judgment,
+                result.turns,
             )
+        if result.judgment is not None and self._conversations is not None:
+            self._conversations.write(orjson.dumps(self._conversation_line(result)) + b"\n")
+
+    @staticmethod
+    def _conversation_line(result: ConversationResult) -> dict:
+        """A judged conversation's line of ``conversations.jsonl``."""
+        judgment = result.judgment
+        assert judgment is not None
+        return {
+            "conversation_id": result.conversation_id,
+            "scenario": result.scenario,
+            "persona": judgment.persona,
+            "personality": judgment.personality,
+            "engine": judgment.engine,
+            "end_reason": result.end_reason,
+            "outcome": judgment.outcome,
+            "success": judgment.success,
+            "score": judgment.score,
+            "goals_achieved": judgment.goals_achieved,
+            "goals_total": judgment.goals_total,
+            "blame": judgment.blame,
+            "turns": result.turns,
+            "duration_s": judgment.duration_s,
+            "error": result.error,
+            "evaluations": [evaluation.to_dict() for evaluation in judgment.evaluations],
+        }
 
     def close(self) -> None:
-        if self._transcript is not None:
-            self._transcript.close()
-        self._transcript = None
+        for handle in (self._transcript, self._conversations):
+            if handle is not None:
+                handle.close()
+        self._transcript = self._conversations = None

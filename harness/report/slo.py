@@ -23,6 +23,12 @@ LATENCY_KEYS = {
     for level in ("p50", "p95", "p99")
 }
 
+JUDGING_KEYS = {
+    "success_rate_min": "success_rate",
+    "goals_achieved_rate_min": "goals_achieved_rate",
+    "evaluation_pass_rate_min": "evaluation_pass_rate",
+}
+
 
 @dataclass(frozen=True)
 class SloResult:
@@ -32,14 +38,22 @@ class SloResult:
     measured: float | None
 
     @property
+    def is_floor(self) -> bool:
+        """A ``_min`` objective: the figure must reach the limit, not stay under it."""
+        return self.key.endswith("_min")
+
+    @property
     def passed(self) -> bool:
-        return self.measured is not None and self.measured <= self.limit
+        if self.measured is None:
+            return False
+        return self.measured >= self.limit if self.is_floor else self.measured <= self.limit
 
     def line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
         shown = "no data" if self.measured is None else _format(self.key, self.measured)
         limit = _format(self.key, self.limit)
-        return f"{verdict}  {self.scenario}: {self.key} = {shown} (limit {limit})"
+        bound = "at least" if self.is_floor else "limit"
+        return f"{verdict}  {self.scenario}: {self.key} = {shown} ({bound} {limit})"
 
     def to_dict(self) -> dict:
         return {
@@ -98,6 +112,9 @@ def _measure(key: str, figures: ScenarioFigures) -> float | None:
         return figures.timeout_rate
     if key == "reply_groups_per_burst_max":
         return mean_of_counts(figures.reply_groups_per_burst)
+    if key in JUDGING_KEYS:
+        judging = figures.judging
+        return None if judging is None else getattr(judging, JUDGING_KEYS[key])
     raise KeyError(key)
 
 

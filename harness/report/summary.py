@@ -145,9 +145,59 @@ def batching_table(report: Report) -> Table:
     return table
 
 
+def judging_table(report: Report) -> Table | None:
+    """Judged scenarios: success, outcomes, the evaluation that fails most, and success by
+    personality; None when no scenario was judged."""
+    rows = [(name, f.judging) for name, f in report.scenarios.items() if f.judging is not None]
+    if not rows:
+        return None
+    table = Table(
+        title="chatstorm: what the agent said (judged conversations)", title_justify="left"
+    )
+    for header in (
+        "Scenario",
+        "Judged",
+        "Success",
+        "Outcomes",
+        "Worst evaluation",
+        "By personality",
+    ):
+        table.add_column(header, justify="right" if header in ("Judged", "Success") else "left")
+    totals = report.totals.judging
+    if len(rows) > 1 and totals is not None:
+        rows.append(("Total", totals))
+    for name, judging in rows:
+        outcomes = ", ".join(f"{label} {count}" for label, count in judging.outcomes.items())
+        personalities = ", ".join(
+            f"{personality} {percent(figures.success_rate)}"
+            for personality, figures in judging.by_personality.items()
+        )
+        table.add_row(
+            name,
+            str(judging.conversations),
+            percent(judging.success_rate),
+            outcomes,
+            _worst_evaluation(judging.evaluations),
+            personalities,
+            end_section=len(rows) > 1 and name == rows[-2][0],
+        )
+    return table
+
+
+def _worst_evaluation(evaluations: dict) -> str:
+    judged = [(e.pass_rate, name) for name, e in evaluations.items() if e.pass_rate is not None]
+    if not judged:
+        return "-"
+    rate, name = min(judged)
+    return f"{name} {percent(rate)}"
+
+
 def print_summary(report: Report, console: Console | None = None) -> None:
     console = console or Console(width=160)
     console.print(batching_table(report))
+    judging = judging_table(report)
+    if judging is not None:
+        console.print(judging)
     llm = llm_table(report)
     if llm is not None:
         console.print(llm)

@@ -15,6 +15,7 @@ from harness.report.recorder import Recorder
 
 REPORT_FILE = "report.json"
 TRANSCRIPT_FILE = "transcripts.jsonl"
+CONVERSATIONS_FILE = "conversations.jsonl"
 
 
 def prepare_report_dir(report_dir: Path) -> None:

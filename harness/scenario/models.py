@@ -23,6 +23,16 @@ from pydantic import (
 )
 
 from harness.prices import PRICES, Price
+from harness.scenario.judging import (
+    FinalEvaluation,
+    Goals,
+    Judgment,
+    LlmJudgeEvaluation,
+    Outcome,
+    TerminationCondition,
+    TurnEvaluation,
+    unique_labels,
+)
 from harness.scenario.pattern import Step, format_pattern, parse_pattern
 from harness.scenario.presets import (
     DEFAULT_INTER_MESSAGE_DELAYS,
@@ -265,6 +275,11 @@ class AgentSettings(StrictModel):
     reply_parts: Annotated[tuple[int, int], BeforeValidator(_as_range)] = (1, 3)
     part_gap_s: SecondsRange = (0.2, 1.0)
     capacity: int | None = Field(None, ge=1)
+    replies: list[str] | None = Field(None, min_length=1)
+    """Texts of its answers, used in order and cycled (``{batch}``: the batch's number,
+    ``{messages}``: what it answers); default: it quotes what it answers."""
+    escalate_after: int | None = Field(None, ge=1)
+    """From this many answered batches on, it hands the person over to a human."""
 
     @field_validator("reply_parts")
     @classmethod
@@ -272,6 +287,24 @@ class AgentSettings(StrictModel):
         lo, hi = value
         if lo < 1 or hi < lo:
             raise ValueError(f"reply_parts [{lo}, {hi}] must satisfy 1 <= lo <= hi")
+        return value
+
+    @field_validator("replies")
+    @classmethod
+    def _known_placeholders(cls, value: list[str] | None) -> list[str] | None:
+        import string
+
+        for text in value or ():
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            except ValueError as exc:
+                raise ValueError(f"reply {text!r}: {exc}") from None
+            unknown = sorted(names - {"batch", "messages"})
+            if unknown:
+                raise ValueError(
+                    f"reply {text!r} uses {{{unknown[0]}}}: only {{batch}} and {{messages}} "
+                    "are filled in (double a brace to write one: {{)"
+                )
         return value
 
     @model_validator(mode="after")
@@ -286,6 +319,7 @@ class Expectations(StrictModel):
 
     Latency limits are real milliseconds; rates are fractions of bursts (0.05 = 5 %);
     ``reply_groups_per_burst_max`` bounds the mean (1.0 = every burst answered as one).
+    ``_min`` objectives are floors over judged conversations.
     """
 
     first_reply_p50_ms: float | None = Field(None, gt=0)
@@ -297,6 +331,10 @@ class Expectations(StrictModel):
     premature_reply_rate_max: float | None = Field(None, ge=0, le=1)
     timeout_rate_max: float | None = Field(None, ge=0, le=1)
     reply_groups_per_burst_max: float | None = Field(None, ge=0)
+    success_rate_min: float | None = Field(None, ge=0, le=1)
+    """Judged conversations: the share that succeeded must reach this."""
+    goals_achieved_rate_min: float | None = Field(None, ge=0, le=1)
+    evaluation_pass_rate_min: float | None = Field(None, ge=0, le=1)
 
 
 class Scenario(StrictModel):
@@ -314,6 +352,15 @@ class Scenario(StrictModel):
     burst_limit: int = Field(BURST_LIMIT_DEFAULT, ge=1)
     expect: Expectations = Field(default_factory=Expectations)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    goals: Goals | None = None
+    outcomes: Annotated[list[Outcome], AfterValidator(unique_labels)] = Field(default_factory=list)
+    """The first whose rule holds is the conversation's; none: ``unresolved``."""
+    termination_conditions: list[TerminationCondition] = Field(default_factory=list)
+    """Checked after every reply from ``min_turns`` on; the first that holds ends it."""
+    min_turns: int = Field(1, ge=1)
+    turn_evaluations: list[TurnEvaluation] = Field(default_factory=list)
+    final_evaluations: list[FinalEvaluation] = Field(default_factory=list)
+    judgment: Judgment = Field(default_factory=Judgment)
 
     @model_validator(mode="before")
     @classmethod
@@ -348,3 +395,27 @@ class Scenario(StrictModel):
     @property
     def pattern_text(self) -> str:
         return format_pattern(self.pattern)
+
+    @property
+    def judged(self) -> bool:
+        """Its conversations get a verdict: it declares something to judge them by."""
+        return bool(
+            self.goals
+            or self.outcomes
+            or self.termination_conditions
+            or self.turn_evaluations
+            or self.final_evaluations
+        )
+
+    @property
+    def needs_llm_judge(self) -> bool:
+        """Something in it only the LLM judge can decide."""
+        evaluations = [*self.turn_evaluations, *self.final_evaluations]
+        return (
+            any(isinstance(e, LlmJudgeEvaluation) for e in evaluations)
+            or any(outcome.llm_judge is not None for outcome in self.outcomes)
+            or any(c.type == "custom_condition" for c in self.termination_conditions)
+            or any(
+                c.type == "goal_achieved" and not self.outcomes for c in self.termination_conditions
+            )
+        )

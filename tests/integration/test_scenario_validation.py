@@ -137,3 +137,44 @@ def test_schema_command_prints_the_reports_schema_with_report():
     figures = schema["$defs"]["ScenarioFigures"]
     assert figures["additionalProperties"] is False
     assert {"end_reasons", "latency_ms", "debounce_estimate_s", "llm"} <= set(figures["properties"])
+
+
+def test_judging_mistakes_are_reported_at_their_line(tmp_path):
+    path = write(
+        tmp_path,
+        "judged.yaml",
+        """\
+        name: Judged
+        outcomes:
+          - {label: resolved, agent_keywords: [done]}
+          - {label: resolved, agent_regex: "x"}
+          - {label: broken, agent_regex: "(unclosed"}
+        termination_conditions:
+          - {type: user_is_happy}
+          - {type: custom_condition, llm_judge: {prompt: "Done?", threshold: 1.5}}
+        final_evaluations:
+          - {type: regex_match, pattern: "[a-"}
+        judgment: {strategy: threshold}
+        agent: {replies: ["Order {order} is fine"]}
+        """,
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios([path])
+    text = "\n".join(sorted(str(p) for p in caught.value.problems))
+    assert f"{path}:5: outcomes.2.agent_regex: " in text and "does not compile" in text
+    assert f"{path}:7: termination_conditions.0: " in text and "user_is_happy" in text
+    assert f"{path}:8: termination_conditions.1.custom_condition.llm_judge.threshold: " in text
+    assert f"{path}:10: final_evaluations.0.regex_match.pattern: " in text
+    assert f"{path}:11: judgment: " in text and "threshold" in text
+    assert f"{path}:12: agent.replies: " in text and "{order}" in text
+    label = load_problem(
+        tmp_path, "outcomes: [{label: a, agent_keywords: [x]}, {label: a, agent_keywords: [y]}]"
+    )
+    assert "label 'a' is used twice" in label
+
+
+def load_problem(tmp_path: Path, line: str) -> str:
+    path = write(tmp_path, "one.yaml", f"name: One\n{line}\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios([path])
+    return str(caught.value)

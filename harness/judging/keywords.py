@@ -1,0 +1,193 @@
+"""The built-in keyword lists, per language (``persona.language``): what the offline
+judges look for when a scenario names no keywords of its own. Matching is by whole
+words and phrases, case-insensitive (``harness.judging.text``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Bank = Literal[
+    "satisfaction",
+    "solution",
+    "escalation",
+    "empathy",
+    "positive",
+    "negative",
+    "greeting",
+    "closing",
+]
+
+KEYWORDS: dict[str, dict[Bank, tuple[str, ...]]] = {
+    "en": {
+        "satisfaction": (
+            "thanks",
+            "thank you",
+            "perfect",
+            "great",
+            "that helps",
+            "that helped",
+            "awesome",
+            "excellent",
+            "problem solved",
+            "all good",
+        ),
+        "solution": (
+            "is on its way",
+            "has been ordered",
+            "i have ordered",
+            "i've ordered",
+            "done",
+            "resolved",
+            "fixed",
+            "here is",
+            "here's how",
+            "you can now",
+            "has been sent",
+            "will arrive",
+            "has been updated",
+            "completed",
+        ),
+        "escalation": (
+            "human",
+            "manager",
+            "supervisor",
+            "specialist",
+            "transfer",
+            "operator",
+            "real person",
+            "escalate",
+            "live agent",
+        ),
+        "empathy": (
+            "sorry",
+            "i understand",
+            "i apologize",
+            "apologies",
+            "unfortunately",
+            "that must be",
+            "i see how",
+            "frustrating",
+        ),
+        "positive": (
+            "thanks",
+            "thank you",
+            "great",
+            "perfect",
+            "good",
+            "helpful",
+            "awesome",
+            "excellent",
+            "appreciate",
+            "nice",
+        ),
+        "negative": (
+            "useless",
+            "terrible",
+            "awful",
+            "angry",
+            "frustrated",
+            "annoyed",
+            "not helpful",
+            "ridiculous",
+            "worst",
+            "disappointed",
+            "still not",
+            "doesn't work",
+        ),
+        "greeting": ("hello", "hi", "hey", "good morning", "good afternoon", "welcome"),
+        "closing": (
+            "anything else",
+            "have a nice day",
+            "have a great day",
+            "goodbye",
+            "bye",
+            "glad to help",
+            "happy to help",
+        ),
+    },
+    "ru": {
+        "satisfaction": (
+            "спасибо",
+            "благодарю",
+            "отлично",
+            "супер",
+            "помогло",
+            "то что нужно",
+            "прекрасно",
+            "всё понятно",
+            "все понятно",
+        ),
+        "solution": (
+            "уже в пути",
+            "заказана",
+            "заказан",
+            "оформлена",
+            "оформлен",
+            "готово",
+            "решено",
+            "исправлено",
+            "вот как",
+            "теперь вы можете",
+            "отправлена",
+            "отправлен",
+            "будет доставлена",
+            "выполнено",
+        ),
+        "escalation": (
+            "оператор",
+            "человек",
+            "менеджер",
+            "специалист",
+            "руководитель",
+            "перевожу",
+            "переключаю",
+            "живой",
+        ),
+        "empathy": (
+            "извините",
+            "простите",
+            "понимаю",
+            "сожалею",
+            "к сожалению",
+            "приношу извинения",
+        ),
+        "positive": (
+            "спасибо",
+            "отлично",
+            "хорошо",
+            "супер",
+            "благодарю",
+            "здорово",
+            "помогло",
+        ),
+        "negative": (
+            "ужасно",
+            "плохо",
+            "бесполезно",
+            "безобразие",
+            "недоволен",
+            "недовольна",
+            "раздражает",
+            "не работает",
+            "так и не",
+        ),
+        "greeting": ("здравствуйте", "привет", "добрый день", "добрый вечер", "доброе утро"),
+        "closing": (
+            "что-нибудь ещё",
+            "что-то ещё",
+            "хорошего дня",
+            "всего доброго",
+            "до свидания",
+            "рад помочь",
+            "рада помочь",
+        ),
+    },
+}
+DEFAULT_LANGUAGE = "en"
+
+
+def keywords(bank: Bank, language: str) -> tuple[str, ...]:
+    """The built-in list for ``language`` (its primary subtag: ``ru-RU`` is ``ru``);
+    English for a language without lists of its own."""
+    lists = KEYWORDS.get(language.split("-")[0].lower(), KEYWORDS[DEFAULT_LANGUAGE])
+    return lists[bank]

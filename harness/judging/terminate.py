@@ -1,0 +1,64 @@
+"""Termination conditions, checked after every reply from ``min_turns`` on."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from harness.judging.keywords import keywords
+from harness.judging.outcome import UNRESOLVED, outcome_of
+from harness.judging.text import jaccard, mentions_any
+from harness.judging.transcript import Transcript, TurnText
+from harness.scenario.judging import (
+    AgentSilent,
+    AgentSolved,
+    ConversationStuck,
+    EscalationNeeded,
+    GoalAchieved,
+    TerminationCondition,
+    UserSatisfied,
+)
+from harness.scenario.models import Scenario
+
+
+def holding(scenario: Scenario, transcript: Transcript, turn: TurnText) -> str | None:
+    """The type of the first condition that holds after ``turn``, or None."""
+    if turn.index + 1 < scenario.min_turns:
+        return None
+    for condition in scenario.termination_conditions:
+        if _holds(condition, scenario, transcript, turn):
+            return condition.type
+    return None
+
+
+def _holds(
+    condition: TerminationCondition, scenario: Scenario, transcript: Transcript, turn: TurnText
+) -> bool:
+    language = scenario.persona.language
+    match condition:
+        case UserSatisfied(keywords=chosen):
+            return (
+                mentions_any(turn.client, chosen or keywords("satisfaction", language)) is not None
+            )
+        case AgentSolved(keywords=chosen):
+            return mentions_any(turn.agent, chosen or keywords("solution", language)) is not None
+        case EscalationNeeded(keywords=chosen):
+            sides = [*turn.client, *turn.agent]
+            return mentions_any(sides, chosen or keywords("escalation", language)) is not None
+        case ConversationStuck(similarity=similarity, turns=count):
+            recent = transcript.turns(turn.index)[-count:]
+            return len(recent) == count and (
+                _alike([t.reply for t in recent], similarity)
+                or _alike([t.burst for t in recent], similarity)
+            )
+        case AgentSilent(turns=count):
+            recent = transcript.turns(turn.index)[-count:]
+            return len(recent) == count and not any(t.agent for t in recent)
+        case GoalAchieved():
+            outcome = outcome_of(scenario.outcomes, transcript.texts("agent"))
+            return bool(scenario.outcomes) and outcome != UNRESOLVED
+    return False  # custom_condition: the LLM judge's
+
+
+def _alike(texts: list[str], similarity: float) -> bool:
+    """Every text says something, and each is like the one before it."""
+    return all(texts) and all(jaccard(a, b) >= similarity for a, b in pairwise(texts))

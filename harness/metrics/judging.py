@@ -1,0 +1,207 @@
+"""What judged conversations came to, per scenario: success, outcomes, evaluations,
+goals, blame, length, by personality. Counts and sums only, so processes merge exactly."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from harness.metrics.histogram import Histogram
+from harness.verdicts import Judgment
+
+VERDICTS = ("pass", "fail", "inconclusive", "error", "skipped")
+
+
+@dataclass
+class Spread:
+    """min, p50, max, mean and standard deviation of a value, mergeable exactly."""
+
+    histogram: Histogram = field(default_factory=Histogram)
+    total: float = 0.0
+    squares: float = 0.0
+    min: float | None = None
+
+    def add(self, value: float) -> None:
+        self.histogram.add(value)
+        self.total += value
+        self.squares += value * value
+        self.min = value if self.min is None else min(self.min, value)
+
+    def merge(self, other: Spread) -> None:
+        self.histogram.merge(other.histogram)
+        self.total += other.total
+        self.squares += other.squares
+        if other.min is not None:
+            self.min = other.min if self.min is None else min(self.min, other.min)
+
+    def to_state(self) -> dict:
+        return {
+            "histogram": self.histogram.to_state(),
+            "total": self.total,
+            "squares": self.squares,
+            "min": self.min,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> Spread:
+        return cls(
+            Histogram.from_state(state["histogram"]), state["total"], state["squares"], state["min"]
+        )
+
+    def to_report(self) -> dict:
+        n = self.histogram.count
+        mean = self.total / n if n else None
+        variance = max(self.squares / n - mean * mean, 0.0) if mean is not None else None
+        return {
+            "min": self.min,
+            "p50": self.histogram.percentile(0.5),
+            "max": self.histogram.max,
+            "mean": None if mean is None else round(mean, 6),
+            "stddev": None if variance is None else round(math.sqrt(variance), 6),
+        }
+
+
+@dataclass
+class PersonalityFigures:
+    conversations: int = 0
+    successes: int = 0
+    turns: int = 0
+    duration_s: float = 0.0
+
+    def to_report(self) -> dict:
+        n = self.conversations
+        return {
+            "conversations": n,
+            "success_rate": self.successes / n if n else None,
+            "mean_turns": round(self.turns / n, 6) if n else None,
+            "mean_duration_s": round(self.duration_s / n, 6) if n else None,
+        }
+
+
+@dataclass
+class JudgingStats:
+    conversations: int = 0
+    successes: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    evaluations: dict[str, Counter[str]] = field(default_factory=dict)
+    goals_achieved: int = 0
+    goals_total: int = 0
+    blame: Counter[str] = field(default_factory=Counter)
+    turns: Spread = field(default_factory=lambda: Spread(Histogram(exact=True)))
+    duration_s: Spread = field(default_factory=Spread)
+    by_personality: dict[str, PersonalityFigures] = field(default_factory=dict)
+
+    def add(self, judgment: Judgment, turns: int) -> None:
+        self.conversations += 1
+        self.successes += judgment.success
+        self.outcomes[judgment.outcome] += 1
+        for result in judgment.evaluations:
+            self.evaluations.setdefault(result.name, Counter())[result.verdict] += 1
+        self.goals_achieved += judgment.goals_achieved
+        self.goals_total += judgment.goals_total
+        if not judgment.success:
+            self.blame[judgment.blame] += 1
+        self.turns.add(turns)
+        self.duration_s.add(judgment.duration_s)
+        figures = self.by_personality.setdefault(judgment.personality, PersonalityFigures())
+        figures.conversations += 1
+        figures.successes += judgment.success
+        figures.turns += turns
+        figures.duration_s += judgment.duration_s
+
+    def merge(self, other: JudgingStats) -> None:
+        self.conversations += other.conversations
+        self.successes += other.successes
+        self.outcomes.update(other.outcomes)
+        for name, verdicts in other.evaluations.items():
+            self.evaluations.setdefault(name, Counter()).update(verdicts)
+        self.goals_achieved += other.goals_achieved
+        self.goals_total += other.goals_total
+        self.blame.update(other.blame)
+        self.turns.merge(other.turns)
+        self.duration_s.merge(other.duration_s)
+        for name, theirs in other.by_personality.items():
+            ours = self.by_personality.setdefault(name, PersonalityFigures())
+            ours.conversations += theirs.conversations
+            ours.successes += theirs.successes
+            ours.turns += theirs.turns
+            ours.duration_s += theirs.duration_s
+
+    def to_state(self) -> dict:
+        return {
+            "conversations": self.conversations,
+            "successes": self.successes,
+            "outcomes": dict(self.outcomes),
+            "evaluations": {name: dict(v) for name, v in self.evaluations.items()},
+            "goals_achieved": self.goals_achieved,
+            "goals_total": self.goals_total,
+            "blame": dict(self.blame),
+            "turns": self.turns.to_state(),
+            "duration_s": self.duration_s.to_state(),
+            "by_personality": {
+                name: [f.conversations, f.successes, f.turns, f.duration_s]
+                for name, f in self.by_personality.items()
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> JudgingStats:
+        return cls(
+            conversations=state["conversations"],
+            successes=state["successes"],
+            outcomes=Counter(state["outcomes"]),
+            evaluations={name: Counter(v) for name, v in state["evaluations"].items()},
+            goals_achieved=state["goals_achieved"],
+            goals_total=state["goals_total"],
+            blame=Counter(state["blame"]),
+            turns=Spread.from_state(state["turns"]),
+            duration_s=Spread.from_state(state["duration_s"]),
+            by_personality={
+                name: PersonalityFigures(*figures)
+                for name, figures in state["by_personality"].items()
+            },
+        )
+
+    def to_report(self) -> dict | None:
+        """The report's ``judging`` section; None when nothing was judged."""
+        if not self.conversations:
+            return None
+        n = self.conversations
+        failures = n - self.successes
+        return {
+            "conversations": n,
+            "successes": self.successes,
+            "success_rate": self.successes / n,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "evaluations": {
+                name: {
+                    "passed": verdicts["pass"],
+                    "failed": verdicts["fail"],
+                    "inconclusive": verdicts["inconclusive"],
+                    "errors": verdicts["error"],
+                    "skipped": verdicts["skipped"],
+                    "pass_rate": _pass_rate(verdicts),
+                }
+                for name, verdicts in sorted(self.evaluations.items())
+            },
+            "evaluation_pass_rate": _pass_rate(sum(self.evaluations.values(), Counter())),
+            "goals_achieved": self.goals_achieved,
+            "goals_total": self.goals_total,
+            "goals_achieved_rate": (
+                self.goals_achieved / self.goals_total if self.goals_total else None
+            ),
+            "blame": dict(sorted(self.blame.items())),
+            "simulator_blame_rate": self.blame["simulator"] / failures if failures else None,
+            "turns": self.turns.to_report(),
+            "duration_s": self.duration_s.to_report(),
+            "by_personality": {
+                name: figures.to_report() for name, figures in sorted(self.by_personality.items())
+            },
+        }
+
+
+def _pass_rate(verdicts: Counter[str]) -> float | None:
+    """Passes among the evaluations that were judged (not skipped)."""
+    judged = sum(verdicts[v] for v in VERDICTS if v != "skipped")
+    return verdicts["pass"] / judged if judged else None
