@@ -19,7 +19,10 @@ from tests.support.locust_runs import read_jsonl, worker_file
 from tests.support.scenarios import BATCHED
 from tests.support.stop_timing import Lines, seconds_after_run_time
 
-SCENARIO = BATCHED.replace("max_turns: 3", "max_turns: 2")
+SCENARIO = BATCHED.replace("max_turns: 3", "max_turns: 2") + (
+    "outcomes: [{label: quoted, agent_keywords: [You said]}]\n"
+    "final_evaluations: [{type: conversation_length, min_turns: 2, max_turns: 2}]\n"
+)
 USERS, CONVERSATIONS_PER_USER = 6, 2
 
 
@@ -63,6 +66,20 @@ def test_master_report_covers_the_whole_fleet(fleet):
     timeline = report["load"]["timeline"]  # the fleet's users, the workers' bursts
     assert max(row["users"] or 0 for row in timeline) == USERS
     assert sum(row["bursts"] for row in timeline) == totals["bursts"]
+
+
+def test_master_judging_figures_are_the_sum_of_the_workers_conversations(fleet):
+    judging = json.loads((fleet / "master" / "report.json").read_text())["totals"]["judging"]
+    lines = [
+        line
+        for w in ("w1", "w2")
+        for line in read_jsonl(worker_file(fleet, w, "conversations.jsonl"))
+    ]
+    assert judging["conversations"] == len(lines) == USERS * CONVERSATIONS_PER_USER
+    assert judging["successes"] == sum(line["success"] for line in lines) == len(lines)
+    assert judging["outcomes"] == {"quoted": len(lines)}
+    assert judging["turns"]["mean"] == sum(line["turns"] for line in lines) / len(lines)
+    assert judging["evaluations"]["final.conversation_length"]["passed"] == len(lines)
 
 
 def test_master_report_equals_what_the_reference_agents_logged(fleet):
