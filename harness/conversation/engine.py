@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from harness.clock import Clock
 from harness.judging.judge import ConversationJudge
 from harness.metrics.burst import measure_burst
+from harness.metrics.persona_usage import PersonaUsage
 from harness.persona.base import Burst, BurstRequest, PersonaEngine
 from harness.persona.factory import create_persona
 from harness.records import (
@@ -51,6 +52,7 @@ from harness.transport.base import (
     TransportError,
 )
 from harness.transport.traffic import TRAFFIC
+from harness.verdicts import Judgment
 
 if TYPE_CHECKING:
     from harness.persona.services import PersonaServices
@@ -104,12 +106,15 @@ class Conversation:
         self._turns = 0
         self.judge: ConversationJudge | None = None
         if scenario.judged:
-            self.judge = ConversationJudge(scenario, getattr(self.persona, "slots", {}))
+            slots = getattr(self.persona, "slots", {})
+            llm = services.judges.get(scenario.name) if services is not None else None
+            self.judge = ConversationJudge(scenario, slots, llm, self._judge_spent)
         self._started = Clock.now()
 
     async def run(self) -> ConversationResult:
         reason: EndReason = "max_turns"
         error: str | None = None
+        outage: str | None = None
         try:
             async with asyncio.timeout(self.clock.real(self.scenario.total_timeout)):
                 for index, turn in zip(
@@ -123,30 +128,54 @@ class Conversation:
         except TimeoutError:
             reason = "total_timeout"
         except asyncio.CancelledError:
-            self._finish("interrupted", None)
+            self._end_now("interrupted")
             raise
         except TransportError as exc:  # named by the transport: flood_wait, ...
-            return self._finish(exc.category, str(exc), exc.peer)
+            reason, error, outage = exc.category, str(exc), exc.peer
         except Exception as exc:  # a failing transport or persona ends this conversation only
             reason, error = "error", f"{type(exc).__name__}: {exc}"
-        return self._finish(reason, error)
+        try:
+            return await self._end(reason, error, outage)
+        except asyncio.CancelledError:  # stopped while the judge was still answering
+            self._end_now(reason, error, outage)
+            raise
 
-    def _finish(
-        self, reason: EndReason, error: str | None, outage: str | None = None
+    async def _end(
+        self, reason: EndReason, error: str | None, outage: str | None
     ) -> ConversationResult:
+        """Report how the conversation ended, once the judge (if any) has given its verdict."""
+        self._wrap_up()
+        judgment = None
+        if self.judge is not None:
+            judgment = await self.judge.conclude(reason, self._turns, Clock.now() - self._started)
+        return self._report(reason, error, outage, judgment)
+
+    def _end_now(
+        self, reason: EndReason, error: str | None = None, outage: str | None = None
+    ) -> ConversationResult:
+        """Report at once (the conversation's task is cancelled): LLM judgments skipped."""
+        self._wrap_up()
+        judgment = None
+        if self.judge is not None:
+            judgment = self.judge.conclude_now(reason, self._turns, Clock.now() - self._started)
+        return self._report(reason, error, outage, judgment)
+
+    def _wrap_up(self) -> None:
+        """Every message that arrived is routed, the late replies reported, the transcript
+        emitted (to the judge too)."""
         self._pull()
         self._close_late_window()
         self._flush_transcript()
-        in_flight = self._burst is not None
-        judgment = None
-        if self.judge is not None:
-            judgment = self.judge.conclude(reason, self._turns, Clock.now() - self._started)
+
+    def _report(
+        self, reason: EndReason, error: str | None, outage: str | None, judgment: Judgment | None
+    ) -> ConversationResult:
         result = ConversationResult(
             self.id,
             self.scenario.name,
             self._turns,
             reason,
-            int(in_flight),
+            int(self._burst is not None),
             error,
             tuple(self.session.inbox.bot_errors.items()),
             outage,
@@ -154,6 +183,10 @@ class Conversation:
         )
         self.observer.on_end(result)
         return result
+
+    def _judge_spent(self, turn: int, usage: PersonaUsage) -> None:
+        """The LLM judge's cost counts with the personas' (one budget, one account)."""
+        self.observer.on_persona(PersonaRecord(self.id, self.scenario.name, turn, usage))
 
     async def _play_turn(self, index: int, turn: Turn) -> EndReason | None:
         """Play one turn; why the conversation ends after it (the persona ended it, or a
@@ -204,7 +237,7 @@ class Conversation:
         self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured, reconnected))
         if move.end_conversation:
             return "persona_ended"
-        return None if self.judge is None else self.judge.after_turn(index, measured)
+        return None if self.judge is None else await self.judge.after_turn(index, measured)
 
     async def _send(self, text: str) -> SentMessage:
         """Send one message; a transport that does not acknowledge it within

@@ -1,20 +1,38 @@
 """One conversation's judge: it reads the transcript as it is written, evaluates each
 turn when its reply is in, says when a termination condition holds, and at the end
-gives the outcome and the verdict."""
+gives the outcome and the verdict.
+
+Offline judgments are made at once. The LLM judge's (``llm_judge`` evaluations and
+outcomes, ``custom_condition``, goals) go through ``LlmJudge``: a turn's evaluation runs
+beside the conversation, a termination condition between turns (never inside a measured
+interval), the final ones before the conversation is reported. Without the judge
+(``--no-judge``), or for a conversation cut off (``conclude_now``), they are ``skipped``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import typing
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-from harness.judging.evaluate import evaluate_final, evaluate_turn
-from harness.judging.outcome import UNRESOLVED, outcome_of
-from harness.judging.terminate import holding
+from harness.judging.evaluate import Finding, evaluate_final, evaluate_turn
+from harness.judging.llm_judge import JudgeAnswer, LlmJudge
+from harness.judging.outcome import UNRESOLVED, matches
+from harness.judging.terminate import holds
 from harness.judging.transcript import Transcript
 from harness.metrics.burst import BurstMeasurement
+from harness.metrics.persona_usage import PersonaUsage
 from harness.records import TranscriptEntry
-from harness.scenario.judging import FinalEvaluation, TerminationCondition, TurnEvaluation
+from harness.scenario.judging import (
+    CustomCondition,
+    FinalEvaluation,
+    GoalAchieved,
+    LlmJudgeEvaluation,
+    TerminationCondition,
+    TurnEvaluation,
+)
 from harness.scenario.models import Scenario
 from harness.verdicts import Blame, EvaluationResult, Judgment
 
@@ -29,48 +47,232 @@ ENDED_WELL = frozenset({"max_turns", "persona_ended"}) | (TERMINATIONS - AGENT_F
 silent, an error, a timeout, an interruption, a transport's failure) makes it
 unsuccessful whatever was said."""
 AGENTS_FAULT = AGENT_FAILED | {"total_timeout", "send_timeout"}
+NO_JUDGE: Finding = ("skipped", None, "the LLM judge is off (--no-judge)")
+CUT_OFF: Finding = ("skipped", None, "the conversation was cut off before it was judged")
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """An LLM evaluation's verdict with the judge's blame."""
+
+    result: EvaluationResult
+    blame: Blame | None
 
 
 class ConversationJudge:
-    def __init__(self, scenario: Scenario, slots: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        slots: Mapping[str, str],
+        llm: LlmJudge | None = None,
+        spent: Callable[[int, PersonaUsage], None] | None = None,
+    ) -> None:
+        """``llm``: the judge (None: LLM judgments are skipped); ``spent(turn, usage)``
+        receives what each of its questions cost."""
         self.scenario = scenario
         self.slots = dict(slots)
         self.transcript = Transcript()
+        self._llm = llm
+        self._spent = spent
         self._turn_names = _names(scenario.turn_evaluations, "turn")
         self._results: list[EvaluationResult] = []
+        self._asking: list[asyncio.Task[_Asked]] = []
+        self._blames: list[Blame] = []
 
     def add(self, entry: TranscriptEntry) -> None:
         self.transcript.add(entry)
 
-    def after_turn(self, index: int, burst: BurstMeasurement) -> str | None:
+    async def after_turn(self, index: int, burst: BurstMeasurement) -> str | None:
         """Evaluate the turn whose reply is in; the termination condition that holds now."""
         turn = self.transcript.measured(index, burst.first_reply_ms, burst.timed_out)
         for name, evaluation in zip(self._turn_names, self.scenario.turn_evaluations, strict=True):
-            verdict, score, detail = evaluate_turn(evaluation, turn)
+            if isinstance(evaluation, LlmJudgeEvaluation):
+                self._ask_beside(name, evaluation, index)
+                continue
             self._results.append(
-                EvaluationResult(name, evaluation.type, "turn", index, verdict, score, detail)
+                _result(name, evaluation, "turn", index, evaluate_turn(evaluation, turn))
             )
-        return holding(self.scenario, self.transcript, turn)
+        if index + 1 < self.scenario.min_turns:
+            return None
+        for condition in self.scenario.termination_conditions:
+            held = holds(condition, self.scenario, self.transcript, turn)
+            if held is None:
+                held = await self._judge_condition(condition, index)
+            if held:
+                return condition.type
+        return None
 
-    def conclude(self, end_reason: str, turns_played: int, duration_s: float) -> Judgment:
+    def _ask_beside(self, name: str, evaluation: LlmJudgeEvaluation, index: int) -> None:
+        if self._llm is None:
+            self._results.append(_result(name, evaluation, "turn", index, NO_JUDGE))
+            return
+        question = f"About the agent's reply in turn {index + 1}: {evaluation.prompt}"
+        messages = list(self.transcript.messages)
+        asking = self._ask(messages, question, evaluation.expected, evaluation.capabilities, index)
+        self._asking.append(asyncio.create_task(self._as_result(asking, name, evaluation, index)))
+
+    async def _as_result(
+        self, asking: typing.Awaitable[JudgeAnswer], name: str, evaluation, turn: int | None
+    ) -> _Asked:
+        answer = await asking
+        scope = "turn" if turn is not None else "final"
+        finding = (answer.verdict, answer.score, answer.reasoning)
+        blame = answer.blame if answer.verdict == "fail" else None
+        return _Asked(_result(name, evaluation, scope, turn, finding), blame)
+
+    async def _judge_condition(self, condition: TerminationCondition, index: int) -> bool:
+        """A condition only the judge can decide: ``custom_condition``, or
+        ``goal_achieved`` with no keyword or regex outcome to go by."""
+        if self._llm is None:
+            return False
+        if isinstance(condition, CustomCondition):
+            question, threshold = condition.llm_judge.prompt, condition.llm_judge.threshold
+        else:
+            assert isinstance(condition, GoalAchieved)
+            question, threshold = f"Has the customer achieved this goal: {self._goal}?", 0.5
+        answer = await self._ask(list(self.transcript.messages), question, "yes", (), index)
+        return answer.verdict == "pass" and (answer.score or 0.0) >= threshold
+
+    @property
+    def _goal(self) -> str:
+        goals = self.scenario.goals
+        return (goals and goals.primary) or self.scenario.persona.objective
+
+    async def _ask(
+        self,
+        messages: Sequence[tuple[str, int, str]],
+        question: str,
+        expected: str,
+        capabilities: Sequence[str],
+        turn: int,
+    ) -> JudgeAnswer:
+        assert self._llm is not None
+        answer = await self._llm.ask(messages, question, expected, capabilities)
+        if self._spent is not None and (answer.usage.requests or answer.usage.cache_hits):
+            self._spent(turn, answer.usage)
+        return answer
+
+    async def conclude(self, end_reason: str, turns_played: int, duration_s: float) -> Judgment:
+        """The verdict, once the judge has answered everything asked of it."""
+        asked = [*await asyncio.gather(*self._asking)]
+        self._asking.clear()
+        last_turn = max(turns_played - 1, 0)
+        finals: list[_Asked] = []
+        for name, evaluation in self._final_evaluations():
+            if isinstance(evaluation, LlmJudgeEvaluation):
+                if self._llm is None:
+                    finals.append(_Asked(_result(name, evaluation, "final", None, NO_JUDGE), None))
+                    continue
+                asking = self._ask(
+                    list(self.transcript.messages),
+                    evaluation.prompt,
+                    evaluation.expected,
+                    evaluation.capabilities,
+                    last_turn,
+                )
+                finals.append(await self._as_result(asking, name, evaluation, None))
+            else:
+                finals.append(_Asked(self._offline_final(name, evaluation, turns_played), None))
+        outcome = await self._outcome(last_turn)
+        goals, met = await self._goals(last_turn)
+        judged = [*asked, *finals, *goals]
+        return self._judgment(end_reason, turns_played, duration_s, judged, outcome, met)
+
+    def conclude_now(self, end_reason: str, turns_played: int, duration_s: float) -> Judgment:
+        """The verdict at once, for a conversation cut off (its task cancelled): the
+        judge's questions still open, and every LLM judgment, are skipped."""
+        for task in self._asking:
+            task.cancel()
+        self._asking.clear()
+        finals = [
+            _Asked(
+                _result(name, evaluation, "final", None, CUT_OFF)
+                if isinstance(evaluation, LlmJudgeEvaluation)
+                else self._offline_final(name, evaluation, turns_played),
+                None,
+            )
+            for name, evaluation in self._final_evaluations()
+        ]
+        agent = self.transcript.texts("agent")
+        outcomes = self.scenario.outcomes
+        outcome = next((o.label for o in outcomes if matches(o, agent)), UNRESOLVED)
+        return self._judgment(end_reason, turns_played, duration_s, finals, outcome, None)
+
+    def _final_evaluations(self) -> list[tuple[str, FinalEvaluation]]:
+        evaluations = self.scenario.final_evaluations
+        return list(zip(_names(evaluations, "final"), evaluations, strict=True))
+
+    def _offline_final(
+        self, name: str, evaluation: FinalEvaluation, turns_played: int
+    ) -> EvaluationResult:
+        language = self.scenario.persona.language
+        finding = evaluate_final(evaluation, self.transcript, turns_played, language, self.slots)
+        return _result(name, evaluation, "final", None, finding)
+
+    async def _outcome(self, last_turn: int) -> str:
+        """The first outcome whose rule holds; an ``llm_judge`` rule asks the judge."""
+        agent = self.transcript.texts("agent")
+        for outcome in self.scenario.outcomes:
+            matched = matches(outcome, agent)
+            if matched is None and self._llm is not None and outcome.llm_judge is not None:
+                spec = outcome.llm_judge
+                messages = list(self.transcript.messages)
+                answer = await self._ask(messages, spec.prompt, "yes", (), last_turn)
+                matched = answer.verdict == "pass" and (answer.score or 0.0) >= spec.threshold
+            if matched:
+                return outcome.label
+        return UNRESOLVED
+
+    async def _goals(self, last_turn: int) -> tuple[list[_Asked], int | None]:
+        """``goals.success_criteria``: how many the judge found met, and the goals as a
+        whole (failure conditions included) as an evaluation of their own,
+        ``final.goals``."""
+        goals = self.scenario.goals
+        if goals is None or not goals.success_criteria:
+            return [], None
+        name = "final.goals"
+        if self._llm is None:
+            return [_Asked(EvaluationResult(name, "goals", "final", None, *NO_JUDGE), None)], None
+        question = f"Did the customer achieve their goal: {self._goal}?"
+        if goals.secondary:
+            question += f" Also wanted: {'; '.join(goals.secondary)}."
+        if goals.failure_conditions:
+            question += (
+                f" Answer no if any of these happened: {'; '.join(goals.failure_conditions)}."
+            )
+        messages = list(self.transcript.messages)
+        answer = await self._ask(messages, question, "yes", goals.success_criteria, last_turn)
+        result = EvaluationResult(
+            name, "goals", "final", None, answer.verdict, answer.score, answer.reasoning
+        )
+        if answer.verdict in ("skipped", "error"):
+            met = None
+        else:
+            met = sum(answer.capabilities.get(c, False) for c in goals.success_criteria)
+        return [_Asked(result, answer.blame if answer.verdict == "fail" else None)], met
+
+    def _judgment(
+        self,
+        end_reason: str,
+        turns_played: int,
+        duration_s: float,
+        asked: Sequence[_Asked],
+        outcome: str,
+        met: int | None,
+    ) -> Judgment:
         scenario = self.scenario
         persona = scenario.persona
-        results = list(self._results)
-        finals = zip(
-            _names(scenario.final_evaluations, "final"), scenario.final_evaluations, strict=True
-        )
-        for name, evaluation in finals:
-            verdict, score, detail = evaluate_final(
-                evaluation, self.transcript, turns_played, persona.language, self.slots
-            )
-            results.append(
-                EvaluationResult(name, evaluation.type, "final", None, verdict, score, detail)
-            )
-        outcome = outcome_of(scenario.outcomes, self.transcript.texts("agent"))
+        results = [*self._results, *(a.result for a in asked)]
         counted = [result for result in results if result.verdict != "skipped"]
         success = end_reason in ENDED_WELL and self._successful(counted, outcome)
-        goals_total = 1 if scenario.outcomes else 0
-        goals_achieved = int(bool(scenario.outcomes) and outcome != UNRESOLVED)
+        goals = scenario.goals
+        if goals is not None and goals.success_criteria and met is not None:
+            goals_total, goals_achieved = len(goals.success_criteria), met
+        else:
+            goals_total = 1 if scenario.outcomes else 0
+            goals_achieved = int(bool(scenario.outcomes) and outcome != UNRESOLVED)
+        judges_blame = next((a.blame for a in asked if a.blame is not None), None)
+        blame = _blame(success, end_reason, turns_played, scenario.min_turns, judges_blame)
         return Judgment(
             outcome=outcome,
             success=success,
@@ -78,7 +280,7 @@ class ConversationJudge:
             evaluations=tuple(results),
             goals_achieved=goals_achieved,
             goals_total=goals_total,
-            blame=_blame(success, end_reason, turns_played, scenario.min_turns),
+            blame=blame,
             duration_s=round(duration_s, 6),
             persona=persona.name,
             personality=persona.personality,
@@ -99,6 +301,17 @@ class ConversationJudge:
         return passed / len(counted) >= (judgment.threshold or 0.0)
 
 
+def _result(
+    name: str,
+    evaluation: TurnEvaluation | FinalEvaluation,
+    scope: typing.Literal["turn", "final"],
+    turn: int | None,
+    finding: Finding,
+) -> EvaluationResult:
+    verdict, score, detail = finding
+    return EvaluationResult(name, evaluation.type, scope, turn, verdict, score, detail)
+
+
 def _names(evaluations: Sequence[TurnEvaluation | FinalEvaluation], scope: str) -> list[str]:
     """``turn.string_contains``; ``#2``, ``#3``... for a type used again in the scope."""
     seen: Counter[str] = Counter()
@@ -117,13 +330,18 @@ def _score(counted: Sequence[EvaluationResult], success: bool) -> float:
     return round(sum(scores) / len(scores), 4)
 
 
-def _blame(success: bool, end_reason: str, turns: int, min_turns: int) -> Blame:
-    """Whose failure it is: the simulated person's when it left before ``min_turns``, no
-    one's when the run or the network cut it off, else the agent's."""
+def _blame(
+    success: bool, end_reason: str, turns: int, min_turns: int, judges: Blame | None
+) -> Blame:
+    """Whose failure it is: the judge's word on a failed LLM evaluation; else the
+    simulated person's when it left before ``min_turns``, no one's when the run or the
+    network cut it off, the agent's otherwise."""
     if success:
         return "none"
     if end_reason == "persona_ended" and turns < min_turns:
         return "simulator"
+    if end_reason in ENDED_WELL and judges is not None:
+        return judges
     if end_reason in ENDED_WELL or end_reason in AGENTS_FAULT:
         return "agent"
     return "none"

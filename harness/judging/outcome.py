@@ -1,5 +1,6 @@
-"""The conversation's outcome: the first declared outcome whose rule the agent's messages
-satisfy, else ``unresolved``."""
+"""Outcomes: the first declared outcome whose rule the agent's messages satisfy is the
+conversation's, else ``unresolved``. Keyword and regex rules are decided here; an
+``llm_judge`` rule is the judge's (``harness.judging.judge``)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from harness.scenario.judging import Outcome
 UNRESOLVED = "unresolved"
 
 
-def outcome_of(outcomes: Sequence[Outcome], agent_texts: Sequence[str]) -> str:
-    """Offline rules only: an ``llm_judge`` outcome is the judge's to give."""
-    for outcome in outcomes:
-        if outcome.agent_keywords is not None and mentions_any(agent_texts, outcome.agent_keywords):
-            return outcome.label
-        if outcome.agent_regex is not None and any(
-            re.search(outcome.agent_regex, text) for text in agent_texts
-        ):
-            return outcome.label
-    return UNRESOLVED
+def matches(outcome: Outcome, agent_texts: Sequence[str]) -> bool | None:
+    """Whether the agent's messages show ``outcome``; None for the judge to decide."""
+    if outcome.agent_keywords is not None:
+        return mentions_any(agent_texts, outcome.agent_keywords) is not None
+    if outcome.agent_regex is not None:
+        return any(re.search(outcome.agent_regex, text) for text in agent_texts)
+    return None
+
+
+def offline_outcome(outcomes: Sequence[Outcome], agent_texts: Sequence[str]) -> str | None:
+    """The first outcome its offline rule shows, judge's outcomes passed over; None when
+    there is no offline rule to go by."""
+    ruled = [outcome for outcome in outcomes if outcome.llm_judge is None]
+    if not ruled:
+        return None
+    return next((o.label for o in ruled if matches(o, agent_texts)), UNRESOLVED)

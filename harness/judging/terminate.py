@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 from harness.judging.keywords import keywords
-from harness.judging.outcome import UNRESOLVED, outcome_of
+from harness.judging.outcome import UNRESOLVED, offline_outcome
 from harness.judging.text import jaccard, mentions_any
 from harness.judging.transcript import Transcript, TurnText
 from harness.scenario.judging import (
@@ -20,19 +20,10 @@ from harness.scenario.judging import (
 from harness.scenario.models import Scenario
 
 
-def holding(scenario: Scenario, transcript: Transcript, turn: TurnText) -> str | None:
-    """The type of the first condition that holds after ``turn``, or None."""
-    if turn.index + 1 < scenario.min_turns:
-        return None
-    for condition in scenario.termination_conditions:
-        if _holds(condition, scenario, transcript, turn):
-            return condition.type
-    return None
-
-
-def _holds(
+def holds(
     condition: TerminationCondition, scenario: Scenario, transcript: Transcript, turn: TurnText
-) -> bool:
+) -> bool | None:
+    """Whether ``condition`` holds after ``turn``; None when only the judge can tell."""
     language = scenario.persona.language
     match condition:
         case UserSatisfied(keywords=chosen):
@@ -54,9 +45,9 @@ def _holds(
             recent = transcript.turns(turn.index)[-count:]
             return len(recent) == count and not any(t.agent for t in recent)
         case GoalAchieved():
-            outcome = outcome_of(scenario.outcomes, transcript.texts("agent"))
-            return bool(scenario.outcomes) and outcome != UNRESOLVED
-    return False  # custom_condition: the LLM judge's
+            outcome = offline_outcome(scenario.outcomes, transcript.texts("agent"))
+            return None if outcome is None else outcome != UNRESOLVED
+    return None  # custom_condition
 
 
 def _alike(texts: list[str], similarity: float) -> bool:

@@ -98,7 +98,7 @@ def _register(scenarios: list[Scenario]) -> None:
         # In this, the main, thread: gevent's process machinery, which Telethon's first
         # import sets off, cannot start in the loop thread.
         TRANSPORTS[options.transport].preload()
-        preload_llm_sdk(scenarios)
+        preload_llm_sdk(scenarios, judge=not options.no_judge)
         # Those imports hold the hub for up to two seconds: without this, Locust's -t timer,
         # set next against the hub's stale clock, fired that much early (a 2 s run ended
         # 0.2 s in, before any user started).

@@ -13,6 +13,7 @@ from harness.persona.recordings import Recording, read_recordings
 from harness.scenario.models import Scenario
 
 if TYPE_CHECKING:  # the gateway, its cache and Redis load only for runs with LLM personas
+    from harness.judging.llm_judge import LlmJudge
     from harness.llm.cache import ResponseCache
     from harness.llm.gateway import LlmGateway
 
@@ -23,6 +24,8 @@ DEFAULT_CACHE_DIR = Path(".chatstorm") / "llm-cache"
 class PersonaServices:
     seed: str = "0"
     llm: LlmGateway | None = None
+    judges: dict[str, LlmJudge] = field(default_factory=dict)
+    """The LLM judge of each scenario that needs one (none with ``--no-judge``)."""
     recordings: dict[Path, list[Recording]] = field(default_factory=dict, init=False, repr=False)
     _started: Counter[str] = field(default_factory=Counter, init=False, repr=False)
 
@@ -53,10 +56,19 @@ class LlmCacheSettings:
     redis_prefix: str = "chatstorm"
 
 
-def preload_llm_sdk(scenarios: list[Scenario]) -> None:
-    """Import the SDK now when any scenario has LLM personas: it takes about two seconds,
-    which belong to the process's start (in its main thread), not to a run's clock."""
-    if any(scenario.persona.engine == "llm" for scenario in scenarios):
+def uses_llm(scenarios: list[Scenario], judge: bool = True) -> bool:
+    """Whether a run of these scenarios asks Claude: LLM personas, or (``judge``) the
+    LLM judge."""
+    return any(
+        scenario.persona.engine == "llm" or (judge and scenario.needs_llm_judge)
+        for scenario in scenarios
+    )
+
+
+def preload_llm_sdk(scenarios: list[Scenario], judge: bool = True) -> None:
+    """Import the SDK now when the run asks Claude: it takes about two seconds, which
+    belong to the process's start (in its main thread), not to a run's clock."""
+    if uses_llm(scenarios, judge):
         importlib.import_module("harness.llm.gateway")
 
 
@@ -65,23 +77,37 @@ async def open_services(
     seed: str,
     gateway: GatewaySettings,
     cache: LlmCacheSettings,
+    judge: bool = True,
 ) -> PersonaServices:
     """The services the given scenarios need, checked now so a run fails at its start:
     recordings read (RecordingError), the LLM's cache reachable (RedisUnavailable, OSError)
-    and its credentials present (LlmUnavailable)."""
+    and its credentials present (LlmUnavailable). ``judge`` False (``--no-judge``): no
+    LLM judge, its judgments skipped."""
     services = PersonaServices(seed=seed)
     for scenario in scenarios:
         if scenario.persona.replay is not None:  # the model allows it only with replay
             services.recordings_in(scenario.persona.replay.file)
-    llm_scenarios = [scenario for scenario in scenarios if scenario.persona.engine == "llm"]
-    if not llm_scenarios:
+    if not uses_llm(scenarios, judge):
         return services
+    from harness.judging.llm_judge import LlmJudge
     from harness.llm.cache import DiskCache
     from harness.llm.gateway import LlmGateway  # the SDK: two seconds, for LLM runs only
+    from harness.llm.request import LlmUnavailable
 
     llm = LlmGateway(gateway, DiskCache(cache.folder))  # a folder untouched until used
-    for scenario in llm_scenarios:  # credentials first: nothing is made without them
-        llm.client(scenario.persona.llm_settings.base_url)
+    for scenario in scenarios:  # credentials first: nothing is made without them
+        if scenario.persona.engine == "llm":
+            llm.client(scenario.persona.llm_settings.base_url)
+        if judge and scenario.needs_llm_judge:
+            try:
+                llm.client(scenario.judge_settings.base_url)
+            except LlmUnavailable:
+                raise LlmUnavailable(
+                    f"scenario {scenario.name!r} needs the LLM judge and there is no Anthropic "
+                    "API key: set ANTHROPIC_API_KEY, or run with --no-judge (its LLM "
+                    "judgments are then skipped and counted)"
+                ) from None
+            services.judges[scenario.name] = LlmJudge(llm, scenario.judge_settings)
     llm.cache = await _open_cache(cache)
     services.llm = llm
     return services

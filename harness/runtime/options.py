@@ -66,6 +66,14 @@ RUN = OptionGroup(
             env="LOCUST_SEED",
         ),
         Option(
+            "--no-judge",
+            "Run scenarios that need the LLM judge without it: their LLM judgments are "
+            "skipped and counted, offline ones still made.",
+            default=False,
+            switch=True,
+            env="LOCUST_NO_JUDGE",
+        ),
+        Option(
             "--expect",
             "A service-level objective checked at the end of a headless run, for every "
             "scenario (overrides its expect:), e.g. first_reply_p95_ms=3000. Repeatable.",
@@ -169,4 +177,5 @@ def run_settings(values: Mapping[str, Any], report_dir: Path | None) -> RunSetti
         report_dir=report_dir,
         transcripts=not values.get("no_transcripts"),
         expect=dict(values.get("expect") or []),
+        judge=not values.get("no_judge"),
     )

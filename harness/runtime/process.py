@@ -50,6 +50,8 @@ class RunSettings:
     transcripts: bool = True
     expect: dict[str, str] = field(default_factory=dict)
     """Objectives for every scenario (``--expect``), over those the scenarios declare."""
+    judge: bool = True
+    """The LLM judge answers what only it can (``--no-judge``: skipped and counted)."""
 
     @property
     def writes_transcripts(self) -> bool:
@@ -100,7 +102,7 @@ class ProcessRuntime:
         self._silence_task = asyncio.create_task(self.silence.run())
         run = [scenario for scenario in self.scenarios.values() if scenario.weight > 0]
         self.services = await open_services(
-            run, self.settings.seed, self.settings.gateway, self.settings.cache
+            run, settings.seed, settings.gateway, settings.cache, settings.judge
         )
 
     async def converse(

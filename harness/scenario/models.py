@@ -361,6 +361,8 @@ class Scenario(StrictModel):
     turn_evaluations: list[TurnEvaluation] = Field(default_factory=list)
     final_evaluations: list[FinalEvaluation] = Field(default_factory=list)
     judgment: Judgment = Field(default_factory=Judgment)
+    judge: LlmSettings | None = None
+    """The LLM judge's model and endpoint (default: ``LlmSettings``'s)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -409,13 +411,22 @@ class Scenario(StrictModel):
 
     @property
     def needs_llm_judge(self) -> bool:
-        """Something in it only the LLM judge can decide."""
+        """Something in it only the LLM judge can decide: an ``llm_judge`` evaluation or
+        outcome, a ``custom_condition``, ``goals.success_criteria``, or ``goal_achieved``
+        without a keyword or regex outcome to go by."""
         evaluations = [*self.turn_evaluations, *self.final_evaluations]
+        offline_outcomes = any(outcome.llm_judge is None for outcome in self.outcomes)
         return (
             any(isinstance(e, LlmJudgeEvaluation) for e in evaluations)
             or any(outcome.llm_judge is not None for outcome in self.outcomes)
             or any(c.type == "custom_condition" for c in self.termination_conditions)
             or any(
-                c.type == "goal_achieved" and not self.outcomes for c in self.termination_conditions
+                c.type == "goal_achieved" and not offline_outcomes
+                for c in self.termination_conditions
             )
+            or bool(self.goals and self.goals.success_criteria)
         )
+
+    @property
+    def judge_settings(self) -> LlmSettings:
+        return self.judge or LlmSettings()

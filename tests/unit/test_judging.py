@@ -23,7 +23,7 @@ def measured(first_reply_ms: float | None = 100.0, timed_out: bool = False) -> B
     )
 
 
-def play(
+async def play(
     judged: Scenario,
     turns: list[tuple[list[str], list[str]]],
     slots: dict[str, str] | None = None,
@@ -38,14 +38,14 @@ def play(
                 t += 1.0
                 judge.add(TranscriptEntry("c", "S", "user", index, role, text, t))
         latency = first_reply_ms[index] if first_reply_ms else 100.0
-        ended = judge.after_turn(index, measured(latency, timed_out=latency is None))
+        ended = await judge.after_turn(index, measured(latency, timed_out=latency is None))
         if ended is not None:
             return judge, ended, index + 1
     return judge, None, len(turns)
 
 
-def verdicts(judge: ConversationJudge, turns: int, end_reason: str = "max_turns") -> dict:
-    judgment = judge.conclude(end_reason, turns, 1.0)
+async def verdicts(judge: ConversationJudge, turns: int, end_reason: str = "max_turns") -> dict:
+    judgment = await judge.conclude(end_reason, turns, 1.0)
     return {
         e.name if e.scope == "final" else f"{e.name}@{e.turn}": e.verdict
         for e in judgment.evaluations
@@ -79,8 +79,10 @@ def test_keywords_match_whole_words_and_phrases_in_any_script():
         ),
     ],
 )
-def test_each_termination_condition_ends_the_conversation_when_it_holds(condition, turns, ended_at):
-    _, ended, at = play(scenario(termination_conditions=[condition]), turns)
+async def test_each_termination_condition_ends_the_conversation_when_it_holds(
+    condition, turns, ended_at
+):
+    _, ended, at = await play(scenario(termination_conditions=[condition]), turns)
     assert (ended, at) == (condition["type"], ended_at)
 
 
@@ -94,21 +96,21 @@ def test_each_termination_condition_ends_the_conversation_when_it_holds(conditio
         ({"type": "goal_achieved"}, [(["a"], ["Let me check."])]),
     ],
 )
-def test_a_condition_that_does_not_hold_lets_the_conversation_go_on(condition, turns):
+async def test_a_condition_that_does_not_hold_lets_the_conversation_go_on(condition, turns):
     outcomes = [{"label": "resolved", "agent_keywords": ["ordered"]}]
-    _, ended, _ = play(scenario(termination_conditions=[condition], outcomes=outcomes), turns)
+    _, ended, _ = await play(scenario(termination_conditions=[condition], outcomes=outcomes), turns)
     assert ended is None
 
 
-def test_no_condition_ends_a_conversation_before_min_turns():
+async def test_no_condition_ends_a_conversation_before_min_turns():
     solved = [(["hi"], ["Done, it is resolved."])] * 3
-    _, ended, at = play(
+    _, ended, at = await play(
         scenario(min_turns=3, termination_conditions=[{"type": "agent_provides_solution"}]), solved
     )
     assert (ended, at) == ("agent_provides_solution", 3)
 
 
-def test_goal_achieved_and_the_outcome_follow_the_first_matching_rule():
+async def test_goal_achieved_and_the_outcome_follow_the_first_matching_rule():
     judged = scenario(
         outcomes=[
             {"label": "escalated", "agent_keywords": ["specialist"]},
@@ -116,21 +118,23 @@ def test_goal_achieved_and_the_outcome_follow_the_first_matching_rule():
         ],
         termination_conditions=[{"type": "goal_achieved"}],
     )
-    judge, ended, at = play(judged, [(["hi"], ["checking"]), (["so?"], ["Placed order #42."])])
+    judge, ended, at = await play(
+        judged, [(["hi"], ["checking"]), (["so?"], ["Placed order #42."])]
+    )
     assert (ended, at) == ("goal_achieved", 2)
-    judgment = judge.conclude("goal_achieved", 2, 1.0)
+    judgment = await judge.conclude("goal_achieved", 2, 1.0)
     assert (judgment.outcome, judgment.success, judgment.goals_achieved) == ("resolved", True, 1)
 
 
-def test_russian_personas_get_russian_keywords():
+async def test_russian_personas_get_russian_keywords():
     judged = scenario(
         persona={"language": "ru"}, termination_conditions=[{"type": "agent_provides_solution"}]
     )
-    _, ended, _ = play(judged, [(["привет"], ["Ваша новая карта уже в пути."])])
+    _, ended, _ = await play(judged, [(["привет"], ["Ваша новая карта уже в пути."])])
     assert ended == "agent_provides_solution"
 
 
-def test_turn_evaluations_give_a_verdict_per_turn():
+async def test_turn_evaluations_give_a_verdict_per_turn():
     judged = scenario(
         turn_evaluations=[
             {"type": "string_contains", "value": "Order"},
@@ -138,8 +142,10 @@ def test_turn_evaluations_give_a_verdict_per_turn():
             {"type": "regex_match", "pattern": r"\d{4}"},
         ]
     )
-    judge, _, turns = play(judged, [(["a"], ["your order 1234"]), (["b"], []), (["c"], ["Order?"])])
-    assert verdicts(judge, turns) == {
+    judge, _, turns = await play(
+        judged, [(["a"], ["your order 1234"]), (["b"], []), (["c"], ["Order?"])]
+    )
+    assert await verdicts(judge, turns) == {
         "turn.string_contains@0": "pass",
         "turn.string_contains#2@0": "fail",
         "turn.regex_match@0": "pass",
@@ -152,7 +158,7 @@ def test_turn_evaluations_give_a_verdict_per_turn():
     }
 
 
-def test_final_evaluations_both_ways():
+async def test_final_evaluations_both_ways():
     finals = [
         {"type": "conversation_length", "min_turns": 2, "max_turns": 3, "optimal_turns": 2},
         {
@@ -172,8 +178,8 @@ def test_final_evaluations_both_ways():
         (["And?"], ["Order 4711 is resolved, the blue one. Anything else?"]),
         (["Thanks, great"], ["Bye"]),
     ]
-    judge, _, turns = play(scenario(final_evaluations=finals), good, {"order": "4711"})
-    assert verdicts(judge, turns) == {
+    judge, _, turns = await play(scenario(final_evaluations=finals), good, {"order": "4711"})
+    assert await verdicts(judge, turns) == {
         "final.conversation_length": "pass",
         "final.conversation_flow": "pass",
         "final.conversation_flow#2": "pass",
@@ -187,10 +193,10 @@ def test_final_evaluations_both_ways():
         (["Still not working"], ["What?"]),
         (["Angry now"], ["What?"]),
     ]
-    judge, _, turns = play(
+    judge, _, turns = await play(
         scenario(final_evaluations=finals), bad, {"order": "4711"}, [None, 100, 900, 100]
     )
-    assert verdicts(judge, turns) == {
+    assert await verdicts(judge, turns) == {
         "final.conversation_length": "fail",
         "final.conversation_flow": "fail",
         "final.conversation_flow#2": "fail",
@@ -200,13 +206,15 @@ def test_final_evaluations_both_ways():
     }
 
 
-def test_nothing_to_go_on_is_inconclusive_never_a_pass():
+async def test_nothing_to_go_on_is_inconclusive_never_a_pass():
     finals = [
         {"type": "user_satisfaction"},
         {"type": "context_retention", "test_memory_of": ["{order}"]},
     ]
-    judge, _, turns = play(scenario(final_evaluations=finals), [(["hm"], ["ok"])], {"order": "9"})
-    judgment = judge.conclude("max_turns", turns, 1.0)
+    judge, _, turns = await play(
+        scenario(final_evaluations=finals), [(["hm"], ["ok"])], {"order": "9"}
+    )
+    judgment = await judge.conclude("max_turns", turns, 1.0)
     assert [e.verdict for e in judgment.evaluations] == ["inconclusive", "inconclusive"]
     assert not judgment.success  # all_pass: an inconclusive verdict is not a pass
 
@@ -220,39 +228,39 @@ def test_nothing_to_go_on_is_inconclusive_never_a_pass():
         ({"strategy": "threshold", "threshold": 0.75}, False),
     ],
 )
-def test_the_strategy_makes_the_verdict(judgment, success):
+async def test_the_strategy_makes_the_verdict(judgment, success):
     finals = [
         {"type": "string_contains", "value": "yes"},
         {"type": "string_contains", "value": "no"},
     ]
-    judge, _, turns = play(
+    judge, _, turns = await play(
         scenario(final_evaluations=finals, judgment=judgment), [(["?"], ["yes"])]
     )
-    assert judge.conclude("max_turns", turns, 1.0).success is success
+    assert (await judge.conclude("max_turns", turns, 1.0)).success is success
 
 
-def test_a_conversation_cut_short_is_unsuccessful_and_blamed_fairly():
+async def test_a_conversation_cut_short_is_unsuccessful_and_blamed_fairly():
     judged = scenario(min_turns=3, final_evaluations=[{"type": "string_contains", "value": "x"}])
-    judge, _, _ = play(judged, [(["a"], ["x"])])
+    judge, _, _ = await play(judged, [(["a"], ["x"])])
     for reason, blame in [
         ("interrupted", "none"),
         ("flood_wait", "none"),
         ("total_timeout", "agent"),
         ("conversation_stuck", "agent"),
     ]:
-        judgment = judge.conclude(reason, 1, 1.0)
+        judgment = await judge.conclude(reason, 1, 1.0)
         assert (judgment.success, judgment.blame) == (False, blame), reason
-    left = judge.conclude("persona_ended", 1, 1.0)  # the persona left before min_turns
+    left = await judge.conclude("persona_ended", 1, 1.0)  # the persona left before min_turns
     assert left.success  # what was said passed...
     judged_fail = scenario(
         min_turns=3, final_evaluations=[{"type": "string_contains", "value": "y"}]
     )
-    judge, _, _ = play(judged_fail, [(["a"], ["x"])])
-    assert judge.conclude("persona_ended", 1, 1.0).blame == "simulator"
-    assert judge.conclude("max_turns", 1, 1.0).blame == "agent"
+    judge, _, _ = await play(judged_fail, [(["a"], ["x"])])
+    assert (await judge.conclude("persona_ended", 1, 1.0)).blame == "simulator"
+    assert (await judge.conclude("max_turns", 1, 1.0)).blame == "agent"
 
 
-def test_judging_figures_merge_exactly():
+async def test_judging_figures_merge_exactly():
     judged = scenario(
         outcomes=[{"label": "resolved", "agent_keywords": ["done"]}],
         final_evaluations=[{"type": "string_contains", "value": "done"}],
@@ -260,8 +268,8 @@ def test_judging_figures_merge_exactly():
     plays = [[(["a"], ["done"])], [(["a"], ["no"]), (["b"], ["no"])], [(["a"], ["done"])] * 3]
     one, left, right = JudgingStats(), JudgingStats(), JudgingStats()
     for n, turns in enumerate(plays):
-        judge, _, count = play(judged, turns)
-        judgment = judge.conclude("max_turns", count, 0.5 * (n + 1))
+        judge, _, count = await play(judged, turns)
+        judgment = await judge.conclude("max_turns", count, 0.5 * (n + 1))
         one.add(judgment, count)
         (left if n == 0 else right).add(judgment, count)
     merged = JudgingStats.from_state(left.to_state())

@@ -1,0 +1,130 @@
+"""The LLM judge through the real anthropic SDK, against the local Messages API: verdicts
+both ways with the judge's blame, a cache hit on a repeated run, a spent budget counted
+as unjudged, an answer that does not parse asked once more, and a run that needs the
+judge refused without a key (or run with --no-judge, its LLM judgments skipped)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.llm.request import GatewaySettings, LlmUnavailable
+from harness.persona.services import LlmCacheSettings, open_services
+from harness.scenario.models import Scenario
+from tests.support.conversations import converse
+from tests.support.scenarios import make
+
+QUESTION_PASSES = "Did the agent greet the customer?"
+QUESTION_FAILS = "Did the agent solve the problem?"
+
+
+def judged(**fields) -> Scenario:
+    return make(
+        "Judged",
+        max_turns=2,
+        agent={"replies": ["Hello! Let me look into it."], "reply_parts": 1},
+        **fields,
+    )
+
+
+def verdict(body: dict) -> str:
+    """The judge the tests run: it reads the question from the request it got."""
+    content = body["messages"][-1]["content"][-1]["text"]
+    assert "Transcript:" in content and "[turn 1] agent: Hello! Let me look into it." in content
+    if QUESTION_PASSES in content:
+        answer = {"verdict": "pass", "score": 0.9, "blame": "none"}
+    elif "Has the customer achieved this goal" in content:
+        answer = {"verdict": "pass", "score": 1.0, "blame": "none"}
+    else:
+        answer = {"verdict": "fail", "score": 0.1, "blame": "simulator"}
+    return json.dumps({**answer, "reasoning": "as seen", "capabilities": {"empathy": True}})
+
+
+async def services_for(server, tmp_path, played: Scenario, judge: bool = True, **gateway):
+    settings = GatewaySettings(base_url=server.url, **gateway)
+    return await open_services([played], "0", settings, LlmCacheSettings(tmp_path), judge)
+
+
+async def test_the_judge_decides_evaluations_outcomes_and_conditions_both_ways(server, tmp_path):
+    server.api.reply = verdict
+    played = judged(
+        outcomes=[{"label": "greeted", "llm_judge": {"prompt": QUESTION_PASSES}}],
+        termination_conditions=[{"type": "goal_achieved"}],
+        turn_evaluations=[{"type": "llm_judge", "prompt": QUESTION_PASSES}],
+        final_evaluations=[
+            {"type": "llm_judge", "prompt": QUESTION_FAILS, "capabilities": ["empathy"]}
+        ],
+    )
+    assert played.needs_llm_judge
+    services = await services_for(server, tmp_path, played)
+    collected = await converse(services, played)
+    await services.close()
+    (result,) = collected.ends
+    judgment = result.judgment
+    assert result.end_reason == "goal_achieved" and result.turns == 1  # judged after turn 1
+    assert judgment.outcome == "greeted"
+    assert {e.name: e.verdict for e in judgment.evaluations} == {
+        "turn.llm_judge": "pass",
+        "final.llm_judge": "fail",
+    }
+    assert not judgment.success and judgment.blame == "simulator"  # the judge's word
+    usage = collected.stats.scenario("Judged").persona_usage
+    assert usage.requests == len(server.api.answered) == 4  # turn, condition, final, outcome
+    assert usage.cost_nano_usd > 0
+    system = server.api.answered[0].body["system"][0]["text"]
+    assert "judge-1" in system and "get an answer" not in system  # no persona instructions
+
+
+async def test_identical_conversations_are_judged_once(server, tmp_path):
+    server.api.reply = verdict
+    played = judged(final_evaluations=[{"type": "llm_judge", "prompt": QUESTION_PASSES}])
+    for _ in range(2):  # a repeated run, the same cache folder
+        services = await services_for(server, tmp_path, played)
+        collected = await converse(services, played, count=2)
+        await services.close()
+        assert [e.judgment.success for e in collected.ends] == [True, True]
+    assert len(server.api.answered) == 1  # c0 and c1 say the same: one question, ever
+    assert collected.stats.scenario("Judged").persona_usage.cache_hits == 2
+
+
+async def test_a_spent_budget_leaves_judgments_unjudged_not_failed(server, tmp_path):
+    server.api.reply = verdict
+    played = judged(final_evaluations=[{"type": "llm_judge", "prompt": QUESTION_FAILS}])
+    services = await services_for(server, tmp_path, played, budget_usd=1e-9)
+    services.llm.spent_nano_usd = 10  # spent already
+    collected = await converse(services, played)
+    await services.close()
+    (evaluation,) = collected.ends[0].judgment.evaluations
+    assert (evaluation.verdict, evaluation.detail) == ("skipped", "the LLM budget is spent")
+    assert collected.ends[0].judgment.success  # nothing judged failed: no verdict against it
+    assert server.api.answered == []
+    figures = collected.stats.to_report()["scenarios"]["Judged"]["judging"]
+    assert figures["evaluations"]["final.llm_judge"]["skipped"] == 1
+
+
+async def test_an_answer_that_does_not_parse_is_asked_again_once_then_an_error(server, tmp_path):
+    server.api.reply = lambda body: "I think it went well."
+    played = judged(final_evaluations=[{"type": "llm_judge", "prompt": QUESTION_PASSES}])
+    services = await services_for(server, tmp_path, played)
+    collected = await converse(services, played)
+    await services.close()
+    (evaluation,) = collected.ends[0].judgment.evaluations
+    assert evaluation.verdict == "error"
+    assert len(server.api.answered) == 2
+    assert not collected.ends[0].judgment.success  # an error is not a pass
+
+
+async def test_without_a_key_the_judge_is_refused_unless_the_run_goes_without_it(
+    monkeypatch, tmp_path
+):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    played = judged(final_evaluations=[{"type": "llm_judge", "prompt": QUESTION_PASSES}])
+    settings = GatewaySettings(base_url="http://127.0.0.1:9")
+    with pytest.raises(LlmUnavailable, match=r"needs the LLM judge.*--no-judge"):
+        await open_services([played], "0", settings, LlmCacheSettings(tmp_path))
+    services = await open_services([played], "0", settings, LlmCacheSettings(tmp_path), False)
+    collected = await converse(services, played)
+    (evaluation,) = collected.ends[0].judgment.evaluations
+    assert evaluation.verdict == "skipped" and "--no-judge" in evaluation.detail
