@@ -126,6 +126,7 @@ class LocustObserver:
         self._runtime.active[result.scenario] -= 1
         judgment = result.judgment
         if judgment is not None:  # a row per judged conversation, failed when unsuccessful
+            self._runtime.record_judgment(judgment)
             failure = None
             if not judgment.success:
                 failed = judgment.first_failure

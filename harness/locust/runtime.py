@@ -41,6 +41,7 @@ from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
 from harness.runtime.bounds import say_ran_out
 from harness.runtime.options import run_settings
 from harness.scenario import Scenario
+from harness.verdicts import Judgment
 
 log = logging.getLogger("chatstorm")
 # The stop path is bounded, so a run ends within seconds of -t whatever the network does:
@@ -166,6 +167,12 @@ class LocustRuntime:
         self.quality.add_burst(now, burst)
         if self.unsent is not None:
             self.unsent.quality.add_burst(now, burst)
+
+    def record_judgment(self, judgment: Judgment) -> None:
+        now = time.time()
+        self.quality.add_judgment(now, judgment)
+        if self.unsent is not None:
+            self.unsent.quality.add_judgment(now, judgment)
 
     def take_unsent(self) -> dict:
         """What this worker recorded since its last report to the master; then forget it."""

@@ -11,10 +11,12 @@ Windows are counts and buckets, so workers' windows merge exactly on the master.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.histogram import Histogram
+from harness.verdicts import Judgment
 
 WINDOW_S = 10
 BANDS = 5
@@ -27,6 +29,16 @@ class QualityWindow:
     timeouts: int = 0
     first_reply: Histogram = field(default_factory=Histogram)
     complete_reply: Histogram = field(default_factory=Histogram)
+    judged: int = 0
+    successes: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def add_judgment(self, judgment: Judgment) -> None:
+        """A judged conversation that ended in this window: what the agent said, under
+        this load."""
+        self.judged += 1
+        self.successes += judgment.success
+        self.outcomes[judgment.outcome] += 1
 
     def add_burst(self, burst: BurstMeasurement) -> None:
         self.bursts += 1
@@ -43,6 +55,9 @@ class QualityWindow:
         self.timeouts += other.timeouts
         self.first_reply.merge(other.first_reply)
         self.complete_reply.merge(other.complete_reply)
+        self.judged += other.judged
+        self.successes += other.successes
+        self.outcomes.update(other.outcomes)
 
     def to_state(self) -> dict:
         return {
@@ -51,6 +66,9 @@ class QualityWindow:
             "timeouts": self.timeouts,
             "first_reply": self.first_reply.to_state(),
             "complete_reply": self.complete_reply.to_state(),
+            "judged": self.judged,
+            "successes": self.successes,
+            "outcomes": dict(self.outcomes),
         }
 
     @classmethod
@@ -61,6 +79,9 @@ class QualityWindow:
             state["timeouts"],
             Histogram.from_state(state["first_reply"]),
             Histogram.from_state(state["complete_reply"]),
+            state["judged"],
+            state["successes"],
+            Counter(state["outcomes"]),
         )
 
     def summary(self) -> dict:
@@ -73,6 +94,9 @@ class QualityWindow:
             "complete_reply_ms": levels(self.complete_reply),
             "premature_reply_rate": self.premature_bursts / self.bursts if self.bursts else None,
             "timeout_rate": self.timeouts / self.bursts if self.bursts else None,
+            "judged": self.judged,
+            "success_rate": self.successes / self.judged if self.judged else None,
+            "outcomes": dict(sorted(self.outcomes.items())),
         }
 
 
@@ -88,11 +112,17 @@ class QualityTimeline:
         return int(wall_time // WINDOW_S)
 
     def add_burst(self, wall_time: float, burst: BurstMeasurement) -> None:
+        self._window(wall_time).add_burst(burst)
+
+    def add_judgment(self, wall_time: float, judgment: Judgment) -> None:
+        self._window(wall_time).add_judgment(judgment)
+
+    def _window(self, wall_time: float) -> QualityWindow:
         key = self.window_of(wall_time)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = QualityWindow()
-        window.add_burst(burst)
+        return window
 
     def note_users(self, wall_time: float, users: int) -> None:
         key = self.window_of(wall_time)

@@ -159,6 +159,9 @@ class Quality(_Figures):
     complete_reply_ms: Levels
     premature_reply_rate: float | None
     timeout_rate: float | None
+    judged: int = Field(description="judged conversations that ended in it")
+    success_rate: float | None
+    outcomes: dict[str, int]
 
 
 class Window(Quality):

@@ -59,6 +59,9 @@ def test_judged_conversations_in_a_locust_run(tmp_path):
     }
     stuck = judged["Stuck"]
     assert stuck["success_rate"] == 0.0 and stuck["blame"] == {"agent": stuck["conversations"]}
+    timeline = report["load"]["timeline"]  # quality under load: what was said, per window
+    assert sum(window["judged"] for window in timeline) == len(lines)
+    assert sum(w["outcomes"].get("resolved", 0) for w in timeline) == helpful["conversations"]
     for line in lines:
         expected = (
             "agent_provides_solution" if line["scenario"] == "Helpful" else "conversation_stuck"
