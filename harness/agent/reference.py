@@ -163,9 +163,6 @@ class ReferenceAgent:
             chat.deliver(text)
 
 
-ESCALATION = "Let me transfer you to a human specialist."
-
-
 def reply_text(settings: AgentSettings, record: BatchRecord, index: int, parts: int) -> str:
     """Part ``index`` of the answer to a batch. The first is the scenario's next reply
     (``agent.replies``, cycled), the hand-over to a human once ``agent.escalate_after``
@@ -173,7 +170,7 @@ def reply_text(settings: AgentSettings, record: BatchRecord, index: int, parts: 
     if index:
         return f"[batch {record.batch_no}, part {index + 1}/{parts}] More on that."
     if settings.escalate_after is not None and record.batch_no > settings.escalate_after:
-        return ESCALATION
+        return settings.escalation
     messages = " | ".join(f"«{text}»" for text, _ in record.received)
     if settings.replies:
         reply = settings.replies[(record.batch_no - 1) % len(settings.replies)]

@@ -14,12 +14,19 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.casefold())
 
 
+INFLECTION_FROM = 5
+"""A keyword whose last word has this many letters also matches that word with up to
+three more letters (``специалист`` in ``специалиста``, ``transfer`` in ``transferred``);
+a shorter one matches only whole (``hi`` is not found in ``this`` or ``hint``)."""
+
+
 @lru_cache(maxsize=4096)
 def _phrase(keyword: str) -> re.Pattern[str]:
-    """``keyword`` as whole words: "hi" is not found in "this"."""
-    return re.compile(
-        r"(?<!\w)" + r"\s+".join(map(re.escape, keyword.casefold().split())) + r"(?!\w)"
-    )
+    """``keyword`` as whole words, its last word possibly inflected."""
+    parts = keyword.casefold().split()
+    ending = r"\w{0,3}" if len(parts[-1]) >= INFLECTION_FROM else ""
+    body = r"\s+".join(map(re.escape, parts))
+    return re.compile(r"(?<!\w)" + body + ending + r"(?!\w)")
 
 
 def mentions(text: str, keyword: str) -> bool:

@@ -125,7 +125,9 @@ class LocustObserver:
         self._runtime.recorder.on_end(result)
         self._runtime.active[result.scenario] -= 1
         judgment = result.judgment
-        if judgment is not None:  # a row per judged conversation, failed when unsuccessful
+        # A row per judged conversation, failed when unsuccessful; not for one the run's
+        # stop cut off (counted as interrupted in the report, no verdict on the agent).
+        if judgment is not None and result.end_reason != "interrupted":
             self._runtime.record_judgment(judgment)
             failure = None
             if not judgment.success:

@@ -279,7 +279,9 @@ class AgentSettings(StrictModel):
     """Texts of its answers, used in order and cycled (``{batch}``: the batch's number,
     ``{messages}``: what it answers); default: it quotes what it answers."""
     escalate_after: int | None = Field(None, ge=1)
-    """From this many answered batches on, it hands the person over to a human."""
+    """After this many answered batches, it hands the person over to a human, saying
+    ``escalation``."""
+    escalation: str = Field("Let me transfer you to a human specialist.", min_length=1)
 
     @field_validator("reply_parts")
     @classmethod
