@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	cd bench && ../$(BIN)/python telegram.py
 	$(BIN)/python bench/botapi.py
+	$(BIN)/python bench/judging.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -110,17 +110,17 @@ def _empathy_then_solution(transcript: Transcript, language: str) -> bool:
     )
     if first_solution is None:
         return False
-    return mentions_any(agent[: first_solution + 1], empathy) is not None
+    return mentions_any(agent[: first_solution + 1], empathy)
 
 
 def _greeting_first(transcript: Transcript, language: str) -> bool:
     agent = transcript.texts("agent")
-    return bool(agent) and mentions_any(agent[:1], keywords("greeting", language)) is not None
+    return bool(agent) and mentions_any(agent[:1], keywords("greeting", language))
 
 
 def _closing_last(transcript: Transcript, language: str) -> bool:
     agent = transcript.texts("agent")
-    return bool(agent) and mentions_any(agent[-1:], keywords("closing", language)) is not None
+    return bool(agent) and mentions_any(agent[-1:], keywords("closing", language))
 
 
 _FLOWS = {
@@ -133,8 +133,8 @@ _FLOWS = {
 
 def _satisfaction(evaluation: UserSatisfaction, client: Sequence[str], language: str) -> Finding:
     """The share of the person's telling messages that are positive."""
-    positive = sum(bool(mentions_any([t], keywords("positive", language))) for t in client)
-    negative = sum(bool(mentions_any([t], keywords("negative", language))) for t in client)
+    positive = sum(mentions_any([t], keywords("positive", language)) for t in client)
+    negative = sum(mentions_any([t], keywords("negative", language)) for t in client)
     if not positive + negative:
         return "inconclusive", None, "the person said nothing telling"
     score = round(positive / (positive + negative), 4)

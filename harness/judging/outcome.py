@@ -16,7 +16,7 @@ UNRESOLVED = "unresolved"
 def matches(outcome: Outcome, agent_texts: Sequence[str]) -> bool | None:
     """Whether the agent's messages show ``outcome``; None for the judge to decide."""
     if outcome.agent_keywords is not None:
-        return mentions_any(agent_texts, outcome.agent_keywords) is not None
+        return mentions_any(agent_texts, outcome.agent_keywords)
     if outcome.agent_regex is not None:
         return any(re.search(outcome.agent_regex, text) for text in agent_texts)
     return None

@@ -27,14 +27,12 @@ def holds(
     language = scenario.persona.language
     match condition:
         case UserSatisfied(keywords=chosen):
-            return (
-                mentions_any(turn.client, chosen or keywords("satisfaction", language)) is not None
-            )
+            return mentions_any(turn.client, chosen or keywords("satisfaction", language))
         case AgentSolved(keywords=chosen):
-            return mentions_any(turn.agent, chosen or keywords("solution", language)) is not None
+            return mentions_any(turn.agent, chosen or keywords("solution", language))
         case EscalationNeeded(keywords=chosen):
             sides = [*turn.client, *turn.agent]
-            return mentions_any(sides, chosen or keywords("escalation", language)) is not None
+            return mentions_any(sides, chosen or keywords("escalation", language))
         case ConversationStuck(similarity=similarity, turns=count):
             recent = transcript.turns(turn.index)[-count:]
             return len(recent) == count and (

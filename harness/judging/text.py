@@ -20,27 +20,28 @@ three more letters (``специалист`` in ``специалиста``, ``tr
 a shorter one matches only whole (``hi`` is not found in ``this`` or ``hint``)."""
 
 
-@lru_cache(maxsize=4096)
-def _phrase(keyword: str) -> re.Pattern[str]:
+def _phrase(keyword: str) -> str:
     """``keyword`` as whole words, its last word possibly inflected."""
     parts = keyword.casefold().split()
     ending = r"\w{0,3}" if len(parts[-1]) >= INFLECTION_FROM else ""
-    body = r"\s+".join(map(re.escape, parts))
-    return re.compile(r"(?<!\w)" + body + ending + r"(?!\w)")
+    return r"\s+".join(map(re.escape, parts)) + ending
+
+
+@lru_cache(maxsize=4096)
+def _any_of(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for a whole list: one search per text, however long the list."""
+    alternatives = "|".join(_phrase(keyword) for keyword in keywords)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def mentions(text: str, keyword: str) -> bool:
-    return _phrase(keyword).search(text.casefold()) is not None
+    return mentions_any([text], (keyword,))
 
 
-def mentions_any(texts: Iterable[str], keywords: Iterable[str]) -> str | None:
-    """The first keyword any of ``texts`` mentions, or None."""
-    folded = [text.casefold() for text in texts]
-    for keyword in keywords:
-        pattern = _phrase(keyword)
-        if any(pattern.search(text) for text in folded):
-            return keyword
-    return None
+def mentions_any(texts: Iterable[str], keywords: Iterable[str]) -> bool:
+    """Whether any of ``texts`` mentions any of ``keywords``."""
+    pattern = _any_of(tuple(keywords))
+    return any(pattern.search(text.casefold()) for text in texts)
 
 
 def jaccard(a: str, b: str) -> float:
