@@ -175,6 +175,25 @@ async def test_readings_agree_with_the_python_telegram_bot_log(emulator, tmp_pat
     assert len(agent_lines) == 6 * PARTS
 
 
+async def test_a_real_bots_conversations_are_judged(emulator, tmp_path):
+    token, log = new_token(), tmp_path / "bot.jsonl"
+    judged = scenario("j", [0.3]).model_dump()
+    judged.update(
+        outcomes=[{"label": "answered", "agent_regex": r"^part \d$"}],
+        termination_conditions=[{"type": "user_expresses_satisfaction", "keywords": ["bye"]}],
+        turn_evaluations=[{"type": "string_contains", "value": "part 2"}],
+        final_evaluations=[{"type": "execution_time", "max_ms": 5000}],
+    )
+    with batching_bot(emulator, token, log):
+        collected = await converse(emulator, token, {"j": Scenario.model_validate(judged)})
+    (result,) = collected.ends
+    judgment = result.judgment
+    assert (result.end_reason, result.turns) == ("user_expresses_satisfaction", 2)  # "j bye."
+    assert judgment.success and judgment.outcome == "answered"
+    assert [e.verdict for e in judgment.evaluations] == ["pass", "pass", "pass"]
+    assert len(read_jsonl(log)) == 2  # the bot answered each burst once, as judged
+
+
 async def test_commands_reach_a_command_handler(emulator, tmp_path):
     token = new_token()
     settings = scenario("cmd", [0.3], pattern="C1 A").model_dump()
