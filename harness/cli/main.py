@@ -40,7 +40,12 @@ def validate(
         typer.echo(f"{len(exc.problems)} problem(s) found", err=True)
         raise typer.Exit(2) from None
     for scenario in scenarios:
-        typer.echo(f"ok  {scenario.name}  [{scenario.pattern_text}]")
+        judged = ""
+        if scenario.needs_llm_judge:
+            judged = "  judged, needs the LLM judge (ANTHROPIC_API_KEY, or --no-judge)"
+        elif scenario.judged:
+            judged = "  judged offline"
+        typer.echo(f"ok  {scenario.name}  [{scenario.pattern_text}]{judged}")
 
 
 @app.command()

@@ -57,6 +57,10 @@ from harness.verdicts import Judgment
 if TYPE_CHECKING:
     from harness.persona.services import PersonaServices
 
+JUDGING_GRACE_S = 5.0
+"""How long a stopped run waits for the LLM judge's final answers on a conversation that
+had ended (real seconds; within the runtime's wind-down bound)."""
+
 
 @dataclass
 class _Burst:
@@ -134,21 +138,30 @@ class Conversation:
             reason, error, outage = exc.category, str(exc), exc.peer
         except Exception as exc:  # a failing transport or persona ends this conversation only
             reason, error = "error", f"{type(exc).__name__}: {exc}"
-        try:
-            return await self._end(reason, error, outage)
-        except asyncio.CancelledError:  # stopped while the judge was still answering
-            self._end_now(reason, error, outage)
-            raise
+        judgment, stopped = await self._verdict(reason)
+        result = self._report(reason, error, outage, judgment)
+        if stopped:
+            raise asyncio.CancelledError
+        return result
 
-    async def _end(
-        self, reason: EndReason, error: str | None, outage: str | None
-    ) -> ConversationResult:
-        """Report how the conversation ended, once the judge (if any) has given its verdict."""
+    async def _verdict(self, reason: EndReason) -> tuple[Judgment | None, bool]:
+        """The judge's verdict (None for a scenario not judged), and whether the run was
+        stopped meanwhile: then the judge still gets ``JUDGING_GRACE_S`` to answer what it
+        was asked, before what is left open is skipped."""
         self._wrap_up()
-        judgment = None
-        if self.judge is not None:
-            judgment = await self.judge.conclude(reason, self._turns, Clock.now() - self._started)
-        return self._report(reason, error, outage, judgment)
+        if self.judge is None:
+            return None, False
+        duration = Clock.now() - self._started
+        judging = asyncio.ensure_future(self.judge.conclude(reason, self._turns, duration))
+        try:
+            return await asyncio.shield(judging), False
+        except asyncio.CancelledError:
+            with contextlib.suppress(asyncio.CancelledError):  # stopped again: no more grace
+                await asyncio.wait([judging], timeout=JUDGING_GRACE_S)
+        if judging.done() and not judging.cancelled() and judging.exception() is None:
+            return judging.result(), True
+        judging.cancel()
+        return self.judge.conclude_now(reason, self._turns, duration), True
 
     def _end_now(
         self, reason: EndReason, error: str | None = None, outage: str | None = None

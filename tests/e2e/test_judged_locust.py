@@ -76,3 +76,24 @@ def test_judged_conversations_in_a_locust_run(tmp_path):
     assert "what the agent said" in out and "resolved" in out
     assert "FAIL  Stuck: success_rate_min = 0.00% (at least 50.00%)" in out
     assert "PASS  Helpful: success_rate_min = 100.00% (at least 100.00%)" in out
+
+
+JUDGED_BY_LLM = HELPFUL.replace(
+    "termination_conditions: [{type: agent_provides_solution}]",
+    'final_evaluations: [{type: llm_judge, prompt: "Was the card replaced?"}]',
+)
+
+
+def test_a_run_that_needs_the_judge_without_a_key_stops_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    scenarios = scenario_dir(tmp_path, judged=JUDGED_BY_LLM)
+    result = run_headless(scenarios, users=1, duration="2s")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "chatstorm: scenario 'Helpful' needs the LLM judge" in result.stderr
+    assert "--no-judge" in result.stderr
+    skipping = run_headless(
+        scenarios, "--no-judge", "--conversations-per-user", "1", "--expect", "success_rate_min=1"
+    )
+    assert skipping.returncode == 0, skipping.stdout[-3000:]  # judged offline, LLM skipped

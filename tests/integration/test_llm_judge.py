@@ -5,14 +5,20 @@ judge refused without a key (or run with --no-judge, its LLM judgments skipped).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 
 import pytest
 
+from harness.clock import Clock
+from harness.conversation import engine, run_conversation
 from harness.llm.request import GatewaySettings, LlmUnavailable
 from harness.persona.services import LlmCacheSettings, open_services
 from harness.scenario.models import Scenario
+from harness.transport.mock import MockTransport
 from tests.support.conversations import converse
+from tests.support.observers import Collected
 from tests.support.scenarios import make
 
 QUESTION_PASSES = "Did the agent greet the customer?"
@@ -128,3 +134,39 @@ async def test_without_a_key_the_judge_is_refused_unless_the_run_goes_without_it
     collected = await converse(services, played)
     (evaluation,) = collected.ends[0].judgment.evaluations
     assert evaluation.verdict == "skipped" and "--no-judge" in evaluation.detail
+
+
+@pytest.mark.parametrize(("answer_in_time", "verdict_seen"), [(True, "pass"), (False, "skipped")])
+async def test_a_stop_waits_a_bounded_while_for_the_final_judgment(
+    server, tmp_path, monkeypatch, answer_in_time, verdict_seen
+):
+    monkeypatch.setattr(engine, "JUDGING_GRACE_S", 5.0 if answer_in_time else 0.1)
+    asked, release = threading.Event(), threading.Event()
+
+    def slow_judge(body: dict) -> str:
+        asked.set()
+        release.wait(10)
+        return verdict(body)
+
+    server.api.reply = slow_judge
+    played = judged(final_evaluations=[{"type": "llm_judge", "prompt": QUESTION_PASSES}])
+    services = await services_for(server, tmp_path, played)
+    clock, collected = Clock(0.05), Collected()
+    transport = MockTransport(clock)
+    conversation = asyncio.create_task(
+        run_conversation(transport, played, "c0", clock, collected, "0", services)
+    )
+    try:
+        assert await asyncio.to_thread(asked.wait, 30)  # the conversation is being judged
+        conversation.cancel()  # the run stops
+        if answer_in_time:
+            release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(conversation, 30)
+    finally:
+        release.set()
+        await services.close()
+        await transport.close()
+    (result,) = collected.ends
+    assert result.end_reason == "max_turns"  # it had ended: not an interruption
+    assert [e.verdict for e in result.judgment.evaluations] == [verdict_seen]

@@ -374,3 +374,25 @@ async def test_a_cache_that_fails_is_a_miss_said_once_not_a_lost_conversation(
     assert collected.texts("c0")[0].startswith("turn 0")
     assert sum("response cache failed" in r.getMessage() for r in caplog.records) == 1
     await services.close()
+
+
+async def test_the_persona_is_told_its_goals_never_how_it_is_judged(server, tmp_path):
+    data = json.loads(json.dumps(SCENARIO))
+    data["goals"] = {
+        "primary": "get order #4411 resent",
+        "secondary": ["a tracking number"],
+        "success_criteria": ["the agent confirms the resend"],
+        "failure_conditions": ["the agent asks for a phone number"],
+    }
+    data["final_evaluations"] = [{"type": "string_contains", "value": "SECRET-RUBRIC"}]
+    services = PersonaServices(llm=gateway(server, DiskCache(tmp_path)))
+    await converse(services, Scenario.model_validate(data))
+    system = server.api.answered[0].body["system"][0]["text"]
+    for told in (
+        "Goal: get order #4411 resent",
+        "Also want: a tracking number",
+        "Satisfied when: the agent confirms the resend",
+        "Give up when: the agent asks for a phone number",
+    ):
+        assert told in system
+    assert "SECRET-RUBRIC" not in json.dumps(server.api.answered[0].body)

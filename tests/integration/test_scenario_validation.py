@@ -113,7 +113,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_validate_command_exit_codes_and_format(tmp_path):
     ok = run_cli("validate", "scenarios")
     assert ok.returncode == 0, ok.stderr
-    assert "ok  Rapid Fire Burst  [C3 A1 C2 A1]" in ok.stdout
+    assert "ok  Rapid Fire Burst  [C3 A1 C2 A1]\n" in ok.stdout
+    assert "ok  Card Replacement  [C2 A C1 A]  judged offline\n" in ok.stdout
+    llm = write(
+        tmp_path, "llm.yaml", "name: L\nfinal_evaluations: [{type: llm_judge, prompt: Solved}]\n"
+    )
+    assert "judged, needs the LLM judge" in run_cli("validate", str(llm)).stdout
     bad = write(tmp_path, "bad.yaml", "name: X\nmax_turns: 0\n")
     failed = run_cli("validate", str(bad))
     assert failed.returncode == 2
