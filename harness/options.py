@@ -1,12 +1,15 @@
 """Command-line options declared once, for every front end that runs conversations.
 
-Locust's parser (``harness.locust.options``) and the CLI render the same declarations, so
-an option's name, default, environment variable and help text exist in one place. A
-value's ``parse`` raises ValueError with a message that says what was wrong.
+Locust's parser (``harness.locust.options``) and ``harness run`` render the same
+declarations (``add_group``, onto a configargparse parser, which reads environment
+variables too), so an option's name, default, environment variable and help text exist
+in one place. A value's ``parse`` raises ValueError with a message that says what was
+wrong.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,3 +73,37 @@ def http_url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
     return text
+
+
+def add_group(parser: argparse.ArgumentParser, group: OptionGroup) -> None:
+    """One argument group on a configargparse parser (as Locust's is)."""
+    arguments = parser.add_argument_group(group.title, group.description)
+    for option in group.options:
+        settings: dict[str, object] = {"default": option.default, "help": option.help}
+        if option.switch:
+            settings["action"] = "store_true"
+        else:
+            if option.repeat:
+                settings["action"] = "append"
+            if option.parse is not None:
+                settings["type"] = _argparse_type(option.parse)
+            if option.choices is not None:
+                settings["choices"] = option.choices
+            if option.metavar is not None:
+                settings["metavar"] = option.metavar
+        if option.env is not None:
+            settings["env_var"] = option.env
+        arguments.add_argument(option.flag, **settings)
+
+
+def _argparse_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """``parse`` with its ValueError's message as argparse's error."""
+
+    def typed(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    typed.__name__ = parse.__name__
+    return typed

@@ -11,6 +11,7 @@ from harness.cli.accounts import accounts_app
 from harness.cli.botapi import botapi_app
 from harness.cli.login import login
 from harness.cli.replay import generate, import_conversations
+from harness.cli.run import command as run_command
 from harness.report.model import Report
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
@@ -24,6 +25,11 @@ app.command()(login)
 app.add_typer(botapi_app, name="botapi")
 app.command()(generate)
 app.command("import")(import_conversations)
+app.command(
+    "run",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)(run_command)
 ScenarioPaths = typer.Argument(..., help="Scenario files or folders.")
 
 

@@ -90,7 +90,10 @@ class Conversation:
         seed: int | str = 0,
         persona: PersonaEngine | None = None,
         services: PersonaServices | None = None,
+        judge_all: bool = False,
     ) -> None:
+        """``judge_all``: judge the conversation even if its scenario declares nothing to
+        judge it by (``harness run``: every conversation passes or fails)."""
         self.id = conversation_id
         self.scenario = scenario
         self.session = session
@@ -109,7 +112,7 @@ class Conversation:
         self._late_count = 0
         self._turns = 0
         self.judge: ConversationJudge | None = None
-        if scenario.judged:
+        if scenario.judged or judge_all:
             slots = getattr(self.persona, "slots", {})
             llm = services.judges.get(scenario.name) if services is not None else None
             self.judge = ConversationJudge(scenario, slots, llm, self._judge_spent)
@@ -402,10 +405,12 @@ async def run_conversation(
     observer: ConversationObserver,
     seed: int | str = 0,
     services: PersonaServices | None = None,
+    judge_all: bool = False,
 ) -> ConversationResult:
     """Open a session, play the conversation, always close the session. A session that
     cannot be opened (the peer is down, Redis is) ends the conversation before its first
-    turn, with the failure's category, as an outage of what could not be reached."""
+    turn, with the failure's category, as an outage of what could not be reached (judged,
+    when it would have been: unsuccessful, nobody's fault)."""
     try:
         session = await transport.open(conversation_id, scenario)
     except asyncio.CancelledError:  # the run stopped while it waited for an account
@@ -415,14 +420,24 @@ async def run_conversation(
         category = getattr(exc, "category", "error")
         error = str(exc) if category != "error" else f"{type(exc).__name__}: {exc}"
         outage = getattr(exc, "peer", None) or transport.peer
+        judgment = None
+        if scenario.judged or judge_all:
+            judgment = ConversationJudge(scenario, {}).conclude_now(category, 0, 0.0)
         result = ConversationResult(
-            conversation_id, scenario.name, 0, category, 0, error, (), outage
+            conversation_id, scenario.name, 0, category, 0, error, (), outage, judgment
         )
         observer.on_end(result)
         return result
     try:
         conversation = Conversation(
-            conversation_id, scenario, session, clock, observer, seed, services=services
+            conversation_id,
+            scenario,
+            session,
+            clock,
+            observer,
+            seed,
+            services=services,
+            judge_all=judge_all,
         )
         return await conversation.run()
     finally:

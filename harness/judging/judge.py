@@ -288,10 +288,12 @@ class ConversationJudge:
         )
 
     def _successful(self, counted: Sequence[EvaluationResult], outcome: str) -> bool:
-        """The judgment strategy over the evaluations that were judged; with none, the
-        outcome (when the scenario declares outcomes) decides."""
-        if not counted:
-            return not self.scenario.outcomes or outcome != UNRESOLVED
+        """The judgment strategy over the evaluations that were judged; with none, every
+        reply must have come and the outcome (when the scenario declares outcomes) must
+        not be unresolved."""
+        if not counted:  # every reply came, and the outcome (if any) is not unresolved
+            replied = not any(turn.timed_out for turn in self.transcript.turns())
+            return replied and (not self.scenario.outcomes or outcome != UNRESOLVED)
         passed = sum(result.verdict == "pass" for result in counted)
         judgment = self.scenario.judgment
         if judgment.strategy == "all_pass":

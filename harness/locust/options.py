@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.locust.shape_plan import SHAPES
-from harness.options import Option, OptionGroup, positive_int
+from harness.options import Option, OptionGroup, add_group, positive_int
 from harness.runtime.options import GROUPS, RUN
 from harness.transport.registry import TRANSPORTS
 
@@ -67,42 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     groups = (run, *GROUPS[1:], *(kind.options for kind in TRANSPORTS.values()), SHAPE_OPTIONS)
     for group in groups:
         if group is not None:
-            _add_group(parser, group)
+            add_group(parser, group)
     parser.set_defaults(class_picker=True)
-
-
-def _add_group(parser: argparse.ArgumentParser, group: OptionGroup) -> None:
-    """One argument group; Locust's parser (configargparse) reads ``env_var`` too."""
-    arguments = parser.add_argument_group(group.title, group.description)
-    for option in group.options:
-        settings: dict[str, object] = {"default": option.default, "help": option.help}
-        if option.switch:
-            settings["action"] = "store_true"
-        else:
-            if option.repeat:
-                settings["action"] = "append"
-            if option.parse is not None:
-                settings["type"] = _argparse_type(option.parse)
-            if option.choices is not None:
-                settings["choices"] = option.choices
-            if option.metavar is not None:
-                settings["metavar"] = option.metavar
-        if option.env is not None:
-            settings["env_var"] = option.env
-        arguments.add_argument(option.flag, **settings)
-
-
-def _argparse_type(parse: Callable[[str], object]) -> Callable[[str], object]:
-    """``parse`` with its ValueError's message as argparse's error."""
-
-    def typed(text: str) -> object:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    typed.__name__ = parse.__name__
-    return typed
 
 
 def scenario_paths(argv: Sequence[str], default: Path) -> list[str]:

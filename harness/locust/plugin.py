@@ -25,7 +25,7 @@ from harness.locust.shapes import ChatLoadShape, settings_from, shape_requested
 from harness.locust.users import RUNTIMES, user_classes
 from harness.locust.web import install_tabs
 from harness.persona.services import preload_llm_sdk
-from harness.report import prepare_report_dir, print_summary
+from harness.report import prepare_report_dir, print_objectives, print_summary
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 from harness.transport.registry import TRANSPORTS, choose_transport
 
@@ -199,12 +199,7 @@ def _register(scenarios: list[Scenario]) -> None:
         if runtime.report is None or isinstance(runtime.environment.runner, WorkerRunner):
             return
         print_summary(runtime.report)
-        if runtime.slo_results:
-            print("Service-level objectives:")
-            for result in runtime.slo_results:
-                print(f"  {result.line()}")
-            failed = sum(not result.passed for result in runtime.slo_results)
-            print(f"Objectives: {len(runtime.slo_results) - failed} passed, {failed} failed")
+        print_objectives(runtime.slo_results)
 
 
 def _pause_collector_while_spawning() -> None:

@@ -201,6 +201,19 @@ class JudgingStats:
         }
 
 
+PASS_HAT_K_MAX = 100
+
+
+def pass_hat_k(runs: int, successes: int) -> dict[str, float]:
+    """pass^k for k = 1..runs (at most ``PASS_HAT_K_MAX``): the chance that k independent
+    tries all succeed, estimated from ``successes`` of ``runs`` as tau-bench does,
+    C(successes, k) / C(runs, k)."""
+    top = min(runs, PASS_HAT_K_MAX)
+    return {
+        str(k): round(math.comb(successes, k) / math.comb(runs, k), 6) for k in range(1, top + 1)
+    }
+
+
 def _pass_rate(verdicts: Counter[str]) -> float | None:
     """Passes among the evaluations that were judged (not skipped)."""
     judged = sum(verdicts[v] for v in VERDICTS if v != "skipped")

@@ -2,7 +2,7 @@
 
 from harness.report.recorder import Recorder
 from harness.report.slo import SloResult, evaluate, parse_override
-from harness.report.summary import print_summary
+from harness.report.summary import print_objectives, print_summary
 from harness.report.writer import (
     CONVERSATIONS_FILE,
     REPORT_FILE,
@@ -22,6 +22,7 @@ __all__ = [
     "evaluate",
     "parse_override",
     "prepare_report_dir",
+    "print_objectives",
     "print_summary",
     "write_report",
 ]

@@ -132,6 +132,10 @@ class ScenarioFigures(_Figures):
     debounce_estimate_s: DebounceEstimate
     llm: LlmUsage
     judging: Judging | None = Field(None, description="judged scenarios only")
+    pass_hat_k: dict[str, float] | None = Field(
+        None,
+        description="harness run: the chance that k tries in a row all succeed, k = 1..runs",
+    )
 
 
 class Run(_Figures):

@@ -86,19 +86,27 @@ def parse_override(pair: str) -> tuple[str, float]:
     return key, number
 
 
+TOTALS = "all scenarios"
+
+
 def evaluate(
     measured: Mapping[str, ScenarioFigures],
     scenarios: Mapping[str, Scenario],
     overrides: Mapping[str, float],
+    totals: ScenarioFigures | None = None,
+    over_totals: Mapping[str, float] | None = None,
 ) -> list[SloResult]:
     """Every objective of every scenario that ran (``measured``, by name), in a stable
-    order."""
+    order; then those over the whole run (``over_totals``, measured on ``totals``)."""
     results: list[SloResult] = []
     for name, figures in measured.items():
         scenario = scenarios.get(name)
         declared = scenario.expect.model_dump(exclude_none=True) if scenario else {}
         for key, limit in {**declared, **overrides}.items():
             results.append(SloResult(name, key, float(limit), _measure(key, figures)))
+    if totals is not None:
+        for key, limit in (over_totals or {}).items():
+            results.append(SloResult(TOTALS, key, float(limit), _measure(key, totals)))
     return results
 
 

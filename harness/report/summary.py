@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from rich.console import Console
 from rich.table import Table
 
 from harness.metrics.histogram import mean_of_counts
-from harness.report.model import DebounceEstimate, LlmUsage, Report
+from harness.report.model import DebounceEstimate, EvaluationFigures, LlmUsage, Report
+from harness.report.slo import SloResult
 
 
 def _ms(value: float | None) -> str:
@@ -177,25 +180,27 @@ def judging_table(report: Report) -> Table | None:
             str(judging.conversations),
             percent(judging.success_rate),
             outcomes,
-            _worst_evaluation(judging.evaluations),
+            worst_evaluation(judging.evaluations),
             personalities,
             end_section=len(rows) > 1 and name == rows[-2][0],
         )
     return table
 
 
-def _worst_evaluation(evaluations: dict) -> str:
+def worst_evaluation(evaluations: Mapping[str, EvaluationFigures]) -> str:
+    """The evaluation that passes least often, with its pass rate."""
     judged = [(e.pass_rate, name) for name, e in evaluations.items() if e.pass_rate is not None]
-    if not judged:
+    if not judged or min(judged)[0] == 1.0:
         return "-"
     rate, name = min(judged)
     return f"{name} {percent(rate)}"
 
 
-def print_summary(report: Report, console: Console | None = None) -> None:
+def print_summary(report: Report, console: Console | None = None, judging_too: bool = True) -> None:
+    """The tables; ``judging_too`` False leaves the judging table to the caller's own."""
     console = console or Console(width=160)
     console.print(batching_table(report))
-    judging = judging_table(report)
+    judging = judging_table(report) if judging_too else None
     if judging is not None:
         console.print(judging)
     llm = llm_table(report)
@@ -224,3 +229,18 @@ def print_summary(report: Report, console: Console | None = None) -> None:
             f"Times are real measured time; the run compressed scenario time by "
             f"time_scale={scale} (divide by it for scenario seconds)."
         )
+
+
+def print_objectives(results: Sequence[SloResult], console: Console | None = None) -> None:
+    """Each objective's verdict with its measured value, and the count."""
+    if not results:
+        return
+    console = console or Console(width=160)
+    failed = sum(not result.passed for result in results)
+    lines = [
+        "Service-level objectives:",
+        *(f"  {result.line()}" for result in results),
+        f"Objectives: {len(results) - failed} passed, {failed} failed",
+    ]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from harness.metrics.judging import pass_hat_k
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder, SloResult, build_report, evaluate, write_report
@@ -54,7 +55,14 @@ def conclude(
         "load": quality.to_report(recorder.timeline.started_wall),
     }
     report = Report.model_validate({**figures, "slo": []})
-    slo_results = evaluate(report.scenarios, scenarios, settings.expect)
+    if settings.judge_all:  # harness run: every scenario's tries, as pass^k
+        for figures_of in report.scenarios.values():
+            if figures_of.judging is not None:
+                judging = figures_of.judging
+                figures_of.pass_hat_k = pass_hat_k(judging.conversations, judging.successes)
+    slo_results = evaluate(
+        report.scenarios, scenarios, settings.expect, report.totals, settings.expect_totals
+    )
     report.slo = [Objective.model_validate(result.to_dict()) for result in slo_results]
     if settings.report_dir is not None:
         path = write_report(settings.report_dir, report)

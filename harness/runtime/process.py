@@ -52,6 +52,10 @@ class RunSettings:
     """Objectives for every scenario (``--expect``), over those the scenarios declare."""
     judge: bool = True
     """The LLM judge answers what only it can (``--no-judge``: skipped and counted)."""
+    judge_all: bool = False
+    """Every conversation gets a verdict, its scenario's criteria or none (``harness run``)."""
+    expect_totals: dict[str, float] = field(default_factory=dict)
+    """Objectives over the whole run (``harness run --min-success-rate``)."""
 
     @property
     def writes_transcripts(self) -> bool:
@@ -126,6 +130,7 @@ class ProcessRuntime:
                 observer,
                 self.settings.seed,
                 self.services,
+                self.settings.judge_all,
             )
             if result.outage is not None:
                 why = result.error or result.end_reason

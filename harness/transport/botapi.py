@@ -50,7 +50,7 @@ class BotApiKind(TransportKind[BotApiSettings]):
             ),
             Option(
                 "--botapi-serve",
-                "Start the emulator inside this Locust process (the master) at --botapi-url.",
+                "Start the emulator in this process at --botapi-url (Locust: in the master).",
                 default=False,
                 switch=True,
             ),

@@ -1,0 +1,157 @@
+"""``harness run``: a functional run. Exactly the requested conversations (scenarios x
+``--repeat``), to completion, judged, then the summary and the report; the exit code
+says whether the agent held up: 0 every objective holds (or, with none, every
+conversation succeeded), 3 an objective failed, 1 a conversation failed with no
+objective declared, 2 bad input.
+
+Its options are the Locust run's, declared once (``harness.runtime.options`` and each
+transport's kind) and parsed here by the same renderer, so every transport option the
+locustfile takes works here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import configargparse
+import typer
+from rich.console import Console
+
+from harness.cli.progress import Progress
+from harness.cli.run_summary import print_run_summary
+from harness.coord.unavailable import RedisUnavailable
+from harness.options import Option, OptionGroup, add_group, positive_int
+from harness.report import prepare_report_dir
+from harness.runtime.batch import BatchOutcome, Planned, run_batch
+from harness.runtime.options import GROUPS
+from harness.runtime.options import run_settings as settings_from
+from harness.runtime.process import RunSettings
+from harness.scenario import ScenarioError, load_scenarios
+from harness.transport.registry import TRANSPORTS
+
+DEFAULT_SCENARIOS = Path("scenarios")
+BAD_INPUT, FAILED, OBJECTIVE_FAILED = 2, 1, 3
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(f"must lie between 0 and 1, got {text}")
+    return value
+
+
+FUNCTIONAL = OptionGroup(
+    "harness run",
+    "Which conversations, how many, how many at once.",
+    (
+        Option(
+            "--repeat",
+            "Play each scenario K times (default 1): pass^k needs K of them.",
+            default=1,
+            parse=positive_int,
+            metavar="K",
+        ),
+        Option(
+            "--concurrency",
+            "Conversations at once (default 8).",
+            default=8,
+            parse=positive_int,
+            metavar="N",
+        ),
+        Option(
+            "--min-success-rate",
+            "Shorthand for an objective over the whole run: at least this share of the "
+            "conversations succeed (0..1).",
+            parse=_fraction,
+            metavar="R",
+        ),
+    ),
+)
+
+
+def parser() -> configargparse.ArgumentParser:
+    parsing = configargparse.ArgumentParser(
+        prog="harness run",
+        description="Run the scenarios' conversations to completion, judged, and report.",
+    )
+    parsing.add_argument(
+        "paths", nargs="*", type=Path, help="Scenario files or folders (default: scenarios/)."
+    )
+    for group in (FUNCTIONAL, *GROUPS, *(kind.options for kind in TRANSPORTS.values())):
+        if group is not None:
+            add_group(parsing, group)
+    return parsing
+
+
+def run(argv: Sequence[str], console: Console | None = None) -> int:
+    """The whole command; its exit code."""
+    if console is None:  # a pipe gets wide tables, not 80 columns of wrapped cells
+        console = Console() if sys.stdout.isatty() else Console(width=160)
+    options = parser().parse_args(list(argv))  # bad options: argparse's message, exit 2
+    values = vars(options)
+    paths = [*options.paths, *(options.scenario or [])] or [DEFAULT_SCENARIOS]
+    try:
+        scenarios = [s for s in load_scenarios(paths) if s.weight > 0]
+    except ScenarioError as exc:
+        sys.stderr.write(f"{exc}\n")  # every problem, a line each
+        return BAD_INPUT
+    if not scenarios:
+        return _say(f"no scenario to run in {', '.join(map(str, paths))}")
+    report_dir = Path(options.report_dir) if options.report_dir else None
+    settings = _settings(values, report_dir)
+    problems = settings.transport.problems()
+    if problems:
+        return _say("\nchatstorm: ".join(problems))
+    if report_dir is not None:
+        try:
+            prepare_report_dir(report_dir)
+        except OSError as exc:
+            return _say(str(exc))
+    plan = [Planned(scenario, options.repeat) for scenario in scenarios]
+    try:
+        outcome = asyncio.run(_play(settings, plan, options.concurrency, console))
+    except (RedisUnavailable, OSError, ValueError) as exc:  # the run could not start
+        return _say(str(exc))
+    print_run_summary(outcome, console, report_dir)
+    code = outcome.conclusion.exit_code
+    if code is not None:
+        return code
+    failed = any(not (r.judgment and r.judgment.success) for r in outcome.results)
+    return FAILED if failed or outcome.stopped else 0
+
+
+def _settings(values: dict, report_dir: Path | None) -> RunSettings:
+    settings = settings_from(values, report_dir)
+    totals = {}
+    if values.get("min_success_rate") is not None:
+        totals["success_rate_min"] = values["min_success_rate"]
+    return dataclasses.replace(settings, judge_all=True, expect_totals=totals)
+
+
+async def _play(
+    settings: RunSettings, plan: list[Planned], concurrency: int, console: Console
+) -> BatchOutcome:
+    """The batch, stopped (and still reported) on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    total = sum(planned.runs for planned in plan)
+    with Progress(total, console) as progress:
+        return await run_batch(settings, plan, concurrency, progress.ended, stop)
+
+
+def _say(message: str) -> int:
+    sys.stderr.write(f"chatstorm: {message}\n")
+    return BAD_INPUT
+
+
+def command(ctx: typer.Context) -> None:
+    """Run the scenarios' conversations to completion, judged; `harness run --help` for
+    the options."""
+    raise typer.Exit(run(ctx.args))

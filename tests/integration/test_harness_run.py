@@ -1,0 +1,132 @@
+"""``harness run`` against the reference agent (and an LLM persona against the local
+Messages API): exactly the requested conversations, judged; exit codes 0, 1, 2, 3;
+pass^k exact on a scenario built to succeed 3 times in 5; progress lines in a pipe."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from harness.cli.run import run
+from tests.fakes.anthropic_server import MessagesServer
+
+REPO = Path(__file__).resolve().parents[2]
+# Every conversation picks its topic from the seed; the agent echoes it; the evaluation
+# wants "card". With --seed 0, conversations 1, 2 and 5 of 5 pick it: 3 successes in 5.
+COIN = """\
+name: Coin
+pattern: "C1 A"
+max_turns: 1
+persona:
+  multi_message_probability: 0
+  script:
+    openers: ["I need help with my {topic}."]
+    closings: ["I need help with my {topic}."]
+    slots: {topic: [card, loan]}
+timing: {think_time: 0.5}
+collect: {first_reply_timeout: 5, quiet_window: 0.5, max_collect: 5}
+agent: {debounce_s: 0.5, think_time_s: 0.5, reply_parts: 1, replies: ["About: {messages}"]}
+final_evaluations: [{type: string_contains, value: card}]
+"""
+STEADY = COIN.replace("Coin", "Steady").replace("[card, loan]", "[card]")
+
+
+def scenarios(tmp_path: Path, **files: str) -> Path:
+    folder = tmp_path / "scenarios"
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / f"{name}.yaml").write_text(textwrap.dedent(text))
+    return folder
+
+
+def harness_run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = run([*argv, "--time-scale", "0.05"], Console(file=out, width=200))
+    return code, out.getvalue()
+
+
+def test_every_conversation_succeeding_exits_0_and_reports(tmp_path):
+    report_dir = tmp_path / "report"
+    folder = scenarios(tmp_path, steady=STEADY)
+    code, out = harness_run(str(folder), "--repeat", "4", "--report-dir", str(report_dir))
+    assert code == 0, out
+    report = json.loads((report_dir / "report.json").read_text())
+    steady = report["scenarios"]["Steady"]
+    assert steady["judging"]["conversations"] == 4 == steady["conversations"]
+    assert steady["pass_hat_k"] == {"1": 1.0, "2": 1.0, "3": 1.0, "4": 1.0}
+    lines = (report_dir / "conversations.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and (report_dir / "transcripts.jsonl").exists()
+
+
+def test_pass_hat_k_is_exact_and_failures_without_objectives_exit_1(tmp_path):
+    code, out = harness_run(str(scenarios(tmp_path, coin=COIN)), "--repeat", "5", "--seed", "0")
+    assert code == 1, out
+    assert "60.0%" in out and "^1 0.60 · ^5 0.00" in out
+    for conversation in ("Coin#3", "Coin#4"):
+        assert f"{conversation}: final.string_contains: no 'card'" in out
+    report_dir = tmp_path / "report"
+    harness_run(str(tmp_path / "scenarios"), "--repeat", "5", "--report-dir", str(report_dir))
+    pass_hat_k = json.loads((report_dir / "report.json").read_text())["scenarios"]["Coin"][
+        "pass_hat_k"
+    ]
+    assert pass_hat_k == {str(k): round(math.comb(3, k) / math.comb(5, k), 6) for k in range(1, 6)}
+
+
+def test_a_failed_objective_exits_3(tmp_path):
+    folder = scenarios(tmp_path, coin=COIN)
+    code, out = harness_run(str(folder), "--repeat", "5", "--min-success-rate", "0.8")
+    assert code == 3, out
+    assert "FAIL  all scenarios: success_rate_min = 60.00% (at least 80.00%)" in out
+    code, _ = harness_run(str(folder), "--repeat", "5", "--min-success-rate", "0.6")
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--repeat", "0"], "must be at least 1"),
+        (["--transport", "botapi"], "--transport botapi needs the bot's token"),
+        (["missing-folder"], "no such file or folder"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, said):
+    folder = scenarios(tmp_path, steady=STEADY)
+    with pytest.raises(SystemExit) as exited:  # argparse's own exit, or ours
+        raise SystemExit(harness_run(str(folder), *argv)[0])
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_an_llm_persona_plays_through_the_local_messages_api(tmp_path, server: MessagesServer):
+    llm = STEADY.replace(
+        "multi_message_probability: 0", "engine: llm\n  multi_message_probability: 0"
+    )
+    folder = scenarios(tmp_path, llm=llm)
+    code, out = harness_run(
+        str(folder), "--llm-base-url", server.url, "--llm-cache-dir", str(tmp_path / "cache")
+    )
+    assert len(server.api.answered) == 1  # one turn, one request
+    assert "Steady#1" in out and code in (0, 1)  # the model's words decide, not the run
+
+
+def test_progress_is_a_line_per_conversation_in_a_pipe(tmp_path):
+    folder = scenarios(tmp_path, coin=COIN)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(folder), "--repeat", "5"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in lines] == [f"[{n}/5" for n in range(1, 6)]
+    assert sum(" ok " in line for line in lines) == 3
