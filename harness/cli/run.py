@@ -11,11 +11,13 @@ locustfile takes works here too.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import configargparse
@@ -31,7 +33,8 @@ from harness.runtime.batch import BatchOutcome, Planned, run_batch
 from harness.runtime.options import GROUPS
 from harness.runtime.options import run_settings as settings_from
 from harness.runtime.process import RunSettings
-from harness.scenario import ScenarioError, load_scenarios
+from harness.scenario import Scenario, ScenarioError, load_scenarios
+from harness.scenario.plans import MAX_COMBINATIONS, load_matrix, load_suite
 from harness.transport.registry import TRANSPORTS
 
 DEFAULT_SCENARIOS = Path("scenarios")
@@ -50,16 +53,32 @@ FUNCTIONAL = OptionGroup(
     "Which conversations, how many, how many at once.",
     (
         Option(
+            "--suite",
+            "Run a suite: scenarios/suites/NAME.yaml, or a suite file's path.",
+            metavar="NAME",
+        ),
+        Option(
+            "--matrix",
+            "Run one scenario over a grid of parameters (a matrix file; see README).",
+            metavar="FILE",
+        ),
+        Option(
+            "--max-combinations",
+            f"Refuse a matrix of more combinations than this (default {MAX_COMBINATIONS:,}).",
+            default=MAX_COMBINATIONS,
+            parse=positive_int,
+            metavar="N",
+        ),
+        Option(
             "--repeat",
-            "Play each scenario K times (default 1): pass^k needs K of them.",
-            default=1,
+            "Play each scenario K times (default: the suite's or matrix's, else 1): pass^k "
+            "needs K of them.",
             parse=positive_int,
             metavar="K",
         ),
         Option(
             "--concurrency",
-            "Conversations at once (default 8).",
-            default=8,
+            "Conversations at once (default: the suite's or matrix's, else 8).",
             parse=positive_int,
             metavar="N",
         ),
@@ -93,17 +112,16 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
     if console is None:  # a pipe gets wide tables, not 80 columns of wrapped cells
         console = Console() if sys.stdout.isatty() else Console(width=160)
     options = parser().parse_args(list(argv))  # bad options: argparse's message, exit 2
-    values = vars(options)
-    paths = [*options.paths, *(options.scenario or [])] or [DEFAULT_SCENARIOS]
     try:
-        scenarios = [s for s in load_scenarios(paths) if s.weight > 0]
+        chosen = _chosen(options)
     except ScenarioError as exc:
         sys.stderr.write(f"{exc}\n")  # every problem, a line each
         return BAD_INPUT
+    scenarios = [scenario for scenario in chosen.scenarios if scenario.weight > 0]
     if not scenarios:
-        return _say(f"no scenario to run in {', '.join(map(str, paths))}")
+        return _say("no scenario to run (every one has weight: 0, or none was found)")
     report_dir = Path(options.report_dir) if options.report_dir else None
-    settings = _settings(values, report_dir)
+    settings = _settings(vars(options), report_dir, chosen)
     problems = settings.transport.problems()
     if problems:
         return _say("\nchatstorm: ".join(problems))
@@ -112,9 +130,11 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
             prepare_report_dir(report_dir)
         except OSError as exc:
             return _say(str(exc))
-    plan = [Planned(scenario, options.repeat) for scenario in scenarios]
+    repeat = options.repeat or chosen.repeat
+    plan = [Planned(scenario, repeat) for scenario in scenarios]
+    concurrency = options.concurrency or chosen.concurrency
     try:
-        outcome = asyncio.run(_play(settings, plan, options.concurrency, console))
+        outcome = asyncio.run(_play(settings, plan, concurrency, console))
     except (RedisUnavailable, OSError, ValueError) as exc:  # the run could not start
         return _say(str(exc))
     print_run_summary(outcome, console, report_dir)
@@ -125,12 +145,40 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
     return FAILED if failed or outcome.stopped else 0
 
 
-def _settings(values: dict, report_dir: Path | None) -> RunSettings:
+@dataclass(frozen=True)
+class Chosen:
+    """What the command line asks to run, and the plan's own settings."""
+
+    scenarios: list[Scenario]
+    repeat: int = 1
+    concurrency: int = 8
+    expect: dict[str, float] = field(default_factory=dict)
+    min_success_rate: float | None = None
+
+
+def _chosen(options: argparse.Namespace) -> Chosen:
+    """The scenarios of the suite, the matrix, or the paths (default scenarios/)."""
+    if options.suite is not None:
+        suite, scenarios = load_suite(options.suite)
+        expect = suite.expect.model_dump(exclude_none=True)
+        return Chosen(scenarios, suite.repeat, suite.concurrency, expect, suite.min_success_rate)
+    if options.matrix is not None:
+        matrix, scenarios = load_matrix(Path(options.matrix), options.max_combinations)
+        return Chosen(scenarios, matrix.runs_per_combination, matrix.concurrency)
+    paths = [*options.paths, *(options.scenario or [])] or [DEFAULT_SCENARIOS]
+    return Chosen(load_scenarios(paths))
+
+
+def _settings(values: dict, report_dir: Path | None, chosen: Chosen) -> RunSettings:
     settings = settings_from(values, report_dir)
     totals = {}
-    if values.get("min_success_rate") is not None:
-        totals["success_rate_min"] = values["min_success_rate"]
-    return dataclasses.replace(settings, judge_all=True, expect_totals=totals)
+    floor = values.get("min_success_rate")
+    if floor is None:
+        floor = chosen.min_success_rate
+    if floor is not None:
+        totals["success_rate_min"] = floor
+    expect = {**chosen.expect, **settings.expect}  # the command line's over the plan's
+    return dataclasses.replace(settings, judge_all=True, expect=expect, expect_totals=totals)
 
 
 async def _play(

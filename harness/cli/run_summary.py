@@ -43,6 +43,7 @@ def scenario_table(outcome: BatchOutcome) -> Table:
             continue
         spread = judging.duration_s
         duration = f"{_s(spread.min)} / {_s(spread.p50)} / {_s(spread.max)} ({_s(spread.stddev)})"
+        declared = set(judging.outcomes) != {"unresolved"}  # no outcomes: nothing to tell
         outcomes = ", ".join(f"{label} {n}" for label, n in judging.outcomes.items())
         table.add_row(
             name,
@@ -51,7 +52,7 @@ def scenario_table(outcome: BatchOutcome) -> Table:
             _pass_hat_k(figures.pass_hat_k or {}),
             _s(judging.turns.mean),
             duration,
-            outcomes,
+            outcomes if declared else "-",
             worst_evaluation(judging.evaluations),
         )
     return table

@@ -15,8 +15,11 @@ import yaml
 from pydantic import ValidationError
 
 from harness.scenario.models import Scenario
+from harness.scenario.variants import Variant
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
+NOT_SCENARIOS = ("suites", "matrices")
+"""Folders of run plans, not scenarios: a folder's scan passes them by."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES))
+            found = (p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES)
+            files.extend(sorted(p for p in found if not _in_plan_folder(p.relative_to(path).parts)))
         elif path.is_file():
             files.append(path)
         else:
@@ -52,8 +56,13 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
-    """Every scenario in the given files and folders; raises ScenarioError listing all problems."""
+def _in_plan_folder(parts: tuple[str, ...]) -> bool:
+    return any(part in NOT_SCENARIOS for part in parts[:-1])
+
+
+def load_scenarios(paths: Iterable[str | Path], variants: Sequence[Variant] = ()) -> list[Scenario]:
+    """Every scenario in the given files and folders (each once per variant, when there
+    are variants); raises ScenarioError listing all problems."""
     scenarios: list[Scenario] = []
     problems: list[Problem] = []
     where: dict[str, str] = {}
@@ -63,8 +72,8 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
             [Problem(", ".join(map(str, paths)), 0, "(file)", "no .yaml files found")]
         )
     for file in files:
-        loaded, found = _load_file(file)
-        problems.extend(found)
+        loaded, found = _load_file(file, variants or (Variant(),))
+        problems.extend(p for p in found if p not in problems)  # one per variant: once
         for scenario, line in loaded:
             if scenario.name in where:
                 problems.append(
@@ -84,7 +93,9 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
     return scenarios
 
 
-def _load_file(file: Path) -> tuple[list[tuple[Scenario, int]], list[Problem]]:
+def _load_file(
+    file: Path, variants: Sequence[Variant]
+) -> tuple[list[tuple[Scenario, int]], list[Problem]]:
     name = str(file)
     try:
         text = file.read_text(encoding="utf-8")
@@ -112,21 +123,22 @@ def _load_file(file: Path) -> tuple[list[tuple[Scenario, int]], list[Problem]]:
             problems.append(
                 Problem(
                     name,
-                    _line_of(root, prefix),
+                    line_of(root, prefix),
                     _dotted(prefix) or "(root)",
                     "expected a mapping with at least 'name:'",
                 )
             )
             continue
-        try:
-            scenario = Scenario.model_validate(item, context={"base_dir": file.parent})
-            loaded.append((scenario, _line_of(root, prefix)))
-        except ValidationError as exc:
-            for error in exc.errors():
-                loc = prefix + tuple(error["loc"])
-                problems.append(
-                    Problem(name, _line_of(root, loc), _dotted(loc) or "(root)", _message(error))
-                )
+        for variant in variants:
+            try:
+                varied = variant.apply(item)
+                scenario = Scenario.model_validate(varied, context={"base_dir": file.parent})
+                loaded.append((scenario, line_of(root, prefix)))
+            except ValidationError as exc:
+                for error in exc.errors():
+                    loc = prefix + tuple(error["loc"])
+                    where, message = _dotted(loc) or "(root)", _message(error)
+                    problems.append(Problem(name, line_of(root, loc), where, message))
     return loaded, problems
 
 
@@ -143,7 +155,7 @@ def _dotted(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _line_of(node: yaml.Node | None, loc: tuple) -> int:
+def line_of(node: yaml.Node | None, loc: tuple) -> int:
     """1-based line of the deepest YAML node that ``loc`` reaches."""
     if node is None:
         return 1

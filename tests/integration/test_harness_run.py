@@ -130,3 +130,57 @@ def test_progress_is_a_line_per_conversation_in_a_pipe(tmp_path):
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert [line.split("]")[0] for line in lines] == [f"[{n}/5" for n in range(1, 6)]
     assert sum(" ok " in line for line in lines) == 3
+
+
+def test_a_suite_runs_its_scenarios_under_its_personalities(tmp_path):
+    folder = scenarios(tmp_path, steady=STEADY, coin=COIN)
+    suites = folder / "suites"
+    suites.mkdir()
+    (suites / "mine.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: mine
+            scenarios: [../steady.yaml]
+            personalities: [angry, elderly]
+            repeat: 2
+            min_success_rate: 1.0
+            """
+        )
+    )
+    report_dir = tmp_path / "report"
+    code, out = harness_run("--suite", str(suites / "mine.yaml"), "--report-dir", str(report_dir))
+    assert code == 0, out
+    report = json.loads((report_dir / "report.json").read_text())
+    assert sorted(report["scenarios"]) == [
+        "Steady (persona.personality=angry)",
+        "Steady (persona.personality=elderly)",
+    ]
+    lines = [json.loads(line) for line in (report_dir / "conversations.jsonl").open()]
+    assert sorted(line["personality"] for line in lines) == ["angry", "angry", "elderly", "elderly"]
+    assert "PASS  all scenarios: success_rate_min" in out  # the suite's own objective
+
+
+def test_a_matrix_is_a_row_per_combination_and_a_huge_one_is_refused(tmp_path, capsys):
+    folder = scenarios(tmp_path, coin=COIN)
+    matrix = tmp_path / "grid.yaml"
+    matrix.write_text(
+        textwrap.dedent(
+            """\
+            name: grid
+            base: scenarios/coin.yaml
+            parameters:
+              persona.personality: [normal, angry]
+              agent.debounce_s: [0.3, 0.5, 0.7]
+            runs_per_combination: 1
+            """
+        )
+    )
+    report_dir = tmp_path / "report"
+    harness_run("--matrix", str(matrix), "--report-dir", str(report_dir))
+    rows = json.loads((report_dir / "report.json").read_text())["scenarios"]
+    assert len(rows) == 6
+    assert "Coin (persona.personality=angry, agent.debounce_s=0.7)" in rows
+    assert folder.exists()
+    code, _ = harness_run("--matrix", str(matrix), "--max-combinations", "5")
+    assert code == 2
+    assert "6 combinations, over the limit of 5" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.scenario import ScenarioError, load_scenarios
+from harness.scenario.plans import load_matrix, load_suite
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -183,3 +184,17 @@ def load_problem(tmp_path: Path, line: str) -> str:
     with pytest.raises(ScenarioError) as caught:
         load_scenarios([path])
     return str(caught.value)
+
+
+def test_shipped_suites_and_matrices_load():
+    sizes = {name: len(load_suite(name)[1]) for name in ("quick", "personality", "stress")}
+    assert sizes["quick"] == 3 and sizes["personality"] == 8
+    _, difficult = load_suite("difficult_customers")
+    assert {s.persona.personality for s in difficult} == {
+        "difficult",
+        "angry",
+        "suspicious",
+        "confused",
+    }
+    matrix, combinations = load_matrix(REPO / "scenarios" / "matrices" / "debounce_vs_pause.yaml")
+    assert len(combinations) == matrix.combinations == 6
