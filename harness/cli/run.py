@@ -24,11 +24,12 @@ import configargparse
 import typer
 from rich.console import Console
 
-from harness.cli.progress import Progress
+from harness.cli.progress import Progress, failure_reason
 from harness.cli.run_summary import print_run_summary
 from harness.coord.unavailable import RedisUnavailable
 from harness.options import Option, OptionGroup, add_group, positive_int
-from harness.report import prepare_report_dir
+from harness.report import TRANSCRIPT_FILE, prepare_report_dir
+from harness.report.junit import JUNIT_FILE, write_junit
 from harness.runtime.batch import BatchOutcome, Planned, run_batch
 from harness.runtime.options import GROUPS
 from harness.runtime.options import run_settings as settings_from
@@ -138,6 +139,9 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
     except (RedisUnavailable, OSError, ValueError) as exc:  # the run could not start
         return _say(str(exc))
     print_run_summary(outcome, console, report_dir)
+    if report_dir is not None:
+        transcripts = report_dir / TRANSCRIPT_FILE if settings.writes_transcripts else None
+        write_junit(report_dir / JUNIT_FILE, outcome.results, failure_reason, transcripts)
     code = outcome.conclusion.exit_code
     if code is not None:
         return code
