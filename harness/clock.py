@@ -49,18 +49,35 @@ class Timeline:
     """
 
     def __init__(self) -> None:
-        self.generation = 0
-        self.restart()
+        self._start = (Clock.now(), time.time(), 1)
 
     def restart(self) -> None:
-        self.started_mono = Clock.now()
-        self.started_wall = time.time()
-        self.generation += 1
+        """Start anew, at once: another thread reads the three values together, never the
+        new start with the old generation."""
+        self._start = (Clock.now(), time.time(), self._start[2] + 1)
+
+    @property
+    def start(self) -> tuple[float, float, int]:
+        """(monotonic, wall-clock, generation) of the start, read together."""
+        return self._start
+
+    @property
+    def started_mono(self) -> float:
+        return self._start[0]
+
+    @property
+    def started_wall(self) -> float:
+        return self._start[1]
+
+    @property
+    def generation(self) -> int:
+        return self._start[2]
 
     def relative(self, monotonic: float) -> float:
         """Seconds since the start: the ``t_s`` of transcripts and logs."""
-        return round(monotonic - self.started_mono, 6)
+        return round(monotonic - self._start[0], 6)
 
     def wall_time(self, monotonic: float) -> float:
         """Epoch seconds of a monotonic timestamp, anchored at the start."""
-        return self.started_wall + (monotonic - self.started_mono)
+        mono, wall, _ = self._start
+        return wall + (monotonic - mono)

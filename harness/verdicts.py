@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 Verdict = Literal["pass", "fail", "inconclusive", "error", "skipped"]
-"""``skipped``: not judged (the LLM judge was off or out of budget), never a failure."""
+"""``skipped``: not judged (the LLM judge was off or out of budget); ``error``: the judge
+failed to answer. Neither is a pass or a failure."""
+Excluded = Literal["unjudged", "cut_off"]
+"""Why a conversation has no verdict: nothing could be judged (every judgment skipped or
+in error), or the run's stop cut it off."""
 Blame = Literal["agent", "simulator", "none"]
 
 
@@ -52,6 +56,12 @@ class Judgment:
     persona: str
     personality: str
     engine: str
+    excluded: Excluded | None = None
+    """Set: the conversation has no verdict and stays out of the rates (``success`` is
+    False)."""
+    infrastructure: bool = False
+    """It failed for the network or the harness (a transport lost, an error), not for
+    anything the agent said or did."""
 
     @property
     def first_failure(self) -> EvaluationResult | None:

@@ -19,8 +19,8 @@ def failure_reason(result: ConversationResult) -> str | None:
     """Why a conversation did not succeed (None when it did): its first failed
     evaluation, else how it ended."""
     judgment = result.judgment
-    if judgment is not None and judgment.success:
-        return None
+    if judgment is not None and (judgment.success or judgment.excluded == "unjudged"):
+        return None  # succeeded, or had no verdict: not a failure
     failed = judgment.first_failure if judgment is not None else None
     if failed is not None:
         return f"{failed.name}: {failed.detail}"

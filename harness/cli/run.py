@@ -145,7 +145,7 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
     code = outcome.conclusion.exit_code
     if code is not None:
         return code
-    failed = any(not (r.judgment and r.judgment.success) for r in outcome.results)
+    failed = any(failure_reason(result) is not None for result in outcome.results)
     return FAILED if failed or outcome.stopped else 0
 
 

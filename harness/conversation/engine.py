@@ -57,9 +57,9 @@ from harness.verdicts import Judgment
 if TYPE_CHECKING:
     from harness.persona.services import PersonaServices
 
-JUDGING_GRACE_S = 5.0
+JUDGING_GRACE_S = 2.5
 """How long a stopped run waits for the LLM judge's final answers on a conversation that
-had ended (real seconds; within the runtime's wind-down bound)."""
+had ended (real seconds; within the bounds the runtime gives cancelled conversations)."""
 
 
 @dataclass
@@ -156,15 +156,19 @@ class Conversation:
             return None, False
         duration = Clock.now() - self._started
         judging = asyncio.ensure_future(self.judge.conclude(reason, self._turns, duration))
+        stopped = False
         try:
-            return await asyncio.shield(judging), False
+            await asyncio.shield(judging)
         except asyncio.CancelledError:
+            stopped = True
             with contextlib.suppress(asyncio.CancelledError):  # stopped again: no more grace
                 await asyncio.wait([judging], timeout=JUDGING_GRACE_S)
+        except Exception:  # a judge that fails must not lose the conversation: below
+            pass
         if judging.done() and not judging.cancelled() and judging.exception() is None:
-            return judging.result(), True
+            return judging.result(), stopped
         judging.cancel()
-        return self.judge.conclude_now(reason, self._turns, duration), True
+        return self.judge.conclude_now(reason, self._turns, duration), stopped
 
     def _end_now(
         self, reason: EndReason, error: str | None = None, outage: str | None = None
@@ -251,9 +255,8 @@ class Conversation:
         self._flush_transcript()
         reconnected = self.session.reconnects != reconnects
         self.observer.on_turn(TurnRecord(self.id, self.scenario.name, index, measured, reconnected))
-        if move.end_conversation:
-            return "persona_ended"
-        return None if self.judge is None else await self.judge.after_turn(index, measured)
+        held = None if self.judge is None else await self.judge.after_turn(index, measured)
+        return "persona_ended" if move.end_conversation else held
 
     async def _send(self, text: str) -> SentMessage:
         """Send one message; a transport that does not acknowledge it within

@@ -23,7 +23,6 @@ from harness.scenario.judging import (
 from harness.verdicts import Verdict
 
 Finding = tuple[Verdict, float | None, str]
-NEEDS_JUDGE: Finding = ("skipped", None, "needs the LLM judge")
 
 
 def evaluate_turn(evaluation: TurnEvaluation, turn: TurnText) -> Finding:
@@ -52,7 +51,7 @@ def evaluate_final(
             return _retention(evaluation, transcript, slots)
         case ExecutionTime():
             return _execution_time(evaluation, transcript.turns())
-    return NEEDS_JUDGE
+    raise TypeError(f"{evaluation.type} is the LLM judge's, not an offline evaluation")
 
 
 def _in_texts(evaluation: TurnEvaluation | FinalEvaluation, texts: Sequence[str]) -> Finding:
@@ -63,7 +62,7 @@ def _in_texts(evaluation: TurnEvaluation | FinalEvaluation, texts: Sequence[str]
         case RegexMatch(pattern=pattern):
             found = any(re.search(pattern, text) for text in texts)
             return _yes_no(found, f"{'a' if found else 'no'} match of /{pattern}/")
-    return NEEDS_JUDGE
+    raise TypeError(f"{evaluation.type} is the LLM judge's, not an offline evaluation")
 
 
 def _yes_no(passed: bool, detail: str) -> Finding:
@@ -180,7 +179,7 @@ def _execution_time(evaluation: ExecutionTime, turns: Sequence[TurnText]) -> Fin
     if not measured:
         return "inconclusive", None, "no turn was measured"
     slow = [
-        turn.index
+        turn.index + 1  # turns as people count them, from 1
         for turn in measured
         if turn.timed_out or turn.first_reply_ms is None or turn.first_reply_ms > evaluation.max_ms
     ]

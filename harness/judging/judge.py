@@ -6,7 +6,8 @@ Offline judgments are made at once. The LLM judge's (``llm_judge`` evaluations a
 outcomes, ``custom_condition``, goals) go through ``LlmJudge``: a turn's evaluation runs
 beside the conversation, a termination condition between turns (never inside a measured
 interval), the final ones before the conversation is reported. Without the judge
-(``--no-judge``), or for a conversation cut off (``conclude_now``), they are ``skipped``.
+(``--no-judge``) they are ``skipped``; for a conversation cut off (``conclude_now``),
+those not answered yet are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from harness.judging.evaluate import Finding, evaluate_final, evaluate_turn
 from harness.judging.llm_judge import JudgeAnswer, LlmJudge
-from harness.judging.outcome import UNRESOLVED, matches
+from harness.judging.outcome import UNRESOLVED, achieves_goal, matches
 from harness.judging.terminate import holds
 from harness.judging.transcript import Transcript
 from harness.metrics.burst import BurstMeasurement
@@ -30,11 +31,12 @@ from harness.scenario.judging import (
     FinalEvaluation,
     GoalAchieved,
     LlmJudgeEvaluation,
+    Outcome,
     TerminationCondition,
     TurnEvaluation,
 )
 from harness.scenario.models import Scenario
-from harness.verdicts import Blame, EvaluationResult, Judgment
+from harness.verdicts import Blame, EvaluationResult, Excluded, Judgment
 
 TERMINATIONS = frozenset(
     typing.get_args(member.model_fields["type"].annotation)[0]
@@ -44,9 +46,11 @@ AGENT_FAILED = frozenset({"conversation_stuck", "agent_silent"})
 """Termination conditions that are the agent's failure, whatever else was said."""
 ENDED_WELL = frozenset({"max_turns", "persona_ended"}) | (TERMINATIONS - AGENT_FAILED)
 """End reasons of a conversation that ran its course; any other (the agent stuck or
-silent, an error, a timeout, an interruption, a transport's failure) makes it
-unsuccessful whatever was said."""
+silent, an error, a timeout, a transport's failure) makes it unsuccessful whatever was
+said. One the run's stop cut off (``interrupted``) has no verdict."""
 AGENTS_FAULT = AGENT_FAILED | {"total_timeout", "send_timeout"}
+NOT_JUDGED = ("skipped", "error")
+"""Verdicts that are neither a pass nor a failure: left out of the strategy."""
 NO_JUDGE: Finding = ("skipped", None, "the LLM judge is off (--no-judge)")
 CUT_OFF: Finding = ("skipped", None, "the conversation was cut off before it was judged")
 
@@ -57,6 +61,16 @@ class _Asked:
 
     result: EvaluationResult
     blame: Blame | None
+
+
+@dataclass(frozen=True)
+class _Asking:
+    """A turn's LLM evaluation on its way."""
+
+    task: asyncio.Task[_Asked]
+    name: str
+    evaluation: LlmJudgeEvaluation
+    turn: int
 
 
 class ConversationJudge:
@@ -76,8 +90,7 @@ class ConversationJudge:
         self._spent = spent
         self._turn_names = _names(scenario.turn_evaluations, "turn")
         self._results: list[EvaluationResult] = []
-        self._asking: list[asyncio.Task[_Asked]] = []
-        self._blames: list[Blame] = []
+        self._asking: list[_Asking] = []
 
     def add(self, entry: TranscriptEntry) -> None:
         self.transcript.add(entry)
@@ -89,9 +102,8 @@ class ConversationJudge:
             if isinstance(evaluation, LlmJudgeEvaluation):
                 self._ask_beside(name, evaluation, index)
                 continue
-            self._results.append(
-                _result(name, evaluation, "turn", index, evaluate_turn(evaluation, turn))
-            )
+            finding = evaluate_turn(evaluation, turn)
+            self._results.append(_result(name, evaluation, "turn", index, finding))
         if index + 1 < self.scenario.min_turns:
             return None
         for condition in self.scenario.termination_conditions:
@@ -109,10 +121,15 @@ class ConversationJudge:
         question = f"About the agent's reply in turn {index + 1}: {evaluation.prompt}"
         messages = list(self.transcript.messages)
         asking = self._ask(messages, question, evaluation.expected, evaluation.capabilities, index)
-        self._asking.append(asyncio.create_task(self._as_result(asking, name, evaluation, index)))
+        task = asyncio.create_task(self._as_result(asking, name, evaluation, index))
+        self._asking.append(_Asking(task, name, evaluation, index))
 
     async def _as_result(
-        self, asking: typing.Awaitable[JudgeAnswer], name: str, evaluation, turn: int | None
+        self,
+        asking: typing.Awaitable[JudgeAnswer],
+        name: str,
+        evaluation: LlmJudgeEvaluation,
+        turn: int | None,
     ) -> _Asked:
         answer = await asking
         scope = "turn" if turn is not None else "final"
@@ -131,7 +148,7 @@ class ConversationJudge:
             assert isinstance(condition, GoalAchieved)
             question, threshold = f"Has the customer achieved this goal: {self._goal}?", 0.5
         answer = await self._ask(list(self.transcript.messages), question, "yes", (), index)
-        return answer.verdict == "pass" and (answer.score or 0.0) >= threshold
+        return _holds(answer, threshold)
 
     @property
     def _goal(self) -> str:
@@ -154,8 +171,10 @@ class ConversationJudge:
 
     async def conclude(self, end_reason: str, turns_played: int, duration_s: float) -> Judgment:
         """The verdict, once the judge has answered everything asked of it."""
-        asked = [*await asyncio.gather(*self._asking)]
-        self._asking.clear()
+        try:
+            asked = [*await asyncio.gather(*(a.task for a in self._asking))]
+        finally:
+            self._stop_asking()
         last_turn = max(turns_played - 1, 0)
         finals: list[_Asked] = []
         for name, evaluation in self._final_evaluations():
@@ -179,11 +198,18 @@ class ConversationJudge:
         return self._judgment(end_reason, turns_played, duration_s, judged, outcome, met)
 
     def conclude_now(self, end_reason: str, turns_played: int, duration_s: float) -> Judgment:
-        """The verdict at once, for a conversation cut off (its task cancelled): the
-        judge's questions still open, and every LLM judgment, are skipped."""
-        for task in self._asking:
-            task.cancel()
-        self._asking.clear()
+        """The verdict at once (the conversation's task is cancelled, or it never began):
+        the judge's answers already in count, those still open and every other LLM
+        judgment are skipped."""
+        asked = []
+        for asking in self._asking:
+            task = asking.task
+            if task.done() and not task.cancelled() and task.exception() is None:
+                asked.append(task.result())
+            else:
+                cut = _result(asking.name, asking.evaluation, "turn", asking.turn, CUT_OFF)
+                asked.append(_Asked(cut, None))
+        self._stop_asking()
         finals = [
             _Asked(
                 _result(name, evaluation, "final", None, CUT_OFF)
@@ -193,10 +219,18 @@ class ConversationJudge:
             )
             for name, evaluation in self._final_evaluations()
         ]
-        agent = self.transcript.texts("agent")
-        outcomes = self.scenario.outcomes
-        outcome = next((o.label for o in outcomes if matches(o, agent)), UNRESOLVED)
-        return self._judgment(end_reason, turns_played, duration_s, finals, outcome, None)
+        outcome = self._first_outcome(lambda outcome: matches(outcome, self._agent_texts))
+        judged = [*asked, *finals]
+        return self._judgment(end_reason, turns_played, duration_s, judged, outcome, None)
+
+    def _stop_asking(self) -> None:
+        for asking in self._asking:
+            asking.task.cancel()
+        self._asking.clear()
+
+    @property
+    def _agent_texts(self) -> list[str]:
+        return self.transcript.texts("agent")
 
     def _final_evaluations(self) -> list[tuple[str, FinalEvaluation]]:
         evaluations = self.scenario.final_evaluations
@@ -209,16 +243,18 @@ class ConversationJudge:
         finding = evaluate_final(evaluation, self.transcript, turns_played, language, self.slots)
         return _result(name, evaluation, "final", None, finding)
 
+    def _first_outcome(self, matched: Callable[[Outcome], bool | None]) -> str:
+        return next((o.label for o in self.scenario.outcomes if matched(o)), UNRESOLVED)
+
     async def _outcome(self, last_turn: int) -> str:
         """The first outcome whose rule holds; an ``llm_judge`` rule asks the judge."""
-        agent = self.transcript.texts("agent")
         for outcome in self.scenario.outcomes:
-            matched = matches(outcome, agent)
+            matched = matches(outcome, self._agent_texts)
             if matched is None and self._llm is not None and outcome.llm_judge is not None:
                 spec = outcome.llm_judge
                 messages = list(self.transcript.messages)
                 answer = await self._ask(messages, spec.prompt, "yes", (), last_turn)
-                matched = answer.verdict == "pass" and (answer.score or 0.0) >= spec.threshold
+                matched = _holds(answer, spec.threshold)
             if matched:
                 return outcome.label
         return UNRESOLVED
@@ -226,13 +262,18 @@ class ConversationJudge:
     async def _goals(self, last_turn: int) -> tuple[list[_Asked], int | None]:
         """``goals.success_criteria``: how many the judge found met, and the goals as a
         whole (failure conditions included) as an evaluation of their own,
-        ``final.goals``."""
+        ``final.goals``. Criteria go to the judge as ``c1``, ``c2``... so its answer need
+        not repeat them word for word."""
         goals = self.scenario.goals
         if goals is None or not goals.success_criteria:
             return [], None
         name = "final.goals"
         if self._llm is None:
             return [_Asked(EvaluationResult(name, "goals", "final", None, *NO_JUDGE), None)], None
+        keys = [f"c{n}" for n in range(1, len(goals.success_criteria) + 1)]
+        criteria = "; ".join(
+            f"{key}: {c}" for key, c in zip(keys, goals.success_criteria, strict=True)
+        )
         question = f"Did the customer achieve their goal: {self._goal}?"
         if goals.secondary:
             question += f" Also wanted: {'; '.join(goals.secondary)}."
@@ -240,15 +281,15 @@ class ConversationJudge:
             question += (
                 f" Answer no if any of these happened: {'; '.join(goals.failure_conditions)}."
             )
+        question += f" For each success criterion, say whether it was met ({criteria})."
         messages = list(self.transcript.messages)
-        answer = await self._ask(messages, question, "yes", goals.success_criteria, last_turn)
+        answer = await self._ask(messages, question, "yes", keys, last_turn)
         result = EvaluationResult(
             name, "goals", "final", None, answer.verdict, answer.score, answer.reasoning
         )
-        if answer.verdict in ("skipped", "error"):
-            met = None
-        else:
-            met = sum(answer.capabilities.get(c, False) for c in goals.success_criteria)
+        met = None
+        if answer.verdict not in NOT_JUDGED:
+            met = sum(answer.capabilities.get(key, False) for key in keys)
         return [_Asked(result, answer.blame if answer.verdict == "fail" else None)], met
 
     def _judgment(
@@ -263,16 +304,26 @@ class ConversationJudge:
         scenario = self.scenario
         persona = scenario.persona
         results = [*self._results, *(a.result for a in asked)]
-        counted = [result for result in results if result.verdict != "skipped"]
-        success = end_reason in ENDED_WELL and self._successful(counted, outcome)
+        counted = [result for result in results if result.verdict not in NOT_JUDGED]
+        excluded = self._excluded(end_reason, results, counted, outcome)
+        success = excluded is None and end_reason in ENDED_WELL
+        success = success and self._successful(counted, outcome)
         goals = scenario.goals
         if goals is not None and goals.success_criteria and met is not None:
             goals_total, goals_achieved = len(goals.success_criteria), met
         else:
             goals_total = 1 if scenario.outcomes else 0
-            goals_achieved = int(bool(scenario.outcomes) and outcome != UNRESOLVED)
+            goals_achieved = int(achieves_goal(self.scenario.outcomes, outcome))
         judges_blame = next((a.blame for a in asked if a.blame is not None), None)
-        blame = _blame(success, end_reason, turns_played, scenario.min_turns, judges_blame)
+        inconclusive_only = bool(counted) and all(r.verdict != "fail" for r in counted)
+        blame = _blame(
+            success or excluded is not None,
+            end_reason,
+            turns_played,
+            scenario.min_turns,
+            judges_blame,
+            inconclusive_only,
+        )
         return Judgment(
             outcome=outcome,
             success=success,
@@ -285,15 +336,38 @@ class ConversationJudge:
             persona=persona.name,
             personality=persona.personality,
             engine=persona.engine,
+            excluded=excluded,
+            infrastructure=not success
+            and excluded is None
+            and end_reason not in ENDED_WELL
+            and end_reason not in AGENTS_FAULT,
         )
+
+    def _excluded(
+        self,
+        end_reason: str,
+        results: Sequence[EvaluationResult],
+        counted: Sequence[EvaluationResult],
+        outcome: str,
+    ) -> Excluded | None:
+        """No verdict: the run's stop cut the conversation off, or everything it was to be
+        judged by went unanswered (skipped or in error) with no outcome to go by."""
+        if end_reason == "interrupted":
+            return "cut_off"
+        offline_outcome = any(o.llm_judge is None for o in self.scenario.outcomes)
+        if results and not counted and not offline_outcome and outcome == UNRESOLVED:
+            return "unjudged"
+        return None
 
     def _successful(self, counted: Sequence[EvaluationResult], outcome: str) -> bool:
         """The judgment strategy over the evaluations that were judged; with none, every
         reply must have come and the outcome (when the scenario declares outcomes) must
-        not be unresolved."""
-        if not counted:  # every reply came, and the outcome (if any) is not unresolved
+        achieve the goal."""
+        if not counted:
             replied = not any(turn.timed_out for turn in self.transcript.turns())
-            return replied and (not self.scenario.outcomes or outcome != UNRESOLVED)
+            return replied and (
+                not self.scenario.outcomes or achieves_goal(self.scenario.outcomes, outcome)
+            )
         passed = sum(result.verdict == "pass" for result in counted)
         judgment = self.scenario.judgment
         if judgment.strategy == "all_pass":
@@ -301,6 +375,11 @@ class ConversationJudge:
         if judgment.strategy == "any_pass":
             return passed > 0
         return passed / len(counted) >= (judgment.threshold or 0.0)
+
+
+def _holds(answer: JudgeAnswer, threshold: float) -> bool:
+    """The judge said yes, at least as surely as ``threshold`` asks."""
+    return answer.verdict == "pass" and (answer.score or 0.0) >= threshold
 
 
 def _result(
@@ -333,17 +412,23 @@ def _score(counted: Sequence[EvaluationResult], success: bool) -> float:
 
 
 def _blame(
-    success: bool, end_reason: str, turns: int, min_turns: int, judges: Blame | None
+    no_fault: bool,
+    end_reason: str,
+    turns: int,
+    min_turns: int,
+    judges: Blame | None,
+    inconclusive_only: bool,
 ) -> Blame:
-    """Whose failure it is: the judge's word on a failed LLM evaluation; else the
-    simulated person's when it left before ``min_turns``, no one's when the run or the
-    network cut it off, the agent's otherwise."""
-    if success:
+    """Whose failure it is: none for a success or a conversation with no verdict; the
+    simulated person's when it left before ``min_turns``; the judge's word on a failed LLM
+    evaluation; no one's when the network cut it off, or when nothing failed outright
+    (only inconclusive verdicts); the agent's otherwise."""
+    if no_fault:
         return "none"
     if end_reason == "persona_ended" and turns < min_turns:
         return "simulator"
-    if end_reason in ENDED_WELL and judges is not None:
-        return judges
-    if end_reason in ENDED_WELL or end_reason in AGENTS_FAULT:
-        return "agent"
-    return "none"
+    if end_reason in ENDED_WELL:
+        if judges is not None:
+            return judges
+        return "none" if inconclusive_only else "agent"
+    return "agent" if end_reason in AGENTS_FAULT else "none"

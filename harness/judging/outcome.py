@@ -29,3 +29,8 @@ def offline_outcome(outcomes: Sequence[Outcome], agent_texts: Sequence[str]) -> 
     if not ruled:
         return None
     return next((o.label for o in ruled if matches(o, agent_texts)), UNRESOLVED)
+
+
+def achieves_goal(outcomes: Sequence[Outcome], label: str) -> bool:
+    """Whether the outcome ``label`` is the person's goal reached."""
+    return any(outcome.label == label and outcome.achieves_goal for outcome in outcomes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 from harness.judging.keywords import keywords
-from harness.judging.outcome import UNRESOLVED, offline_outcome
+from harness.judging.outcome import achieves_goal, offline_outcome
 from harness.judging.text import jaccard, mentions_any
 from harness.judging.transcript import Transcript, TurnText
 from harness.scenario.judging import (
@@ -44,7 +44,7 @@ def holds(
             return len(recent) == count and not any(t.agent for t in recent)
         case GoalAchieved():
             outcome = offline_outcome(scenario.outcomes, transcript.texts("agent"))
-            return None if outcome is None else outcome != UNRESOLVED
+            return None if outcome is None else achieves_goal(scenario.outcomes, outcome)
     return None  # custom_condition
 
 

@@ -33,9 +33,20 @@ class Transcript:
         """(role, turn, text) in time order: messages, not chat actions."""
 
     def add(self, entry: TranscriptEntry) -> None:
+        """A message; an edit replaces the agent's latest message of that turn (a bot
+        streaming its answer by editing it), a chat action is no message."""
         if entry.action is not None:
             return
         turn = self.turn(entry.turn)
+        if entry.edit and turn.agent:
+            turn.agent[-1] = entry.text
+            latest = max(
+                i
+                for i, (role, n, _) in enumerate(self.messages)
+                if role == "agent" and n == entry.turn
+            )
+            self.messages[latest] = ("agent", entry.turn, entry.text)
+            return
         (turn.client if entry.role == "client" else turn.agent).append(entry.text)
         self.messages.append((entry.role, entry.turn, entry.text))
 

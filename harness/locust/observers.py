@@ -125,15 +125,16 @@ class LocustObserver:
         self._runtime.recorder.on_end(result)
         self._runtime.active[result.scenario] -= 1
         judgment = result.judgment
-        # A row per judged conversation, failed when unsuccessful; not for one the run's
-        # stop cut off (counted as interrupted in the report, no verdict on the agent).
-        if judgment is not None and result.end_reason != "interrupted":
+        # A row per judged conversation, failed when unsuccessful; none for one with no
+        # verdict (cut off by the run's stop, or unjudged). The message names the failed
+        # evaluation or the end, never its details: Locust keeps a row per message.
+        if judgment is not None and judgment.excluded is None:
             self._runtime.record_judgment(judgment)
             failure = None
             if not judgment.success:
                 failed = judgment.first_failure
-                why = f"{failed.name}: {failed.detail}" if failed else f"ended: {result.end_reason}"
-                failure = Unsuccessful(why if result.error is None else result.error)
+                why = failed.name if failed else f"ended: {result.end_reason}"
+                failure = Unsuccessful(why)
             self._request(
                 "conversation", result.scenario, judgment.duration_s * 1000, exception=failure
             )

@@ -15,17 +15,21 @@ VERDICTS = ("pass", "fail", "inconclusive", "error", "skipped")
 
 @dataclass
 class Spread:
-    """min, p50, max, mean and standard deviation of a value, mergeable exactly."""
+    """min, p50, max, mean and standard deviation of a value, mergeable exactly: the sums
+    are whole numbers of ``1 / unit`` (a duration's microseconds), so processes' figures
+    add up the same in any order."""
 
     histogram: Histogram = field(default_factory=Histogram)
-    total: float = 0.0
-    squares: float = 0.0
+    unit: int = 1
+    total: int = 0
+    squares: int = 0
     min: float | None = None
 
     def add(self, value: float) -> None:
         self.histogram.add(value)
-        self.total += value
-        self.squares += value * value
+        whole = round(value * self.unit)
+        self.total += whole
+        self.squares += whole * whole
         self.min = value if self.min is None else min(self.min, value)
 
     def merge(self, other: Spread) -> None:
@@ -38,6 +42,7 @@ class Spread:
     def to_state(self) -> dict:
         return {
             "histogram": self.histogram.to_state(),
+            "unit": self.unit,
             "total": self.total,
             "squares": self.squares,
             "min": self.min,
@@ -45,21 +50,24 @@ class Spread:
 
     @classmethod
     def from_state(cls, state: dict) -> Spread:
-        return cls(
-            Histogram.from_state(state["histogram"]), state["total"], state["squares"], state["min"]
-        )
+        histogram = Histogram.from_state(state["histogram"])
+        return cls(histogram, state["unit"], state["total"], state["squares"], state["min"])
 
     def to_report(self) -> dict:
         n = self.histogram.count
-        mean = self.total / n if n else None
-        variance = max(self.squares / n - mean * mean, 0.0) if mean is not None else None
+        if not n:
+            return {"min": None, "p50": None, "max": None, "mean": None, "stddev": None}
+        variance = max(self.squares * n - self.total * self.total, 0) / (n * n)
         return {
             "min": self.min,
             "p50": self.histogram.percentile(0.5),
             "max": self.histogram.max,
-            "mean": None if mean is None else round(mean, 6),
-            "stddev": None if variance is None else round(math.sqrt(variance), 6),
+            "mean": round(self.total / n / self.unit, 6),
+            "stddev": round(math.sqrt(variance) / self.unit, 6),
         }
+
+
+MICROSECONDS = 1_000_000
 
 
 @dataclass
@@ -67,7 +75,7 @@ class PersonalityFigures:
     conversations: int = 0
     successes: int = 0
     turns: int = 0
-    duration_s: float = 0.0
+    duration_us: int = 0
 
     def to_report(self) -> dict:
         n = self.conversations
@@ -75,7 +83,7 @@ class PersonalityFigures:
             "conversations": n,
             "success_rate": self.successes / n if n else None,
             "mean_turns": round(self.turns / n, 6) if n else None,
-            "mean_duration_s": round(self.duration_s / n, 6) if n else None,
+            "mean_duration_s": round(self.duration_us / n / MICROSECONDS, 6) if n else None,
         }
 
 
@@ -89,15 +97,24 @@ class JudgingStats:
     goals_total: int = 0
     blame: Counter[str] = field(default_factory=Counter)
     turns: Spread = field(default_factory=lambda: Spread(Histogram(exact=True)))
-    duration_s: Spread = field(default_factory=Spread)
+    duration_s: Spread = field(default_factory=lambda: Spread(unit=MICROSECONDS))
     by_personality: dict[str, PersonalityFigures] = field(default_factory=dict)
+    excluded: Counter[str] = field(default_factory=Counter)
+    """Conversations with no verdict: cut off by the run's stop, or unjudged."""
+    infrastructure: int = 0
+    """Failures the network or the harness caused."""
 
     def add(self, judgment: Judgment, turns: int) -> None:
+        if judgment.excluded != "cut_off":  # what was judged, or skipped, is told
+            for result in judgment.evaluations:
+                self.evaluations.setdefault(result.name, Counter())[result.verdict] += 1
+        if judgment.excluded is not None:
+            self.excluded[judgment.excluded] += 1
+            return
         self.conversations += 1
+        self.infrastructure += judgment.infrastructure
         self.successes += judgment.success
         self.outcomes[judgment.outcome] += 1
-        for result in judgment.evaluations:
-            self.evaluations.setdefault(result.name, Counter())[result.verdict] += 1
         self.goals_achieved += judgment.goals_achieved
         self.goals_total += judgment.goals_total
         if not judgment.success:
@@ -108,11 +125,13 @@ class JudgingStats:
         figures.conversations += 1
         figures.successes += judgment.success
         figures.turns += turns
-        figures.duration_s += judgment.duration_s
+        figures.duration_us += round(judgment.duration_s * MICROSECONDS)
 
     def merge(self, other: JudgingStats) -> None:
         self.conversations += other.conversations
         self.successes += other.successes
+        self.excluded.update(other.excluded)
+        self.infrastructure += other.infrastructure
         self.outcomes.update(other.outcomes)
         for name, verdicts in other.evaluations.items():
             self.evaluations.setdefault(name, Counter()).update(verdicts)
@@ -126,7 +145,7 @@ class JudgingStats:
             ours.conversations += theirs.conversations
             ours.successes += theirs.successes
             ours.turns += theirs.turns
-            ours.duration_s += theirs.duration_s
+            ours.duration_us += theirs.duration_us
 
     def to_state(self) -> dict:
         return {
@@ -140,9 +159,11 @@ class JudgingStats:
             "turns": self.turns.to_state(),
             "duration_s": self.duration_s.to_state(),
             "by_personality": {
-                name: [f.conversations, f.successes, f.turns, f.duration_s]
+                name: [f.conversations, f.successes, f.turns, f.duration_us]
                 for name, f in self.by_personality.items()
             },
+            "excluded": dict(self.excluded),
+            "infrastructure": self.infrastructure,
         }
 
     @classmethod
@@ -161,18 +182,22 @@ class JudgingStats:
                 name: PersonalityFigures(*figures)
                 for name, figures in state["by_personality"].items()
             },
+            excluded=Counter(state["excluded"]),
+            infrastructure=state["infrastructure"],
         )
 
     def to_report(self) -> dict | None:
-        """The report's ``judging`` section; None when nothing was judged."""
-        if not self.conversations:
+        """The report's ``judging`` section; None when no conversation was judged."""
+        if not self.conversations and not self.excluded:
             return None
         n = self.conversations
         failures = n - self.successes
         return {
             "conversations": n,
             "successes": self.successes,
-            "success_rate": self.successes / n,
+            "success_rate": self.successes / n if n else None,
+            "excluded": dict(sorted(self.excluded.items())),
+            "infrastructure_failures": self.infrastructure,
             "outcomes": dict(sorted(self.outcomes.items())),
             "evaluations": {
                 name: {

@@ -88,9 +88,16 @@ class Judging(_Figures):
     """What the judged conversations came to (scenarios that declare goals, outcomes,
     termination conditions or evaluations)."""
 
-    conversations: int
+    conversations: int = Field(description="conversations with a verdict")
     successes: int
-    success_rate: float
+    success_rate: float | None
+    excluded: dict[str, int] = Field(
+        description="conversations with no verdict: cut_off (by the run's stop), unjudged "
+        "(every judgment skipped or in error)"
+    )
+    infrastructure_failures: int = Field(
+        description="unsuccessful for the network or the harness, not the agent"
+    )
     outcomes: dict[str, int] = Field(description="label -> conversations; none matched: unresolved")
     evaluations: dict[str, EvaluationFigures]
     evaluation_pass_rate: float | None
@@ -135,6 +142,9 @@ class ScenarioFigures(_Figures):
     pass_hat_k: dict[str, float] | None = Field(
         None,
         description="harness run: the chance that k tries in a row all succeed, k = 1..runs",
+    )
+    pass_hat_k_without_infrastructure: dict[str, float] | None = Field(
+        None, description="the same, leaving out the runs the network or the harness failed"
     )
 
 

@@ -97,7 +97,8 @@ class Recorder:
                 result.judgment,
                 result.turns,
             )
-        if result.judgment is not None and self._conversations is not None:
+        cut_off = result.judgment is not None and result.judgment.excluded == "cut_off"
+        if result.judgment is not None and self._conversations is not None and not cut_off:
             self._conversations.write(orjson.dumps(self._conversation_line(result)) + b"\n")
 
     @staticmethod
@@ -114,6 +115,7 @@ class Recorder:
             "end_reason": result.end_reason,
             "outcome": judgment.outcome,
             "success": judgment.success,
+            "excluded": judgment.excluded,
             "score": judgment.score,
             "goals_achieved": judgment.goals_achieved,
             "goals_total": judgment.goals_total,

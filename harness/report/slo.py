@@ -103,6 +103,8 @@ def evaluate(
         scenario = scenarios.get(name)
         declared = scenario.expect.model_dump(exclude_none=True) if scenario else {}
         for key, limit in {**declared, **overrides}.items():
+            if key in JUDGING_KEYS and figures.judging is None and key not in declared:
+                continue  # --expect's judging floors hold for the judged scenarios only
             results.append(SloResult(name, key, float(limit), _measure(key, figures)))
     if totals is not None:
         for key, limit in (over_totals or {}).items():

@@ -57,9 +57,14 @@ def conclude(
     report = Report.model_validate({**figures, "slo": []})
     if settings.judge_all:  # harness run: every scenario's tries, as pass^k
         for figures_of in report.scenarios.values():
-            if figures_of.judging is not None:
-                judging = figures_of.judging
-                figures_of.pass_hat_k = pass_hat_k(judging.conversations, judging.successes)
+            judging = figures_of.judging
+            if judging is not None and judging.conversations:
+                runs, successes = judging.conversations, judging.successes
+                figures_of.pass_hat_k = pass_hat_k(runs, successes)
+                if runs > judging.infrastructure_failures:
+                    figures_of.pass_hat_k_without_infrastructure = pass_hat_k(
+                        runs - judging.infrastructure_failures, successes
+                    )
     slo_results = evaluate(
         report.scenarios, scenarios, settings.expect, report.totals, settings.expect_totals
     )

@@ -9,15 +9,44 @@ regex that does not compile is a ``file:line`` error before anything runs.
 from __future__ import annotations
 
 import re
+import string
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _has_a_word(keyword: str) -> str:
+    if not any(character.isalnum() for character in keyword):
+        raise ValueError(f"keyword {keyword!r} has no word to look for")
+    return keyword
+
+
+Keyword = Annotated[str, AfterValidator(_has_a_word)]
+
+
+def _plain_placeholders(text: str) -> str:
+    """``{slot}`` placeholders only: a name, no index, attribute or format."""
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc} (double a brace to write one: {{{{)") from None
+    for _, name, spec, conversion in fields:
+        if name is not None and (not name.isidentifier() or spec or conversion):
+            raise ValueError(f"{text!r}: write a slot as {{name}}, got {{{name}}}")
+    return text
 
 
 def _compiles(pattern: str) -> str:
@@ -49,9 +78,12 @@ class Outcome(_Strict):
     ``agent_keywords``, a match of ``agent_regex``, or the LLM judge's yes."""
 
     label: str = Field(min_length=1)
-    agent_keywords: list[str] | None = Field(None, min_length=1)
+    agent_keywords: list[Keyword] | None = Field(None, min_length=1)
     agent_regex: str | None = None
     llm_judge: LlmJudgeSpec | None = None
+    achieves_goal: bool = True
+    """Whether this outcome is the person's goal reached (an escalation may not be): it
+    counts for ``goal_achieved``, the goals achieved and, without evaluations, success."""
 
     @field_validator("agent_regex")
     @classmethod
@@ -70,7 +102,7 @@ class Outcome(_Strict):
 
 
 class _Keywords(_Strict):
-    keywords: list[str] | None = Field(None, min_length=1)
+    keywords: list[Keyword] | None = Field(None, min_length=1)
     """Default: the built-in list in the persona's language."""
 
 
@@ -192,7 +224,7 @@ class ContextRetention(_Strict):
     turns after the person gave it."""
 
     type: Literal["context_retention"]
-    test_memory_of: list[str] = Field(min_length=1)
+    test_memory_of: list[Annotated[str, AfterValidator(_plain_placeholders)]] = Field(min_length=1)
     retention_turns: int = Field(3, ge=1)
 
 

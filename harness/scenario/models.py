@@ -396,6 +396,25 @@ class Scenario(StrictModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _judging_fits(self) -> Scenario:
+        if self.min_turns > self.max_turns:
+            raise ValueError(
+                f"min_turns ({self.min_turns}) is above max_turns ({self.max_turns}): no "
+                "termination condition could ever end a conversation"
+            )
+        floors = [
+            key
+            for key in ("success_rate_min", "goals_achieved_rate_min", "evaluation_pass_rate_min")
+            if getattr(self.expect, key) is not None
+        ]
+        if floors and not self.judged:
+            raise ValueError(
+                f"expect: {floors[0]} needs something to judge by: add outcomes, "
+                "termination_conditions or evaluations (see README, Judging)"
+            )
+        return self
+
     @property
     def pattern_text(self) -> str:
         return format_pattern(self.pattern)

@@ -26,7 +26,7 @@ from harness.transport.kind import OpenContext, TransportKind
 AGENT_LOG_FILE = "reference_agent.jsonl"
 
 
-class BatchSink(Protocol):
+class BatchLog(Protocol):
     """Where the reference agents' finished batches go: ``AgentLog``, or a test's list."""
 
     def add(self, scenario: str, batch: BatchRecord) -> None: ...
@@ -65,7 +65,7 @@ class MockTransport:
     name = "mock"
     peer = "the reference agent"
 
-    def __init__(self, clock: Clock, seed: int | str = 0, log: BatchSink | None = None) -> None:
+    def __init__(self, clock: Clock, seed: int | str = 0, log: BatchLog | None = None) -> None:
         self.clock = clock
         self.seed = seed
         self.agents: dict[str, ReferenceAgent] = {}
@@ -106,13 +106,13 @@ class AgentLog:
         self._generation = 0
 
     def add(self, scenario: str, batch: BatchRecord) -> None:
-        timeline = self._timeline
-        if batch.received[0][1] < timeline.started_mono:
+        started, _, generation = self._timeline.start  # one read: a consistent start
+        if batch.received[0][1] < started:
             return
-        if self._file is None or self._generation != timeline.generation:
+        if self._file is None or self._generation != generation:
             self.close()
             self._file = LineFile(self.path)
-            self._generation = timeline.generation
+            self._generation = generation
         record = batch.to_dict()
         line = {
             "scenario": scenario,

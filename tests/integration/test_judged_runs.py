@@ -9,11 +9,16 @@ import json
 
 import pytest
 
+from harness.clock import Clock
+from harness.conversation import Conversation
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
+from harness.persona.base import Burst, BurstRequest
 from harness.report import CONVERSATIONS_FILE, Recorder
 from harness.runtime import ProcessRuntime, RunSettings, conclude
+from harness.transport.mock import MockTransport
 from tests.support.conversations import within
+from tests.support.observers import Collected
 from tests.support.scenarios import make
 
 SCALE = 0.05
@@ -186,3 +191,25 @@ def test_judging_objectives_decide_the_exit_code(run):
         ("Forgetful", "success_rate_min"): False,
     }
     assert conclusion.exit_code == 3
+
+
+class _LeavesOnTurnTwo:
+    """A persona that says goodbye on its second turn: that turn is judged too."""
+
+    async def next_burst(self, request: BurstRequest) -> Burst:
+        return Burst(("Bye then.",) if request.turn else ("Hello?",), request.turn == 1)
+
+
+async def test_the_turn_a_persona_leaves_on_is_judged():
+    played = judged("Leaving", turn_evaluations=[{"type": "string_contains", "value": "said"}])
+    clock = Clock(SCALE)
+    transport = MockTransport(clock)
+    session = await transport.open("leaving", played)
+    collected = Collected()
+    conversation = Conversation(
+        "leaving", played, session, clock, collected, persona=_LeavesOnTurnTwo()
+    )
+    result = await within(conversation.run(), 30, "the conversation")
+    await transport.close()
+    assert (result.end_reason, result.turns) == ("persona_ended", 2)
+    assert [(e.turn, e.verdict) for e in result.judgment.evaluations] == [(0, "pass"), (1, "pass")]

@@ -103,10 +103,13 @@ async def test_a_spent_budget_leaves_judgments_unjudged_not_failed(server, tmp_p
     await services.close()
     (evaluation,) = collected.ends[0].judgment.evaluations
     assert (evaluation.verdict, evaluation.detail) == ("skipped", "the LLM budget is spent")
-    assert collected.ends[0].judgment.success  # nothing judged failed: no verdict against it
+    judgment = collected.ends[0].judgment  # nothing was judged: no verdict, either way
+    assert (judgment.excluded, judgment.success, judgment.blame) == ("unjudged", False, "none")
     assert server.api.answered == []
     figures = collected.stats.to_report()["scenarios"]["Judged"]["judging"]
+    assert figures["excluded"] == {"unjudged": 1} and figures["conversations"] == 0
     assert figures["evaluations"]["final.llm_judge"]["skipped"] == 1
+    assert figures["success_rate"] is None  # out of the rates
 
 
 async def test_an_answer_that_does_not_parse_is_asked_again_once_then_an_error(server, tmp_path):
@@ -118,7 +121,8 @@ async def test_an_answer_that_does_not_parse_is_asked_again_once_then_an_error(s
     (evaluation,) = collected.ends[0].judgment.evaluations
     assert evaluation.verdict == "error"
     assert len(server.api.answered) == 2
-    assert not collected.ends[0].judgment.success  # an error is not a pass
+    judgment = collected.ends[0].judgment  # an error is neither a pass nor a failure
+    assert (judgment.excluded, judgment.success) == ("unjudged", False)
 
 
 async def test_without_a_key_the_judge_is_refused_unless_the_run_goes_without_it(
@@ -134,6 +138,7 @@ async def test_without_a_key_the_judge_is_refused_unless_the_run_goes_without_it
     collected = await converse(services, played)
     (evaluation,) = collected.ends[0].judgment.evaluations
     assert evaluation.verdict == "skipped" and "--no-judge" in evaluation.detail
+    assert collected.ends[0].judgment.excluded == "unjudged"
 
 
 @pytest.mark.parametrize(("answer_in_time", "verdict_seen"), [(True, "pass"), (False, "skipped")])

@@ -285,3 +285,42 @@ async def test_judging_figures_merge_exactly():
     assert report["turns"] == {"min": 1, "p50": 2, "max": 3, "mean": 2.0, "stddev": 0.816497}
     assert report["blame"] == {"agent": 1}
     assert report["by_personality"]["normal"]["mean_turns"] == 2.0
+
+
+async def test_an_edit_replaces_the_message_it_edits():
+    judged = scenario(
+        final_evaluations=[{"type": "conversation_flow", "required_patterns": ["greeting_first"]}]
+    )
+    judge = ConversationJudge(judged, {})
+    judge.add(TranscriptEntry("c", "S", "user", 0, "client", "hi", 1.0))
+    judge.add(TranscriptEntry("c", "S", "user", 0, "agent", "Hel", 2.0))
+    judge.add(
+        TranscriptEntry("c", "S", "user", 0, "agent", "Hello! How can I help?", 3.0, edit=True)
+    )
+    await judge.after_turn(0, measured())
+    assert judge.transcript.texts("agent") == ["Hello! How can I help?"]
+    assert (await judge.conclude("max_turns", 1, 1.0)).success
+
+
+async def test_an_outcome_that_is_not_the_goal_neither_ends_nor_succeeds():
+    judged = scenario(
+        outcomes=[{"label": "escalated", "agent_keywords": ["specialist"], "achieves_goal": False}],
+        termination_conditions=[{"type": "goal_achieved"}],
+    )
+    judge, ended, _ = await play(judged, [(["help"], ["A specialist will call you."])])
+    judgment = await judge.conclude("max_turns", 1, 1.0)
+    assert ended is None and judgment.outcome == "escalated"
+    assert not judgment.success and judgment.goals_achieved == 0 and judgment.goals_total == 1
+
+
+async def test_conversations_with_no_verdict_stay_out_of_the_rates():
+    judged = scenario(final_evaluations=[{"type": "string_contains", "value": "x"}])
+    stats = JudgingStats()
+    judge, _, _ = await play(judged, [(["a"], ["x"])])
+    stats.add(await judge.conclude("max_turns", 1, 1.0), 1)  # a success
+    cut = judge.conclude_now("interrupted", 1, 1.0)
+    assert cut.excluded == "cut_off" and not cut.success and cut.blame == "none"
+    stats.add(cut, 1)
+    report = stats.to_report()
+    assert report["success_rate"] == 1.0 and report["excluded"] == {"cut_off": 1}
+    assert report["conversations"] == 1
