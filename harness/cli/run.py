@@ -25,10 +25,11 @@ import typer
 from rich.console import Console
 
 from harness.cli.progress import Progress, failure_reason
-from harness.cli.run_summary import print_run_summary
+from harness.cli.run_summary import print_changes, print_run_summary
 from harness.coord.unavailable import RedisUnavailable
 from harness.options import Option, OptionGroup, add_group, positive_int
 from harness.report import TRANSCRIPT_FILE, prepare_report_dir
+from harness.report.baseline import compare, parse_tolerance, read_baseline
 from harness.report.junit import JUNIT_FILE, write_junit
 from harness.runtime.batch import BatchOutcome, Planned, run_batch
 from harness.runtime.options import GROUPS
@@ -84,6 +85,26 @@ FUNCTIONAL = OptionGroup(
             metavar="N",
         ),
         Option(
+            "--baseline",
+            "An earlier run's report.json: the summary shows what changed, per scenario.",
+            metavar="REPORT",
+        ),
+        Option(
+            "--fail-on-regression",
+            "With --baseline: exit 3 when a figure got worse beyond its tolerance.",
+            default=False,
+            switch=True,
+        ),
+        Option(
+            "--regression-tolerance",
+            "How much worse a figure may get before it is a regression, e.g. "
+            "first_reply_p95_ms=0.1 (a share of the baseline's latency or cost; an amount "
+            "of a rate). Repeatable.",
+            parse=parse_tolerance,
+            metavar="FIGURE=TOLERANCE",
+            repeat=True,
+        ),
+        Option(
             "--min-success-rate",
             "Shorthand for an objective over the whole run: at least this share of the "
             "conversations succeed (0..1).",
@@ -131,6 +152,12 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
             prepare_report_dir(report_dir)
         except OSError as exc:
             return _say(str(exc))
+    baseline = None
+    if options.baseline is not None:
+        try:
+            baseline = read_baseline(Path(options.baseline))
+        except ValueError as exc:
+            return _say(str(exc))
     repeat = options.repeat or chosen.repeat
     plan = [Planned(scenario, repeat) for scenario in scenarios]
     concurrency = options.concurrency or chosen.concurrency
@@ -139,10 +166,18 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
     except (RedisUnavailable, OSError, ValueError) as exc:  # the run could not start
         return _say(str(exc))
     print_run_summary(outcome, console, report_dir)
+    regressed = False
+    if baseline is not None:
+        tolerances = dict(options.regression_tolerance or [])
+        changes = compare(baseline, outcome.conclusion.report, tolerances)
+        print_changes(changes, console)
+        regressed = options.fail_on_regression and any(c.regressed for c in changes)
     if report_dir is not None:
         transcripts = report_dir / TRANSCRIPT_FILE if settings.writes_transcripts else None
         write_junit(report_dir / JUNIT_FILE, outcome.results, failure_reason, transcripts)
     code = outcome.conclusion.exit_code
+    if regressed:
+        return OBJECTIVE_FAILED
     if code is not None:
         return code
     failed = any(failure_reason(result) is not None for result in outcome.results)

@@ -13,6 +13,7 @@ from rich.table import Table
 from harness.cli.progress import failure_reason
 from harness.records import ConversationResult
 from harness.report import TRANSCRIPT_FILE, print_objectives, print_summary
+from harness.report.baseline import Change
 from harness.report.summary import percent, worst_evaluation
 from harness.runtime.batch import BatchOutcome
 
@@ -96,3 +97,32 @@ def _print_failures(outcome: BatchOutcome, console: Console, report_dir: Path | 
 
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def print_changes(changes: list[Change], console: Console) -> None:
+    """The run against its baseline: a row per figure that both runs measured."""
+    table = Table(title="chatstorm run: against the baseline", title_justify="left")
+    for header in ("Scenario", "Figure", "Before", "After", "Change", ""):
+        table.add_column(header, justify="left" if header in ("Scenario", "Figure") else "right")
+    for change in changes:
+        verdict = "[bold red]worse[/]" if change.regressed else ""
+        table.add_row(
+            change.scenario,
+            change.figure,
+            _figure(change.figure, change.before),
+            _figure(change.figure, change.after),
+            _figure(change.figure, change.delta, signed=True),
+            verdict,
+        )
+    console.print(table)
+    worse = sum(change.regressed for change in changes)
+    console.print(f"Against the baseline: {worse} regression(s) beyond tolerance.")
+
+
+def _figure(name: str, value: float, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    if name.endswith("_ms"):
+        return f"{value:{sign},.0f} ms"
+    if name == "cost_usd":
+        return f"{value:{sign}.4f} $"
+    return f"{value * 100:{sign}.1f}%" if name.endswith("rate") else f"{value:{sign}.2f}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import subprocess
 import sys
 import textwrap
@@ -184,3 +185,29 @@ def test_a_matrix_is_a_row_per_combination_and_a_huge_one_is_refused(tmp_path, c
     code, _ = harness_run("--matrix", str(matrix), "--max-combinations", "5")
     assert code == 2
     assert "6 combinations, over the limit of 5" in capsys.readouterr().err
+
+
+def test_a_run_against_its_baseline_fails_on_a_regression(tmp_path, capsys):
+    good, worse = tmp_path / "good", tmp_path / "worse"
+    good.mkdir()
+    worse.mkdir()
+    (good / "coin.yaml").write_text(COIN.replace("[card, loan]", "[card]"))
+    (worse / "coin.yaml").write_text(COIN)
+    before = tmp_path / "before"
+    assert harness_run(str(good), "--repeat", "5", "--report-dir", str(before))[0] == 0
+    baseline = str(before / "report.json")
+    code, out = harness_run(str(worse), "--repeat", "5", "--baseline", baseline)
+    assert code == 1, out  # shown, not failing: no --fail-on-regression
+    row = r"Coin[\s│]+success_rate[\s│]+100\.0%[\s│]+60\.0%[\s│]+-40\.0%[\s│]+worse"
+    assert re.search(row, out), out
+    failing = ("--baseline", baseline, "--fail-on-regression")
+    assert harness_run(str(worse), "--repeat", "5", *failing)[0] == 3
+    lenient = (
+        "--regression-tolerance",
+        "success_rate=0.5",
+        "--regression-tolerance",
+        "pass_hat_k=1",
+    )
+    assert harness_run(str(worse), "--repeat", "5", *failing, *lenient)[0] == 1
+    assert harness_run(str(worse), "--baseline", str(tmp_path / "nope.json"))[0] == 2
+    assert "cannot read the baseline" in capsys.readouterr().err
