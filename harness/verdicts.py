@@ -62,6 +62,8 @@ class Judgment:
     infrastructure: bool = False
     """It failed for the network or the harness (a transport lost, an error), not for
     anything the agent said or did."""
+    slots: tuple[tuple[str, str], ...] = ()
+    """The conversation's slot values, which ``{slot}`` criteria were judged with."""
 
     @property
     def first_failure(self) -> EvaluationResult | None:

@@ -10,6 +10,7 @@ import typer
 from harness.cli.accounts import accounts_app
 from harness.cli.botapi import botapi_app
 from harness.cli.login import login
+from harness.cli.regrade import regrade
 from harness.cli.replay import generate, import_conversations
 from harness.cli.run import command as run_command
 from harness.report.model import Report
@@ -25,6 +26,7 @@ app.command()(login)
 app.add_typer(botapi_app, name="botapi")
 app.command()(generate)
 app.command("import")(import_conversations)
+app.command()(regrade)
 app.command(
     "run",
     add_help_option=False,

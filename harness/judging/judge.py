@@ -95,8 +95,11 @@ class ConversationJudge:
     def add(self, entry: TranscriptEntry) -> None:
         self.transcript.add(entry)
 
-    async def after_turn(self, index: int, burst: BurstMeasurement) -> str | None:
-        """Evaluate the turn whose reply is in; the termination condition that holds now."""
+    async def after_turn(
+        self, index: int, burst: BurstMeasurement, check_conditions: bool = True
+    ) -> str | None:
+        """Evaluate the turn whose reply is in; the termination condition that holds now
+        (none asked with ``check_conditions`` False: a conversation judged again)."""
         turn = self.transcript.measured(index, burst.first_reply_ms, burst.timed_out)
         for name, evaluation in zip(self._turn_names, self.scenario.turn_evaluations, strict=True):
             if isinstance(evaluation, LlmJudgeEvaluation):
@@ -104,7 +107,7 @@ class ConversationJudge:
                 continue
             finding = evaluate_turn(evaluation, turn)
             self._results.append(_result(name, evaluation, "turn", index, finding))
-        if index + 1 < self.scenario.min_turns:
+        if not check_conditions or index + 1 < self.scenario.min_turns:
             return None
         for condition in self.scenario.termination_conditions:
             held = holds(condition, self.scenario, self.transcript, turn)
@@ -337,6 +340,7 @@ class ConversationJudge:
             personality=persona.personality,
             engine=persona.engine,
             excluded=excluded,
+            slots=tuple(sorted(self.slots.items())),
             infrastructure=not success
             and excluded is None
             and end_reason not in ENDED_WELL

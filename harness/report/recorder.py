@@ -123,6 +123,7 @@ class Recorder:
             "turns": result.turns,
             "duration_s": judgment.duration_s,
             "error": result.error,
+            "slots": dict(judgment.slots),
             "evaluations": [evaluation.to_dict() for evaluation in judgment.evaluations],
         }
 

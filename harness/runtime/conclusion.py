@@ -10,7 +10,7 @@ from harness.metrics.judging import pass_hat_k
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder, SloResult, build_report, evaluate, write_report
-from harness.report.model import Objective, Report
+from harness.report.model import Objective, Report, ScenarioFigures
 from harness.runtime.process import RunSettings
 from harness.scenario import Scenario
 
@@ -30,6 +30,20 @@ class Conclusion:
         if not self.slo_results:
             return None
         return 0 if all(result.passed for result in self.slo_results) else SLO_FAILED_EXIT_CODE
+
+
+def add_pass_hat_k(figures: ScenarioFigures) -> None:
+    """pass^k from the scenario's judged tries: all of them, and without those the
+    network or the harness failed."""
+    judging = figures.judging
+    figures.pass_hat_k = figures.pass_hat_k_without_infrastructure = None
+    if judging is None or not judging.conversations:
+        return
+    runs, successes = judging.conversations, judging.successes
+    figures.pass_hat_k = pass_hat_k(runs, successes)
+    if runs > judging.infrastructure_failures:
+        clean = runs - judging.infrastructure_failures
+        figures.pass_hat_k_without_infrastructure = pass_hat_k(clean, successes)
 
 
 def conclude(
@@ -56,15 +70,8 @@ def conclude(
     }
     report = Report.model_validate({**figures, "slo": []})
     if settings.judge_all:  # harness run: every scenario's tries, as pass^k
-        for figures_of in report.scenarios.values():
-            judging = figures_of.judging
-            if judging is not None and judging.conversations:
-                runs, successes = judging.conversations, judging.successes
-                figures_of.pass_hat_k = pass_hat_k(runs, successes)
-                if runs > judging.infrastructure_failures:
-                    figures_of.pass_hat_k_without_infrastructure = pass_hat_k(
-                        runs - judging.infrastructure_failures, successes
-                    )
+        for scenario_figures in report.scenarios.values():
+            add_pass_hat_k(scenario_figures)
     slo_results = evaluate(
         report.scenarios, scenarios, settings.expect, report.totals, settings.expect_totals
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from harness.cli.main import app
 from harness.cli.run import run
 from tests.fakes.anthropic_server import MessagesServer
 
@@ -211,3 +212,26 @@ def test_a_run_against_its_baseline_fails_on_a_regression(tmp_path, capsys):
     assert harness_run(str(worse), "--repeat", "5", *failing, *lenient)[0] == 1
     assert harness_run(str(worse), "--baseline", str(tmp_path / "nope.json"))[0] == 2
     assert "cannot read the baseline" in capsys.readouterr().err
+
+
+def test_regrade_judges_a_finished_run_again_with_new_criteria(tmp_path, capsys):
+    report_dir = tmp_path / "report"
+    folder = scenarios(tmp_path, coin=COIN)
+    harness_run(str(folder), "--repeat", "5", "--report-dir", str(report_dir))
+    stricter = tmp_path / "now" / "coin.yaml"
+    stricter.parent.mkdir()
+    stricter.write_text(COIN.replace("value: card", "value: loan"))  # the rubric changed
+    with pytest.raises(SystemExit) as exited:
+        app(["regrade", str(report_dir), str(stricter)])
+    assert exited.value.code == 0
+    before = json.loads((report_dir / "report.json").read_text())["scenarios"]["Coin"]
+    after = json.loads((report_dir / "regraded" / "report.json").read_text())["scenarios"]["Coin"]
+    assert before["judging"]["successes"] == 3 and after["judging"]["successes"] == 2
+    assert after["pass_hat_k"]["1"] == 0.4 and after["bursts"] == before["bursts"]
+    lines = (report_dir / "regraded" / "conversations.jsonl").read_text().splitlines()
+    assert len(lines) == 5
+    assert "regraded 5 conversations" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        app(["regrade", str(tmp_path / "nowhere"), str(stricter)])
+    assert exited.value.code == 2
+    assert "regrading needs a run's report folder" in capsys.readouterr().err
