@@ -32,6 +32,7 @@ bench: $(STAMP)
 	cd bench && ../$(BIN)/python telegram.py
 	$(BIN)/python bench/botapi.py
 	$(BIN)/python bench/judging.py
+	$(BIN)/python bench/harness_run.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

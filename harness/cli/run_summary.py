@@ -35,7 +35,7 @@ def print_run_summary(outcome: BatchOutcome, console: Console, report_dir: Path 
 
 def scenario_table(outcome: BatchOutcome) -> Table:
     table = Table(title="chatstorm run: per scenario", title_justify="left")
-    for header in ("Scenario", "Runs", "Success", "pass^k", "Turns (mean)",
+    for header in ("Scenario", "Runs", "Repeats", "Success", "pass^k", "Turns (mean)",
                    "Duration s min / med / max (sd)", "Outcomes", "Most failed"):  # fmt: skip
         table.add_column(header, justify="left" if header == "Scenario" else "right")
     for name, figures in outcome.conclusion.report.scenarios.items():
@@ -49,8 +49,11 @@ def scenario_table(outcome: BatchOutcome) -> Table:
         table.add_row(
             name,
             str(judging.conversations),
+            repeats_label(
+                judging.conversations, judging.successes, judging.infrastructure_failures
+            ),
             percent(judging.success_rate),
-            _pass_hat_k(figures.pass_hat_k or {}),
+            _pass_hat_k(figures.pass_hat_k or {}, figures.pass_hat_k_without_infrastructure),
             _s(judging.turns.mean),
             duration,
             outcomes if declared else "-",
@@ -59,13 +62,30 @@ def scenario_table(outcome: BatchOutcome) -> Table:
     return table
 
 
-def _pass_hat_k(values: dict[str, float]) -> str:
-    """pass^1 and pass^n, the first and last of the curve."""
+def repeats_label(runs: int, successes: int, infrastructure: int) -> str:
+    """Always passes, flaky or always fails, with n; failures the network or the harness
+    caused are told apart."""
+    if successes == runs:
+        label = f"always passes ({runs})"
+    elif successes == 0:
+        label = f"always fails ({runs})"
+    else:
+        label = f"flaky ({successes}/{runs})"
+    return f"{label}, {infrastructure} infra" if infrastructure else label
+
+
+def _pass_hat_k(values: dict[str, float], clean: dict[str, float] | None) -> str:
+    """pass^1 and pass^n, the first and last of the curve; and, where the network or the
+    harness failed some runs, the same without them."""
     if not values:
         return "-"
     last = max(values, key=int)
     shown = ["1", last] if last != "1" else ["1"]
-    return " · ".join(f"^{k} {values[k]:.2f}" for k in shown)
+    text = " · ".join(f"^{k} {values[k]:.2f}" for k in shown)
+    if clean and clean != values:
+        top = max(clean, key=int)
+        text += f" (without infra: ^1 {clean['1']:.2f} · ^{top} {clean[top]:.2f})"
+    return text
 
 
 def _grouped_table(results: list[ConversationResult], title: str, key: str) -> Table:

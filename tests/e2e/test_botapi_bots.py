@@ -194,6 +194,24 @@ async def test_a_real_bots_conversations_are_judged(emulator, tmp_path):
     assert len(read_jsonl(log)) == 2  # the bot answered each burst once, as judged
 
 
+def test_harness_run_over_botapi_judges_the_real_bot(emulator, tmp_path, monkeypatch):
+    token, log = new_token(), tmp_path / "bot.jsonl"
+    monkeypatch.setenv("CHATSTORM_BOT_TOKEN", token)  # not on the command line
+    judged = scenario("FunctionalBot", [0.3]).model_dump(mode="json")
+    judged["turn_evaluations"] = [{"type": "string_contains", "value": "part 2"}]
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "bot.yaml").write_text(json.dumps(judged))
+    command = [sys.executable, "-m", "harness.cli", "run", str(folder), "--repeat", "3"]
+    command += ["--transport", "botapi", "--botapi-url", emulator, "--time-scale", str(SCALE)]
+    with batching_bot(emulator, token, log):
+        result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "always passes (3)" in result.stdout
+    assert len(read_jsonl(log)) == 3 * 2  # every burst of every conversation, answered once
+    assert token not in result.stdout + result.stderr
+
+
 async def test_commands_reach_a_command_handler(emulator, tmp_path):
     token = new_token()
     settings = scenario("cmd", [0.3], pattern="C1 A").model_dump()

@@ -71,7 +71,7 @@ def test_every_conversation_succeeding_exits_0_and_reports(tmp_path):
 def test_pass_hat_k_is_exact_and_failures_without_objectives_exit_1(tmp_path):
     code, out = harness_run(str(scenarios(tmp_path, coin=COIN)), "--repeat", "5", "--seed", "0")
     assert code == 1, out
-    assert "60.0%" in out and "^1 0.60 · ^5 0.00" in out
+    assert "60.0%" in out and "^1 0.60 · ^5 0.00" in out and "flaky (3/5)" in out
     for conversation in ("Coin#3", "Coin#4"):
         assert f"{conversation}: final.string_contains: no 'card'" in out
     report_dir = tmp_path / "report"
