@@ -14,7 +14,7 @@ from harness.cli.progress import failure_reason
 from harness.records import ConversationResult
 from harness.report import TRANSCRIPT_FILE, print_objectives, print_summary
 from harness.report.baseline import Change
-from harness.report.summary import percent, worst_evaluation
+from harness.report.summary import outcomes_cell, percent, worst_evaluation
 from harness.runtime.batch import BatchOutcome
 
 FAILURES_SHOWN = 20
@@ -44,8 +44,6 @@ def scenario_table(outcome: BatchOutcome) -> Table:
             continue
         spread = judging.duration_s
         duration = f"{_s(spread.min)} / {_s(spread.p50)} / {_s(spread.max)} ({_s(spread.stddev)})"
-        declared = set(judging.outcomes) != {"unresolved"}  # no outcomes: nothing to tell
-        outcomes = ", ".join(f"{label} {n}" for label, n in judging.outcomes.items())
         table.add_row(
             name,
             str(judging.conversations),
@@ -56,7 +54,7 @@ def scenario_table(outcome: BatchOutcome) -> Table:
             _pass_hat_k(figures.pass_hat_k or {}, figures.pass_hat_k_without_infrastructure),
             _s(judging.turns.mean),
             duration,
-            outcomes if declared else "-",
+            outcomes_cell(judging.outcomes),
             worst_evaluation(judging.evaluations),
         )
     return table

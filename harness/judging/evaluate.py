@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
 from harness.judging.keywords import keywords
 from harness.judging.text import mentions, mentions_any
@@ -112,6 +113,15 @@ def _empathy_then_solution(transcript: Transcript, language: str) -> bool:
     return mentions_any(agent[: first_solution + 1], empathy)
 
 
+def _clarification_cycle(transcript: Transcript, _language: str) -> bool:
+    """The agent asked the person something, and the person answered it in the next turn."""
+    turns = transcript.turns()
+    return any(
+        any("?" in text for text in turn.agent) and following.client
+        for turn, following in pairwise(turns)
+    )
+
+
 def _greeting_first(transcript: Transcript, language: str) -> bool:
     agent = transcript.texts("agent")
     return bool(agent) and mentions_any(agent[:1], keywords("greeting", language))
@@ -125,6 +135,7 @@ def _closing_last(transcript: Transcript, language: str) -> bool:
 _FLOWS = {
     "question_then_answer": _question_then_answer,
     "empathy_then_solution": _empathy_then_solution,
+    "clarification_cycle": _clarification_cycle,
     "greeting_first": _greeting_first,
     "closing_last": _closing_last,
 }

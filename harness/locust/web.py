@@ -16,7 +16,7 @@ from flask import Response, jsonify, request
 from locust.web import WebUI
 
 from harness.report.model import LiveView, ScenarioFigures
-from harness.report.summary import bracket, llm_cells, mean, percent
+from harness.report.summary import bracket, llm_cells, mean, outcomes_cell, percent
 
 CONVERSATION_COLUMNS = [
     ("scenario", "Scenario"),
@@ -105,7 +105,7 @@ def judging_cells(figures: ScenarioFigures) -> dict[str, str]:
     judging = figures.judging
     if judging is None:
         return {"success": "", "outcomes": ""}
-    outcomes = ", ".join(f"{label} {count}" for label, count in judging.outcomes.items())
+    outcomes = outcomes_cell(judging.outcomes, "")
     return {"success": percent(judging.success_rate), "outcomes": outcomes}
 
 

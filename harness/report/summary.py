@@ -170,7 +170,7 @@ def judging_table(report: Report) -> Table | None:
     if len(rows) > 1 and totals is not None:
         rows.append(("Total", totals))
     for name, judging in rows:
-        outcomes = ", ".join(f"{label} {count}" for label, count in judging.outcomes.items())
+        outcomes = outcomes_cell(judging.outcomes)
         personalities = ", ".join(
             f"{personality} {percent(figures.success_rate)}"
             for personality, figures in judging.by_personality.items()
@@ -185,6 +185,14 @@ def judging_table(report: Report) -> Table | None:
             end_section=len(rows) > 1 and name == rows[-2][0],
         )
     return table
+
+
+def outcomes_cell(outcomes: Mapping[str, int], missing: str = "-") -> str:
+    """``resolved 12, unresolved 3``; nothing when the scenario declares no outcome (all
+    of its conversations are then ``unresolved``)."""
+    if set(outcomes) <= {"unresolved"}:
+        return missing
+    return ", ".join(f"{label} {count}" for label, count in outcomes.items())
 
 
 def worst_evaluation(evaluations: Mapping[str, EvaluationFigures]) -> str:

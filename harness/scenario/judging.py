@@ -204,7 +204,11 @@ class ConversationLength(_Strict):
 
 
 FlowPattern = Literal[
-    "question_then_answer", "empathy_then_solution", "greeting_first", "closing_last"
+    "question_then_answer",
+    "empathy_then_solution",
+    "clarification_cycle",
+    "greeting_first",
+    "closing_last",
 ]
 
 

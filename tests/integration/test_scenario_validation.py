@@ -3,10 +3,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from harness.scenario import ScenarioError, load_scenarios
+from harness.scenario.models import PersonalityPreset
 from harness.scenario.plans import load_matrix, load_suite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +30,13 @@ def test_shipped_scenarios_are_valid_and_cover_the_required_patterns():
     assert max(hi for _, hi in realistic) == 120
     languages = {s.persona.language for s in scenarios.values()}
     assert {"en", "ru"} <= languages
+    personalities = {s.persona.personality for s in scenarios.values()}
+    assert personalities == set(get_args(PersonalityPreset))  # every one is used
+    seeds = ("Card Replacement", "Account Inquiry", "Loan Application", "Complaint")
+    assert set(seeds) | {"General Inquiry", "Быстрый Инвестор"} <= set(scenarios)
+    assert scenarios["Быстрый Инвестор"].persona.max_messages_per_turn == 5
+    examples = {s.name for s in load_scenarios([REPO / "examples" / "llm"])}
+    assert {"Basic Multi-Turn Support", "Complex Customer Persona"} <= examples
 
 
 def test_every_problem_is_reported_with_its_line(tmp_path):

@@ -167,7 +167,7 @@ async def test_final_evaluations_both_ways():
         {"type": "conversation_length", "min_turns": 2, "max_turns": 3, "optimal_turns": 2},
         {
             "type": "conversation_flow",
-            "required_patterns": ["question_then_answer", "greeting_first"],
+            "required_patterns": ["question_then_answer", "greeting_first", "clarification_cycle"],
         },
         {
             "type": "conversation_flow",
