@@ -110,6 +110,7 @@ class LlmJudge:
             schema=VERDICT_SCHEMA,
             price=self._price,
             seed=f"{PROMPT_VERSION}:attempt{attempt}",
+            fallback="that judgment is counted as an error (neither a pass nor a failure)",
         )
 
 

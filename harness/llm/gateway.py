@@ -132,10 +132,9 @@ class LlmGateway:
             message = await raw.parse()
         except (anthropic.APIError, ValueError) as exc:  # ValueError: a body that is not JSON
             self._warn_once(
-                type(exc).__name__,
-                f"chatstorm: an LLM request failed ({_describe(exc)}); that turn is played by "
-                "the scripted persona, and so is every turn whose request fails (counted as "
-                "fallback_failed in the report)",
+                f"{request.fallback}:{type(exc).__name__}",
+                f"chatstorm: an LLM request failed ({_describe(exc)}); {request.fallback}, "
+                "and so for every request that fails (counted in the report)",
             )
             return LlmAnswer(None, PersonaUsage(fallback_failed=1, retries=_retries(exc)))
         text = "".join(block.text for block in message.content if block.type == "text")

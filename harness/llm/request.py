@@ -33,6 +33,8 @@ class LlmRequest:
     base_url: str | None = None
     seed: str = "0"
     """Part of the cache key only: another seed is another recording."""
+    fallback: str = "that turn is played by the scripted persona"
+    """What happens when the request fails, for the log (not part of the cache key)."""
 
     def cache_material(self) -> dict:
         return {

@@ -10,6 +10,7 @@ timestamped on the asyncio side.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -75,6 +76,9 @@ class LocustRuntime:
         if report_dir is not None and self.is_worker:  # workers may share the folder
             report_dir = report_dir / "workers" / environment.runner.client_id
         self.settings: RunSettings = run_settings(vars(options), report_dir)
+        if self.is_worker:  # a file named on the command line is each worker's own
+            process = environment.runner.client_id
+            self.settings = dataclasses.replace(self.settings, process=process)
         self.process = ProcessRuntime(self.settings, scenarios)
         self.scenarios = self.process.scenarios
         self.clock = self.process.clock

@@ -56,6 +56,8 @@ class RunSettings:
     """Every conversation gets a verdict, its scenario's criteria or none (``harness run``)."""
     expect_totals: dict[str, float] = field(default_factory=dict)
     """Objectives over the whole run (``harness run --min-success-rate``)."""
+    process: str | None = None
+    """This process's name among several (a Locust worker's id)."""
 
     @property
     def writes_transcripts(self) -> bool:
@@ -100,6 +102,7 @@ class ProcessRuntime:
             self.timeline,
             settings.report_dir,
             settings.writes_transcripts,
+            settings.process,
         )
         self.transport = await settings.transport.open(context)
         self.silence = SilenceWatch(self.transport.peer, self.clock)

@@ -31,6 +31,9 @@ class OpenContext:
     report_dir: Path | None
     """Where this process writes its files (a Locust worker: its own folder)."""
     writes_transcripts: bool
+    process: str | None = None
+    """This process's name among several writing beside each other (a Locust worker's
+    id): a file a user named explicitly gets it, so processes never share one."""
 
 
 class TransportKind(ABC, Generic[SettingsT]):

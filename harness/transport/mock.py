@@ -166,6 +166,8 @@ class MockKind(TransportKind[MockSettings]):
 
     async def open(self, settings: MockSettings, context: OpenContext) -> MockTransport:
         path = settings.agent_log
+        if path is not None and context.process is not None:
+            path = path.with_name(f"{path.stem}-{context.process}{path.suffix}")
         if path is None and context.writes_transcripts and context.report_dir is not None:
             path = context.report_dir / AGENT_LOG_FILE
         log = None if path is None else AgentLog(path, context.timeline)

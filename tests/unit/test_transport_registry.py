@@ -95,6 +95,9 @@ async def test_the_agent_log_goes_where_the_run_writes_unless_told_otherwise(tmp
     assert chosen.log is not None and chosen.log.path == tmp_path / "x.jsonl"
     none = await mock.open(mock.settings({}), context(tmp_path, timeline, transcripts=False))
     assert none.log is None
+    worker = OpenContext(Clock(), "0", timeline, tmp_path, True, process="w1")
+    named = await mock.open(mock.settings({"agent_log": str(tmp_path / "x.jsonl")}), worker)
+    assert named.log is not None and named.log.path == tmp_path / "x-w1.jsonl"  # its own
 
 
 def batch(chat_id: str, t: float) -> BatchRecord:
