@@ -31,6 +31,8 @@ from harness.options import Option, OptionGroup, add_group, positive_int
 from harness.report import TRANSCRIPT_FILE, prepare_report_dir
 from harness.report.baseline import compare, parse_tolerance, read_baseline
 from harness.report.junit import JUNIT_FILE, write_junit
+from harness.report.model import BaselineChange
+from harness.report.writer import write_report
 from harness.runtime.batch import BatchOutcome, Planned, run_batch
 from harness.runtime.options import GROUPS
 from harness.runtime.options import run_settings as settings_from
@@ -169,8 +171,12 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
     regressed = False
     if baseline is not None:
         tolerances = dict(options.regression_tolerance or [])
-        changes = compare(baseline, outcome.conclusion.report, tolerances)
+        report = outcome.conclusion.report
+        changes = compare(baseline, report, tolerances)
         print_changes(changes, console)
+        report.baseline = [BaselineChange.model_validate(c.to_dict()) for c in changes]
+        if report_dir is not None:  # the report again, with what changed since the baseline
+            write_report(report_dir, report)
         regressed = options.fail_on_regression and any(c.regressed for c in changes)
     if report_dir is not None:
         transcripts = report_dir / TRANSCRIPT_FILE if settings.writes_transcripts else None

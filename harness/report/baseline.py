@@ -57,6 +57,15 @@ class Change:
     def delta(self) -> float:
         return self.after - self.before
 
+    def to_dict(self) -> dict:
+        return {
+            "scenario": self.scenario,
+            "figure": self.figure,
+            "before": self.before,
+            "after": self.after,
+            "regressed": self.regressed,
+        }
+
 
 def read_baseline(path: Path) -> Report:
     """An earlier run's report; ValueError naming the file and what is wrong with it."""

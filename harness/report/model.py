@@ -210,6 +210,16 @@ class RunFigures(_Figures):
     totals: ScenarioFigures
 
 
+class BaselineChange(_Figures):
+    """A figure of a scenario against an earlier run's (``harness run --baseline``)."""
+
+    scenario: str
+    figure: str
+    before: float
+    after: float
+    regressed: bool = Field(description="worse than the baseline beyond its tolerance")
+
+
 class Report(_Figures):
     """report.json."""
 
@@ -218,6 +228,9 @@ class Report(_Figures):
     totals: ScenarioFigures
     load: Load
     slo: list[Objective]
+    baseline: list[BaselineChange] | None = Field(
+        None, description="harness run --baseline: what changed since that run"
+    )
 
 
 class LiveScenario(ScenarioFigures):

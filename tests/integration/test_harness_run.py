@@ -201,6 +201,11 @@ def test_a_run_against_its_baseline_fails_on_a_regression(tmp_path, capsys):
     assert code == 1, out  # shown, not failing: no --fail-on-regression
     row = r"Coin[\s│]+success_rate[\s│]+100\.0%[\s│]+60\.0%[\s│]+-40\.0%[\s│]+worse"
     assert re.search(row, out), out
+    stored = tmp_path / "stored"
+    harness_run(str(worse), "--repeat", "5", "--baseline", baseline, "--report-dir", str(stored))
+    changes = json.loads((stored / "report.json").read_text())["baseline"]
+    success = next(c for c in changes if c["figure"] == "success_rate")
+    assert (success["before"], success["after"], success["regressed"]) == (1.0, 0.6, True)
     failing = ("--baseline", baseline, "--fail-on-regression")
     assert harness_run(str(worse), "--repeat", "5", *failing)[0] == 3
     lenient = (
