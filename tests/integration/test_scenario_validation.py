@@ -148,10 +148,11 @@ def test_schema_command_prints_the_reports_schema_with_report():
     result = run_cli("schema", "--report")
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)
-    assert set(schema["properties"]) == {"run", "scenarios", "totals", "load", "slo"}
+    assert set(schema["properties"]) == {"run", "scenarios", "totals", "load", "slo", "baseline"}
     figures = schema["$defs"]["ScenarioFigures"]
     assert figures["additionalProperties"] is False
-    assert {"end_reasons", "latency_ms", "debounce_estimate_s", "llm"} <= set(figures["properties"])
+    expected = {"end_reasons", "latency_ms", "debounce_estimate_s", "llm", "judging", "pass_hat_k"}
+    assert expected <= set(figures["properties"])
 
 
 def test_judging_mistakes_are_reported_at_their_line(tmp_path):
