@@ -28,6 +28,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
+from results import replace_section  # noqa: E402
 from run import proc_sample  # noqa: E402
 
 from harness.metrics import Histogram  # noqa: E402
@@ -130,10 +131,7 @@ sendMessage, the answer pushed to the harness.
   {latency["p95"]} / {latency["p99"]} ms at that load; the emulator held
   {f["rss_mb"]:.0f} MB resident.
 """
-    results = BENCH / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# chatstorm benchmark results\n"
-    before = text.split(SECTION)[0].rstrip()
-    results.write_text(f"{before}\n\n{section}")
+    replace_section(SECTION, section)
     print(section)
 
 

@@ -25,6 +25,8 @@ from rich.console import Console
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
+from results import replace_section  # noqa: E402
+
 from harness.cli.run import run  # noqa: E402
 
 SECTION = "## harness run"
@@ -93,12 +95,7 @@ the first message alone, and the memory check found no order number in the reply
 - **{cpu / CONVERSATIONS * 1000:.2f} ms of CPU per conversation**, the reference agent
   and the judging included.
 """
-    results = BENCH / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# chatstorm benchmark results\n"
-    before, _, after = text.partition(SECTION)
-    rest = after.split("\n## ", 1)
-    tail = f"\n\n## {rest[1]}" if len(rest) > 1 else ""
-    results.write_text(f"{before.rstrip()}\n\n{section}{tail.rstrip()}\n")
+    replace_section(SECTION, section)
     print(section)
 
 

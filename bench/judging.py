@@ -23,6 +23,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
+from results import replace_section  # noqa: E402
+
 from harness.judging.judge import ConversationJudge  # noqa: E402
 from harness.metrics.burst import BurstMeasurement  # noqa: E402
 from harness.records import TranscriptEntry  # noqa: E402
@@ -132,12 +134,7 @@ conversation early) plus an equal share of the conversation's final judgment.
   which the final judgment is {statistics.fmean(final_ms):.4f} ms: the {LIMIT_MS} ms
   bound {verdict}.
 """
-    results = BENCH / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# chatstorm benchmark results\n"
-    before, _, after = text.partition(SECTION)
-    rest = after.split("\n## ", 1)
-    tail = f"\n\n## {rest[1]}" if len(rest) > 1 else ""
-    results.write_text(f"{before.rstrip()}\n\n{section}{tail.rstrip()}\n")
+    replace_section(SECTION, section)
     print(section)
 
 

@@ -112,7 +112,7 @@ class Conversation:
         self._late_count = 0
         self._turns = 0
         self.judge: ConversationJudge | None = None
-        if scenario.judged or judge_all:
+        if _is_judged(scenario, judge_all):
             slots = getattr(self.persona, "slots", {})
             llm = services.judges.get(scenario.name) if services is not None else None
             self.judge = ConversationJudge(scenario, slots, llm, self._judge_spent)
@@ -168,17 +168,20 @@ class Conversation:
         if judging.done() and not judging.cancelled() and judging.exception() is None:
             return judging.result(), stopped
         judging.cancel()
-        return self.judge.conclude_now(reason, self._turns, duration), stopped
+        return self._judged_now(reason), stopped
 
     def _end_now(
         self, reason: EndReason, error: str | None = None, outage: str | None = None
     ) -> ConversationResult:
         """Report at once (the conversation's task is cancelled): LLM judgments skipped."""
         self._wrap_up()
-        judgment = None
-        if self.judge is not None:
-            judgment = self.judge.conclude_now(reason, self._turns, Clock.now() - self._started)
-        return self._report(reason, error, outage, judgment)
+        return self._report(reason, error, outage, self._judged_now(reason))
+
+    def _judged_now(self, reason: EndReason) -> Judgment | None:
+        """The verdict without waiting for the LLM judge (None: not judged)."""
+        if self.judge is None:
+            return None
+        return self.judge.conclude_now(reason, self._turns, Clock.now() - self._started)
 
     def _wrap_up(self) -> None:
         """Every message that arrived is routed, the late replies reported, the transcript
@@ -424,7 +427,7 @@ async def run_conversation(
         error = str(exc) if category != "error" else f"{type(exc).__name__}: {exc}"
         outage = getattr(exc, "peer", None) or transport.peer
         judgment = None
-        if scenario.judged or judge_all:
+        if _is_judged(scenario, judge_all):
             judgment = ConversationJudge(scenario, {}).conclude_now(category, 0, 0.0)
         result = ConversationResult(
             conversation_id, scenario.name, 0, category, 0, error, (), outage, judgment
@@ -445,3 +448,9 @@ async def run_conversation(
         return await conversation.run()
     finally:
         await session.close()
+
+
+def _is_judged(scenario: Scenario, judge_all: bool) -> bool:
+    """Whether the conversation gets a verdict: its scenario declares criteria, or the
+    run judges every conversation (``harness run``)."""
+    return scenario.judged or judge_all
