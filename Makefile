@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_REPORT ?= reports/demo
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install browser screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +19,25 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The report tests open report.html in a real browser: Debian's chromium.
+browser:
+	@test -x $(CHROMIUM) || apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
+		|| { echo "make test needs Chromium for the report tests: run 'apt-get install chromium' as root, or give CHROMIUM=/path/to/chromium"; exit 1; }
+
 demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/telegram.py --headless --users 40 --spawn-rate 10 \
 		--run-time 30s --time-scale 0.1 --report-dir $(DEMO_REPORT) --only-summary
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check harness locustfiles tests bench
 	$(BIN)/ruff format --check harness locustfiles tests bench
-	$(BIN)/python -m pytest -q
+	CHATSTORM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
+
+# docs/report/*.png: the report's charts and chat view, from the report tests' real runs.
+screenshots: $(STAMP) browser
+	CHATSTORM_CHROMIUM=$(CHROMIUM) CHATSTORM_SCREENSHOTS=docs/report \
+		$(BIN)/python -m pytest -q tests/e2e/test_html_report.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

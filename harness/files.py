@@ -18,11 +18,16 @@ def write_json_atomically(
     path: Path, value: object, prefix: str = ".tmp-", option: int | None = None
 ) -> None:
     """Write ``value`` as JSON to ``path`` through a temporary file renamed into place."""
+    write_bytes_atomically(path, orjson.dumps(value, option=option), prefix)
+
+
+def write_bytes_atomically(path: Path, content: bytes, prefix: str = ".tmp-") -> None:
+    """Write ``content`` to ``path`` through a temporary file renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix)
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(orjson.dumps(value, option=option))
+            file.write(content)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from harness.cli.botapi import botapi_app
 from harness.cli.login import login
 from harness.cli.regrade import regrade
 from harness.cli.replay import generate, import_conversations
+from harness.cli.report import report
 from harness.cli.run import command as run_command
 from harness.report.model import Report
 from harness.scenario import Scenario, ScenarioError, load_scenarios
@@ -27,6 +28,7 @@ app.add_typer(botapi_app, name="botapi")
 app.command()(generate)
 app.command("import")(import_conversations)
 app.command()(regrade)
+app.command()(report)
 app.command(
     "run",
     add_help_option=False,

@@ -36,7 +36,8 @@ def regrade(
 ) -> None:
     """Judge a finished run's conversations again with the current scenarios' criteria
     (a rubric or a judge model changed), without holding a single conversation. Writes
-    regraded/report.json and regraded/conversations.jsonl beside the run's."""
+    regraded/report.json, regraded/conversations.jsonl and regraded/report.html
+    beside the run's."""
     try:
         current = load_scenarios(scenarios or [Path("scenarios")])
     except ScenarioError as exc:

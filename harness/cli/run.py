@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,16 +29,15 @@ from harness.cli.run_summary import print_changes, print_run_summary
 from harness.coord.unavailable import RedisUnavailable
 from harness.options import Option, OptionGroup, add_group, positive_int
 from harness.report import TRANSCRIPT_FILE, prepare_report_dir
-from harness.report.baseline import compare, parse_tolerance, read_baseline
+from harness.report.baseline import Change, compare, parse_tolerance, read_baseline
 from harness.report.junit import JUNIT_FILE, write_junit
-from harness.report.model import BaselineChange
-from harness.report.writer import write_report
+from harness.report.model import BaselineChange, MatrixLayout, Report
 from harness.runtime.batch import BatchOutcome, Planned, run_batch
 from harness.runtime.options import GROUPS
 from harness.runtime.options import run_settings as settings_from
 from harness.runtime.process import RunSettings
 from harness.scenario import Scenario, ScenarioError, load_scenarios
-from harness.scenario.plans import MAX_COMBINATIONS, load_matrix, load_suite
+from harness.scenario.plans import MAX_COMBINATIONS, load_matrix, load_suite, matrix_cells
 from harness.transport.registry import TRANSPORTS
 
 DEFAULT_SCENARIOS = Path("scenarios")
@@ -160,24 +159,28 @@ def run(argv: Sequence[str], console: Console | None = None) -> int:
             baseline = read_baseline(Path(options.baseline))
         except ValueError as exc:
             return _say(str(exc))
+    tolerances = dict(options.regression_tolerance or [])
+    changes: list[Change] = []
+
+    def amend(report: Report) -> None:
+        """The report as written: with the matrix's grid, and what changed since the
+        baseline."""
+        report.matrix = chosen.matrix
+        if baseline is not None:
+            changes.extend(compare(baseline, report, tolerances))
+            report.baseline = [BaselineChange.model_validate(c.to_dict()) for c in changes]
+
     repeat = options.repeat or chosen.repeat
     plan = [Planned(scenario, repeat) for scenario in scenarios]
     concurrency = options.concurrency or chosen.concurrency
     try:
-        outcome = asyncio.run(_play(settings, plan, concurrency, console))
+        outcome = asyncio.run(_play(settings, plan, concurrency, console, amend))
     except (RedisUnavailable, OSError, ValueError) as exc:  # the run could not start
         return _say(str(exc))
     print_run_summary(outcome, console, report_dir)
-    regressed = False
     if baseline is not None:
-        tolerances = dict(options.regression_tolerance or [])
-        report = outcome.conclusion.report
-        changes = compare(baseline, report, tolerances)
         print_changes(changes, console)
-        report.baseline = [BaselineChange.model_validate(c.to_dict()) for c in changes]
-        if report_dir is not None:  # the report again, with what changed since the baseline
-            write_report(report_dir, report)
-        regressed = options.fail_on_regression and any(c.regressed for c in changes)
+    regressed = options.fail_on_regression and any(c.regressed for c in changes)
     if report_dir is not None:
         transcripts = report_dir / TRANSCRIPT_FILE if settings.writes_transcripts else None
         write_junit(report_dir / JUNIT_FILE, outcome.results, failure_reason, transcripts)
@@ -199,6 +202,7 @@ class Chosen:
     concurrency: int = 8
     expect: dict[str, float] = field(default_factory=dict)
     min_success_rate: float | None = None
+    matrix: MatrixLayout | None = None
 
 
 def _chosen(options: argparse.Namespace) -> Chosen:
@@ -209,7 +213,12 @@ def _chosen(options: argparse.Namespace) -> Chosen:
         return Chosen(scenarios, suite.repeat, suite.concurrency, expect, suite.min_success_rate)
     if options.matrix is not None:
         matrix, scenarios = load_matrix(Path(options.matrix), options.max_combinations)
-        return Chosen(scenarios, matrix.runs_per_combination, matrix.concurrency)
+        layout = MatrixLayout(
+            name=matrix.name,
+            parameters=list(matrix.parameters),
+            cells=matrix_cells(matrix, scenarios),
+        )
+        return Chosen(scenarios, matrix.runs_per_combination, matrix.concurrency, matrix=layout)
     paths = [*options.paths, *(options.scenario or [])] or [DEFAULT_SCENARIOS]
     return Chosen(load_scenarios(paths))
 
@@ -227,7 +236,11 @@ def _settings(values: dict, report_dir: Path | None, chosen: Chosen) -> RunSetti
 
 
 async def _play(
-    settings: RunSettings, plan: list[Planned], concurrency: int, console: Console
+    settings: RunSettings,
+    plan: list[Planned],
+    concurrency: int,
+    console: Console,
+    amend: Callable[[Report], None],
 ) -> BatchOutcome:
     """The batch, stopped (and still reported) on SIGINT or SIGTERM."""
     stop = asyncio.Event()
@@ -236,7 +249,7 @@ async def _play(
         loop.add_signal_handler(signum, stop.set)
     total = sum(planned.runs for planned in plan)
     with Progress(total, console) as progress:
-        return await run_batch(settings, plan, concurrency, progress.ended, stop)
+        return await run_batch(settings, plan, concurrency, progress.ended, stop, amend)
 
 
 def _say(message: str) -> int:

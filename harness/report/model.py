@@ -8,6 +8,8 @@ Field order is the file's order.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -220,6 +222,14 @@ class BaselineChange(_Figures):
     regressed: bool = Field(description="worse than the baseline beyond its tolerance")
 
 
+class MatrixLayout(_Figures):
+    """``harness run --matrix``: which scenario is which cell of the grid."""
+
+    name: str = Field(description="the matrix file's name")
+    parameters: list[str] = Field(description="the dotted scenario paths it varies")
+    cells: dict[str, dict[str, Any]] = Field(description="scenario -> its parameters' values")
+
+
 class Report(_Figures):
     """report.json."""
 
@@ -231,6 +241,7 @@ class Report(_Figures):
     baseline: list[BaselineChange] | None = Field(
         None, description="harness run --baseline: what changed since that run"
     )
+    matrix: MatrixLayout | None = Field(None, description="harness run --matrix: the grid")
 
 
 class LiveScenario(ScenarioFigures):

@@ -127,6 +127,12 @@ class Recorder:
             "evaluations": [evaluation.to_dict() for evaluation in judgment.evaluations],
         }
 
+    def flush(self) -> None:
+        """Every line so far into the files (a reader of the folder sees them all)."""
+        for handle in (self._transcript, self._conversations):
+            if handle is not None:
+                handle.flush()
+
     def close(self) -> None:
         for handle in (self._transcript, self._conversations):
             if handle is not None:

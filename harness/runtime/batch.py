@@ -18,6 +18,7 @@ from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.records import ConversationResult
 from harness.report import CONVERSATIONS_FILE, TRANSCRIPT_FILE, Recorder
+from harness.report.model import Report
 from harness.runtime.conclusion import Conclusion, conclude
 from harness.runtime.process import ProcessRuntime, RunSettings
 from harness.scenario import Scenario
@@ -51,10 +52,11 @@ async def run_batch(
     concurrency: int,
     on_end: Callable[[ConversationResult, Recorder], None] = lambda result, recorder: None,
     stop: asyncio.Event | None = None,
+    amend: Callable[[Report], None] | None = None,
 ) -> BatchOutcome:
     """Play the plan; ``on_end`` hears of each conversation as it ends (progress). When
     ``stop`` is set, the conversations still running are told to end (bounded), and the
-    run reports what it has."""
+    run reports what it has. ``amend`` adds to the report before it is written."""
     scenarios = [planned.scenario for planned in plan]
     runtime = ProcessRuntime(settings, scenarios)
     folder = settings.report_dir
@@ -96,7 +98,7 @@ async def run_batch(
         await runtime.close(CLOSE_WITHIN_S)
         recorder.close()
     conclusion = conclude(
-        recorder, settings, runtime.scenarios, LoopLagFigures(), QualityTimeline()
+        recorder, settings, runtime.scenarios, LoopLagFigures(), QualityTimeline(), amend
     )
     planned = sum(planned.runs for planned in plan)
     return BatchOutcome(conclusion, results, planned, len(results) < planned)

@@ -4,12 +4,15 @@ verdicts, the file, and the exit code they decide. One place for every front end
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.metrics.judging import pass_hat_k
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder, SloResult, build_report, evaluate, write_report
+from harness.report.html import ReportFolderError, write_html_report
 from harness.report.model import Objective, Report, ScenarioFigures
 from harness.runtime.process import RunSettings
 from harness.scenario import Scenario
@@ -52,11 +55,13 @@ def conclude(
     scenarios: dict[str, Scenario],
     loop_lag: LoopLagFigures,
     quality: QualityTimeline,
+    amend: Callable[[Report], None] | None = None,
     **run: int | None,
 ) -> Conclusion:
     """Build the report (``run``: what the front end adds, such as ``users`` and
-    ``workers``), check the objectives, and write ``report.json`` when the run has a
-    report folder."""
+    ``workers``; ``amend``: what it adds to the report itself, such as the baseline's
+    changes), check the objectives, and write ``report.json`` and ``report.html`` when
+    the run has a report folder."""
     header = {
         "transport": settings.transport.name,
         "time_scale": settings.time_scale,
@@ -76,7 +81,22 @@ def conclude(
         report.scenarios, scenarios, settings.expect, report.totals, settings.expect_totals
     )
     report.slo = [Objective.model_validate(result.to_dict()) for result in slo_results]
+    if amend is not None:
+        amend(report)
     if settings.report_dir is not None:
         path = write_report(settings.report_dir, report)
         log.info("chatstorm report written to %s", path)
+        recorder.flush()  # the page reads the transcripts: every line so far, whole
+        _write_page(settings.report_dir)
     return Conclusion(report, slo_results)
+
+
+def _write_page(folder: Path) -> None:
+    """report.html beside report.json; a page that cannot be built costs the page (one
+    line saying why), never the report."""
+    try:
+        path = write_html_report(folder)
+    except (OSError, ReportFolderError) as exc:
+        log.warning("chatstorm: report.html not written: %s", exc)
+        return
+    log.info("chatstorm page written to %s", path)

@@ -23,6 +23,7 @@ from harness.metrics.burst import BurstMeasurement
 from harness.persona.services import LlmCacheSettings, PersonaServices, open_services
 from harness.records import ConversationResult, TranscriptEntry
 from harness.report import CONVERSATIONS_FILE, REPORT_FILE, TRANSCRIPT_FILE, Recorder
+from harness.report.html import write_html_report
 from harness.report.model import Judging, Report
 from harness.report.writer import write_report
 from harness.runtime.conclusion import add_pass_hat_k
@@ -91,6 +92,7 @@ async def regrade(
         await services.close()
     regraded = _with_new_judging(report, recorder.stats)
     write_report(out, regraded)
+    write_html_report(out, folder / TRANSCRIPT_FILE)
     return Regraded(regraded, judged, sorted(ran - by_name.keys()), out)
 
 

@@ -124,6 +124,17 @@ def load_matrix(
     return matrix, scenarios
 
 
+def matrix_cells(matrix: Matrix, scenarios: list[Scenario]) -> dict[str, dict[str, Any]]:
+    """Which scenario is which combination: scenario name -> the parameters' values."""
+    cells: dict[str, dict[str, Any]] = {}
+    for variant in matrix.variants():
+        suffix = f" ({variant.label})"
+        for scenario in scenarios:
+            if scenario.name.endswith(suffix):
+                cells[scenario.name] = dict(variant.overrides)
+    return cells
+
+
 def _validated(model: type[Suite] | type[Matrix], path: Path) -> Any:
     """The plan in ``path``; ScenarioError with every problem at its line."""
     try:

@@ -1,0 +1,152 @@
+"""The report's tables, as HTML built here (every value escaped): how the run ran, the
+objectives' verdicts, what changed since the baseline, and one row per scenario."""
+
+from __future__ import annotations
+
+from html import escape
+
+from harness.report.model import Report, ScenarioFigures
+
+
+def header_html(report: Report) -> str:
+    """The run in one line of facts, and the objectives' verdict in a word."""
+    run = report.run
+    facts = [
+        ("started", run.started_at),
+        ("duration", f"{run.duration_s:,.1f} s"),
+        ("transport", run.transport),
+        ("time scale", f"{run.time_scale:g}"),
+        ("seed", run.seed),
+        ("conversations", f"{report.totals.conversations:,}"),
+    ]
+    if run.users is not None:
+        facts.append(("users", str(run.users)))
+    if run.workers is not None:
+        facts.append(("workers", str(run.workers)))
+    verdict = ""
+    if report.slo:
+        held = all(objective.passed for objective in report.slo)
+        word, kind = ("objectives held", "pass") if held else ("an objective failed", "fail")
+        verdict = f'<span class="verdict {kind}">{word}</span>'
+    items = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
+    return f'<dl class="facts">{items}</dl>{verdict}'
+
+
+def tables_html(report: Report) -> str:
+    return _scenarios(report) + _objectives(report) + _baseline(report)
+
+
+def _scenarios(report: Report) -> str:
+    columns = (
+        "scenario",
+        "conversations",
+        "success",
+        "pass^k",
+        "bursts",
+        "first reply p95",
+        "complete reply p95",
+        "premature",
+        "timeouts",
+        "debounce (s)",
+        "cost",
+    )
+    rows = [_scenario_row(name, figures) for name, figures in report.scenarios.items()]
+    if len(report.scenarios) > 1:
+        rows.append(_scenario_row("all scenarios", report.totals, total=True))
+    return _table("Scenarios", columns, rows, "scenarios")
+
+
+def _scenario_row(name: str, figures: ScenarioFigures, total: bool = False) -> str:
+    judging = figures.judging
+    success = "–"
+    if judging is not None and judging.conversations:
+        success = f"{_percent(judging.success_rate)} ({judging.successes}/{judging.conversations})"
+    pass_k = "–"
+    if figures.pass_hat_k:
+        last = max(figures.pass_hat_k, key=int)
+        pass_k = f"k={last}: {_percent(figures.pass_hat_k[last])}"
+    estimate = figures.debounce_estimate_s
+    low, high = estimate.max_pause_without_premature, estimate.min_pause_with_premature
+    cells = (
+        name,
+        f"{figures.conversations:,}",
+        success,
+        pass_k,
+        f"{figures.bursts:,}",
+        _ms(figures.latency_ms["first_reply"].p95),
+        _ms(figures.latency_ms["complete_reply"].p95),
+        _percent(figures.premature_reply_rate),
+        f"{figures.timeouts:,}",
+        f"{_number(low)} – {_number(high)}" if low is not None or high is not None else "–",
+        f"${figures.llm.cost_usd:.4f}" if figures.llm.requests else "–",
+    )
+    css = ' class="total"' if total else ""
+    return f"<tr{css}>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>"
+
+
+def _objectives(report: Report) -> str:
+    if not report.slo:
+        return ""
+    rows = [
+        "<tr class='{}'>{}</tr>".format(
+            "pass" if o.passed else "fail",
+            "".join(
+                f"<td>{escape(cell)}</td>"
+                for cell in (
+                    o.scenario or "all scenarios",
+                    o.key,
+                    f"{o.limit:g}",
+                    "–" if o.measured is None else f"{o.measured:.4g}",
+                    "held" if o.passed else "FAILED",
+                )
+            ),
+        )
+        for o in report.slo
+    ]
+    columns = ("scenario", "objective", "limit", "measured", "verdict")
+    return _table("Objectives", columns, rows, "objectives")
+
+
+def _baseline(report: Report) -> str:
+    if not report.baseline:
+        return ""
+    rows = [
+        "<tr class='{}'>{}</tr>".format(
+            "fail" if c.regressed else "",
+            "".join(
+                f"<td>{escape(cell)}</td>"
+                for cell in (
+                    c.scenario,
+                    c.figure,
+                    f"{c.before:.4g}",
+                    f"{c.after:.4g}",
+                    f"{c.after - c.before:+.4g}",
+                    "regressed" if c.regressed else "",
+                )
+            ),
+        )
+        for c in report.baseline
+    ]
+    columns = ("scenario", "figure", "before", "after", "change", "")
+    return _table("Since the baseline", columns, rows, "baseline")
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[str], css: str) -> str:
+    head = "".join(f"<th>{escape(column)}</th>" for column in columns)
+    return (
+        f'<section class="card table-card" id="{css}"><h2>{escape(title)}</h2>'
+        f'<div class="scroll"><table class="{css}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.1f} %"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f} ms"
+
+
+def _number(value: float | None) -> str:
+    return "?" if value is None else f"{value:.3g}"
