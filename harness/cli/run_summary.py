@@ -14,7 +14,13 @@ from harness.cli.progress import failure_reason
 from harness.records import ConversationResult
 from harness.report import TRANSCRIPT_FILE, print_objectives, print_summary
 from harness.report.baseline import Change
-from harness.report.summary import outcomes_cell, percent, worst_evaluation
+from harness.report.summary import (
+    outcomes_cell,
+    pass_hat_k_text,
+    percent,
+    repeats_label,
+    worst_evaluation,
+)
 from harness.runtime.batch import BatchOutcome
 
 FAILURES_SHOWN = 20
@@ -51,39 +57,13 @@ def scenario_table(outcome: BatchOutcome) -> Table:
                 judging.conversations, judging.successes, judging.infrastructure_failures
             ),
             percent(judging.success_rate),
-            _pass_hat_k(figures.pass_hat_k or {}, figures.pass_hat_k_without_infrastructure),
+            pass_hat_k_text(figures.pass_hat_k or {}, figures.pass_hat_k_without_infrastructure),
             _s(judging.turns.mean),
             duration,
             outcomes_cell(judging.outcomes),
             worst_evaluation(judging.evaluations),
         )
     return table
-
-
-def repeats_label(runs: int, successes: int, infrastructure: int) -> str:
-    """Always passes, flaky or always fails, with n; failures the network or the harness
-    caused are told apart."""
-    if successes == runs:
-        label = f"always passes ({runs})"
-    elif successes == 0:
-        label = f"always fails ({runs})"
-    else:
-        label = f"flaky ({successes}/{runs})"
-    return f"{label}, {infrastructure} infra" if infrastructure else label
-
-
-def _pass_hat_k(values: dict[str, float], clean: dict[str, float] | None) -> str:
-    """pass^1 and pass^n, the first and last of the curve; and, where the network or the
-    harness failed some runs, the same without them."""
-    if not values:
-        return "-"
-    last = max(values, key=int)
-    shown = ["1", last] if last != "1" else ["1"]
-    text = " · ".join(f"^{k} {values[k]:.2f}" for k in shown)
-    if clean and clean != values:
-        top = max(clean, key=int)
-        text += f" (without infra: ^1 {clean['1']:.2f} · ^{top} {clean[top]:.2f})"
-    return text
 
 
 def _grouped_table(results: list[ConversationResult], title: str, key: str) -> Table:

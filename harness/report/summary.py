@@ -252,3 +252,29 @@ def print_objectives(results: Sequence[SloResult], console: Console | None = Non
     ]
     for line in lines:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def repeats_label(runs: int, successes: int, infrastructure: int) -> str:
+    """Always passes, flaky or always fails, with n; failures the network or the harness
+    caused are told apart."""
+    if successes == runs:
+        label = f"always passes ({runs})"
+    elif successes == 0:
+        label = f"always fails ({runs})"
+    else:
+        label = f"flaky ({successes}/{runs})"
+    return f"{label}, {infrastructure} infra" if infrastructure else label
+
+
+def pass_hat_k_text(values: dict[str, float], clean: dict[str, float] | None) -> str:
+    """pass^1 and pass^n, the first and last of the curve; and, where the network or the
+    harness failed some runs, the same without them."""
+    if not values:
+        return "-"
+    last = max(values, key=int)
+    shown = ["1", last] if last != "1" else ["1"]
+    text = " · ".join(f"^{k} {values[k]:.2f}" for k in shown)
+    if clean and clean != values:
+        top = max(clean, key=int)
+        text += f" (without infra: ^1 {clean['1']:.2f} · ^{top} {clean[top]:.2f})"
+    return text

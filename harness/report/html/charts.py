@@ -26,6 +26,10 @@ BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
 )
 HEIGHT = 330
 PAUSE_SCENARIOS = 30
+BAR_SCENARIOS = 12
+"""Histograms show each scenario up to this many, then all together."""
+RATE_BARS = 60
+"""Success per scenario shows this many bars at most: the least successful."""
 """The pause chart offers the scenarios with the most pauses, up to this many."""
 Pauses = dict[str, PauseEvidence]
 SUCCESS_SCALE = [[0, RED], [0.6, "#f3c75f"], [1, GREEN]]
@@ -166,8 +170,11 @@ def _premature_over_time(report: Report, _pauses: Pauses) -> Chart | str:
 
 
 def _histogram(report: Report, figure: str, label: str) -> list[dict] | None:
-    """Per scenario, the share of bursts (or replies) at each count."""
+    """Per scenario, the share of bursts (or replies) at each count; past
+    BAR_SCENARIOS scenarios (a large matrix), all of them together."""
     scenarios = _measured(report)
+    if len(scenarios) > BAR_SCENARIOS:
+        scenarios = {"all scenarios": report.totals}
     counts: dict[str, dict[str, int]] = {
         name: getattr(figures, figure) for name, figures in scenarios.items()
     }
@@ -368,11 +375,16 @@ def _success_by_scenario(report: Report, _pauses: Pauses) -> Chart | str:
     }
     if not judged:
         return "no judged conversation (declare goals, outcomes or evaluations)"
+    note = "Judged conversations that succeeded; conversations cut off by the stop are left out."
+    if len(judged) > RATE_BARS:
+        worst = sorted(judged, key=lambda name: judged[name].success_rate or 0)[:RATE_BARS]
+        judged = {name: judged[name] for name in worst}
+        note += f" The {RATE_BARS} least successful scenarios; the table has them all."
     names = list(judged)
     return Chart(
         "success-scenario",
         "Success rate per scenario",
-        "Judged conversations that succeeded; conversations cut off by the stop are left out.",
+        note,
         [
             _rate_bar(
                 names,
@@ -416,6 +428,9 @@ def _matrix(report: Report, _pauses: Pauses) -> Chart | str:
     cells = {name: values for name, values in matrix.cells.items() if name in report.scenarios}
     if len(matrix.parameters) == 2:
         return _heatmap(report, matrix.parameters, cells)
+    if len(cells) > RATE_BARS:
+        worst = sorted(cells, key=lambda name: _success(report.scenarios[name]) or 0)
+        cells = {name: cells[name] for name in worst[:RATE_BARS]}
     labels = [", ".join(f"{k}={v}" for k, v in values.items()) for values in cells.values()]
     figures = [report.scenarios[name] for name in cells]
     return Chart(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from harness.report.model import Report, ScenarioFigures
+from harness.report.summary import pass_hat_k_text, repeats_label
 
 
 def header_html(report: Report) -> str:
@@ -41,6 +42,7 @@ def _scenarios(report: Report) -> str:
         "scenario",
         "conversations",
         "success",
+        "repeats",
         "pass^k",
         "bursts",
         "first reply p95",
@@ -61,16 +63,19 @@ def _scenario_row(name: str, figures: ScenarioFigures, total: bool = False) -> s
     success = "–"
     if judging is not None and judging.conversations:
         success = f"{_percent(judging.success_rate)} ({judging.successes}/{judging.conversations})"
-    pass_k = "–"
-    if figures.pass_hat_k:
-        last = max(figures.pass_hat_k, key=int)
-        pass_k = f"k={last}: {_percent(figures.pass_hat_k[last])}"
+    repeats = "–"
+    if judging is not None and figures.pass_hat_k:  # harness run: the same scenario n times
+        repeats = repeats_label(
+            judging.conversations, judging.successes, judging.infrastructure_failures
+        )
+    pass_k = pass_hat_k_text(figures.pass_hat_k or {}, figures.pass_hat_k_without_infrastructure)
     estimate = figures.debounce_estimate_s
     low, high = estimate.max_pause_without_premature, estimate.min_pause_with_premature
     cells = (
         name,
         f"{figures.conversations:,}",
         success,
+        repeats,
         pass_k,
         f"{figures.bursts:,}",
         _ms(figures.latency_ms["first_reply"].p95),
