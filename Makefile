@@ -39,12 +39,13 @@ screenshots: $(STAMP) browser
 	CHATSTORM_CHROMIUM=$(CHROMIUM) CHATSTORM_SCREENSHOTS=docs/report \
 		$(BIN)/python -m pytest -q tests/e2e/test_html_report.py
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(BIN)/python bench/run.py
 	cd bench && ../$(BIN)/python telegram.py
 	$(BIN)/python bench/botapi.py
 	$(BIN)/python bench/judging.py
 	$(BIN)/python bench/harness_run.py
+	CHATSTORM_CHROMIUM=$(CHROMIUM) $(BIN)/python bench/html_report.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -30,6 +30,11 @@ from results import replace_section  # noqa: E402
 from harness.cli.run import run  # noqa: E402
 
 SECTION = "## harness run"
+FAILURES = (
+    " The failures seen in earlier runs: a busy loop stretched a 3 ms pause inside a burst "
+    "to about 40 ms, past the 10 ms debounce; the agent answered the first message alone, "
+    "and the memory check found no order number in the reply."
+)
 CONVERSATIONS = 2_000
 CONCURRENCY = 100
 SCENARIO = """\
@@ -84,12 +89,10 @@ Measured {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")} on {os.cpu_count()} 
 
 {CONVERSATIONS:,} judged conversations of two turns (two messages a turn; outcome, a turn
 evaluation and four final ones, offline) against the reference agent, {CONCURRENCY} at
-once, time scale 0.01, with report.json, transcripts.jsonl, conversations.jsonl and
-junit.xml written (exit code {code}). The agent answers 15 ms after a burst's last
-message (debounce 10 ms, thinking 5 ms): first-reply p99 was {first_p99} ms, and
-{success:.1%} of the conversations succeeded (the failures seen: a busy loop stretched a
-3 ms pause inside a burst to about 40 ms, past the 10 ms debounce; the agent answered
-the first message alone, and the memory check found no order number in the reply).
+once, time scale 0.01, with report.json, report.html, transcripts.jsonl,
+conversations.jsonl and junit.xml written (exit code {code}). The agent answers 15 ms
+after a burst's last message (debounce 10 ms, thinking 5 ms): first-reply p99 was
+{first_p99} ms, and {success:.1%} of the conversations succeeded.{FAILURES if success < 1 else ""}
 
 - **{rate:,.0f} conversations per second** ({wall:.1f} s for {CONVERSATIONS:,});
 - **{cpu / CONVERSATIONS * 1000:.2f} ms of CPU per conversation**, the reference agent
