@@ -148,7 +148,15 @@ def test_schema_command_prints_the_reports_schema_with_report():
     result = run_cli("schema", "--report")
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)
-    assert set(schema["properties"]) == {"run", "scenarios", "totals", "load", "slo", "baseline"}
+    assert set(schema["properties"]) == {
+        "run",
+        "scenarios",
+        "totals",
+        "load",
+        "slo",
+        "baseline",
+        "matrix",
+    }
     figures = schema["$defs"]["ScenarioFigures"]
     assert figures["additionalProperties"] is False
     expected = {"end_reasons", "latency_ms", "debounce_estimate_s", "llm", "judging", "pass_hat_k"}
