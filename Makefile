@@ -30,8 +30,8 @@ demo: $(STAMP)
 		--run-time 30s --time-scale 0.1 --report-dir $(DEMO_REPORT) --only-summary
 
 test: $(STAMP) browser
-	$(BIN)/ruff check harness locustfiles tests bench
-	$(BIN)/ruff format --check harness locustfiles tests bench
+	$(BIN)/ruff check harness locustfiles tests bench examples
+	$(BIN)/ruff format --check harness locustfiles tests bench examples
 	CHATSTORM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
 
 # docs/report/*.png: the report's charts and chat view, from the report tests' real runs.

@@ -9,6 +9,7 @@ import typer
 
 from harness.cli.accounts import accounts_app
 from harness.cli.botapi import botapi_app
+from harness.cli.health import health
 from harness.cli.login import login
 from harness.cli.regrade import regrade
 from harness.cli.replay import generate, import_conversations
@@ -29,6 +30,7 @@ app.command()(generate)
 app.command("import")(import_conversations)
 app.command()(regrade)
 app.command()(report)
+app.command()(health)
 app.command(
     "run",
     add_help_option=False,

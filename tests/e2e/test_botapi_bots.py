@@ -1,7 +1,7 @@
 """Real bots (python-telegram-bot, aiogram) against the Bot API emulator, driven by the
 botapi transport in process and by Locust in a subprocess.
 
-The bots are unmodified framework programs (tests/fakes/bots/), pointed at the emulator by
+The bots are unmodified framework programs (examples/bots/), pointed at the emulator by
 their documented base-URL options, run as subprocesses and always killed. The batching
 bot keeps its own log, stamped with the same monotonic clock as the emulator (one
 machine): the harness's readings must agree with it.
@@ -44,7 +44,7 @@ from tests.support.scenarios import scenario
 from tests.support.stop_timing import Lines, seconds_after_run_time
 
 REPO = Path(__file__).resolve().parents[2]
-BOTS = REPO / "tests" / "fakes" / "bots"
+BOTS = REPO / "examples" / "bots"
 SCALE = 0.2  # pauses of 60 ms inside a burst, quiet windows of 300 ms, in real time
 # The bot's debounce (0.3 s) is longer than the pauses; after showing "typing" it thinks
 # longer (0.35 s) than a quiet window: typing alone must not close a reply window.
@@ -95,7 +95,7 @@ def emulator_stats(url: str) -> dict:
 
 @contextmanager
 def bot(script: str, url: str, token: str, *args: str) -> Iterator[subprocess.Popen]:
-    """A bot program from tests/fakes/bots, running until it polls (or its webhook is set)."""
+    """A bot program from examples/bots, running until it polls (or its webhook is set)."""
     process = subprocess.Popen(
         [sys.executable, str(BOTS / script), "--base-url", url, *args],
         env={**os.environ, "BOT_TOKEN": token},

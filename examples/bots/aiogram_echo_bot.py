@@ -3,7 +3,7 @@ every message with ``echo: <text>`` and ``/start`` with a greeting, by long poll
 with ``--webhook-port``, through a webhook it sets itself (with a secret token, checked
 on every delivery). The token comes from BOT_TOKEN, never from the command line.
 
-    BOT_TOKEN=1:abc python tests/fakes/bots/aiogram_echo_bot.py --base-url http://127.0.0.1:8081
+    BOT_TOKEN=1:abc python examples/bots/aiogram_echo_bot.py --base-url http://127.0.0.1:8081
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Its log (``--log``, JSON lines) is the ground truth: per batch, the messages rec
 and the parts sent, stamped with ``time.monotonic()`` (the emulator's clock on this
 machine). The token comes from BOT_TOKEN, never from the command line.
 
-    BOT_TOKEN=1:abc python tests/fakes/bots/ptb_batching_bot.py \
+    BOT_TOKEN=1:abc python examples/bots/ptb_batching_bot.py \
         --base-url http://127.0.0.1:8081 --log bot.jsonl
 """
 
