@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 
@@ -71,3 +72,30 @@ class LineFile:
         finally:
             os.close(self._fd)
             self._fd = -1
+
+
+class LineSink(Protocol):
+    """Where whole lines go: a file (``LineFile``), or a worker's outbox to its master."""
+
+    def write(self, line: bytes) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class LineTee:
+    """Whole lines into several places at once (a worker's own file, and its master)."""
+
+    def __init__(self, *sinks: LineSink) -> None:
+        self._sinks = sinks
+
+    def write(self, line: bytes) -> None:
+        for sink in self._sinks:
+            sink.write(line)
+
+    def flush(self) -> None:
+        for sink in self._sinks:
+            sink.flush()
+
+    def close(self) -> None:
+        for sink in self._sinks:
+            sink.close()

@@ -27,6 +27,14 @@ PER_USER = Option(
     env="LOCUST_CONVERSATIONS_PER_USER",
 )
 
+WORKER_REPORT_DIR = Option(
+    "--worker-report-dir",
+    "On a worker: keep its own report.json and transcripts in this folder too (the "
+    "master's --report-dir gets every worker's lines anyway).",
+    env="CHATSTORM_WORKER_REPORT_DIR",
+    metavar="DIR",
+)
+
 SHAPE_OPTIONS = OptionGroup(
     "chatstorm load shapes",
     "Users over time; the peak is -u/--users, the pace -r.",
@@ -63,7 +71,7 @@ SHAPE_OPTIONS = OptionGroup(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options with Locust's parser (``events.init_command_line_parser``)."""
-    run = OptionGroup(RUN.title, RUN.description, (*RUN.options, PER_USER))
+    run = OptionGroup(RUN.title, RUN.description, (*RUN.options, PER_USER, WORKER_REPORT_DIR))
     groups = (run, *GROUPS[1:], *(kind.options for kind in TRANSPORTS.values()), SHAPE_OPTIONS)
     for group in groups:
         if group is not None:

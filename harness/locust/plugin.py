@@ -138,13 +138,16 @@ def _register(scenarios: list[Scenario]) -> None:
     @_never_raises
     def _test_stop(environment: Environment, **_kwargs) -> None:
         gc.enable()  # a run stopped while it was still spawning
-        if _is_master(environment):
-            return  # workers' final figures arrive later; the master concludes at quitting
         runtime = RUNTIMES[environment]
+        if _is_master(environment):  # every live worker's last lines and figures, bounded
+            runtime.collect_finals()
+            _conclude(environment, runtime)
+            return
         try:
             runtime.settle()
         finally:  # the report, whatever the wind-down did
             _conclude(environment, runtime)
+            runtime.concluded.set()  # the master may have its last figures now
 
     @events.spawning_complete.add_listener
     def _spawning_complete(user_count: int, **_kwargs) -> None:

@@ -21,14 +21,17 @@ from functools import partial
 from pathlib import Path
 
 import gevent
+from gevent.event import Event
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness.clock import Clock
 from harness.conversation import (
     ConversationResult,
     TranscriptEntry,
 )
+from harness.files import LineFile, LineSink, LineTee
+from harness.locust.fleet import MasterLink, WorkerLink
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
 from harness.metrics import RunStats, ScenarioStats
@@ -37,10 +40,11 @@ from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
 from harness.metrics.quality import QualityTimeline
 from harness.prices import usd
 from harness.report import CONVERSATIONS_FILE, TRANSCRIPT_FILE, Recorder, SloResult
-from harness.report.model import LiveView, Report
+from harness.report.model import Fleet, LiveView, Report
 from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
 from harness.runtime.bounds import say_ran_out
 from harness.runtime.options import run_settings
+from harness.runtime.process import new_run_id
 from harness.scenario import Scenario
 from harness.verdicts import Judgment
 
@@ -50,6 +54,8 @@ log = logging.getLogger("chatstorm")
 # transport, the emulator, the persona services and the loop share SHUTDOWN_TIMEOUT_S.
 SETTLE_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 10.0
+FINAL_WAIT_S = SETTLE_TIMEOUT_S + 5.0
+"""How long a master waits for its workers' last figures: their wind-down, and a margin."""
 RUN_BUDGET_SPENT = "chatstorm_llm_budget_spent"  # master -> workers: stop asking the LLM
 OPEN_TIMEOUT_S = 60.0  # connecting to Redis and checking accounts
 RECENT_LINES = 60  # transcript lines the web UI shows
@@ -71,14 +77,15 @@ class LocustRuntime:
     def __init__(self, environment: Environment, scenarios: list[Scenario]) -> None:
         options = environment.parsed_options
         self.environment = environment
-        self.is_worker = isinstance(environment.runner, WorkerRunner)
-        report_dir = Path(options.report_dir) if options.report_dir else None
-        if report_dir is not None and self.is_worker:  # workers may share the folder
-            report_dir = report_dir / "workers" / environment.runner.client_id
+        runner = environment.runner
+        self.is_worker = isinstance(runner, WorkerRunner)
+        # Read now: the master's options overwrite a worker's at its first spawn.
+        own_folder = options.worker_report_dir if self.is_worker else options.report_dir
+        report_dir = Path(own_folder) if own_folder else None
         self.settings: RunSettings = run_settings(vars(options), report_dir)
+        self._run_id_given: str | None = options.run_id
         if self.is_worker:  # a file named on the command line is each worker's own
-            process = environment.runner.client_id
-            self.settings = dataclasses.replace(self.settings, process=process)
+            self.settings = dataclasses.replace(self.settings, process=runner.client_id)
         self.process = ProcessRuntime(self.settings, scenarios)
         self.scenarios = self.process.scenarios
         self.clock = self.process.clock
@@ -103,6 +110,14 @@ class LocustRuntime:
         self._serial = itertools.count(1)
         self._gevent_side = LocustObserver(self)
         self._loop_side = Handoff(self.loop, self._gevent_side)
+        self.concluded = Event()
+        """A worker has concluded its test (its master may ask for its last figures)."""
+        self.worker_link: WorkerLink | None = None
+        self.master_link: MasterLink | None = None
+        if isinstance(runner, WorkerRunner):
+            self.worker_link = WorkerLink(runner, self.concluded, self.take_unsent, FINAL_WAIT_S)
+        elif isinstance(runner, MasterRunner):
+            self.master_link = MasterLink(runner, {}, self.merge_worker_report)
 
     def serve_botapi(self) -> None:
         """--botapi-serve: the Bot API emulator runs on this process's event loop, at
@@ -118,21 +133,23 @@ class LocustRuntime:
         """A test starts: fresh figures and transcript. A process that runs users (not a
         master) starts its loop and transport on first use."""
         self.recorder.close()
-        report_dir = self.settings.report_dir
-        writes = runs_users and self.settings.writes_transcripts
-        judged = any(scenario.judged for scenario in self.scenarios.values())
-        judges = runs_users and report_dir is not None and judged
+        self._settle_identity()
+        self.concluded.clear()
         self.stopping = False
         self.active.clear()  # a user stopped before its conversation began never ended one
         self._gevent_side.ignoring_ends = False
         self._fresh_process_figures()
         self.process.timeline.restart()
+        transcript, conversations = self._line_sinks()
         self.recorder = Recorder(
-            report_dir / TRANSCRIPT_FILE if writes else None,
+            transcript,
             mirror=self.unsent.stats if self.unsent is not None else None,
             timeline=self.process.timeline,
-            conversations_path=report_dir / CONVERSATIONS_FILE if judges else None,
+            conversations=conversations,
+            run_id=self.settings.run_id,
         )
+        if self.master_link is not None:
+            self.master_link.replace_sinks(self.recorder.line_sinks())
         self.report = None
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
@@ -142,6 +159,49 @@ class LocustRuntime:
             self._opened = True
             self._lag_monitor = LoopLagMonitor(self._post_lag, self._post_overload)
             self.loop.submit(self._lag_monitor.run)
+
+    def _settle_identity(self) -> None:
+        """The run's id and this process's seed stream. A master (or a lone process) names
+        the test, and its workers get the name with their spawn message; each worker draws
+        from its own stream of the seed, so no two workers repeat each other."""
+        options = self.environment.parsed_options
+        if self.is_worker:
+            run_id = options.run_id or self.settings.run_id
+            seed = f"{options.seed}/worker-{self.environment.runner.worker_index}"
+        else:
+            run_id = self._run_id_given or new_run_id()
+            options.run_id = run_id  # what the spawn messages carry to the workers
+            seed = self.settings.seed
+        self.settings = dataclasses.replace(self.settings, run_id=run_id, seed=seed)
+        self.process.settings = self.settings
+
+    def _line_sinks(self) -> tuple[LineSink | None, LineSink | None]:
+        """Where transcript and verdict lines go: the run's files on a master or a lone
+        process; on a worker, its master (when the master writes them) and its own
+        folder (with --worker-report-dir)."""
+        judged = any(scenario.judged for scenario in self.scenarios.values())
+        if not self.is_worker:
+            folder = self.settings.report_dir
+            writes = self.settings.writes_transcripts
+            return (
+                folder / TRANSCRIPT_FILE if writes and folder else None,
+                folder / CONVERSATIONS_FILE if folder and judged else None,
+            )
+        assert self.worker_link is not None
+        master = self.environment.parsed_options  # the master's, since its spawn message
+        outbox = self.worker_link.outbox
+        folder = self.settings.report_dir
+        transcript = _both(
+            outbox.channel("transcript")
+            if master.report_dir and not master.no_transcripts
+            else None,
+            LineFile(folder / TRANSCRIPT_FILE) if folder and self.settings.transcripts else None,
+        )
+        conversations = _both(
+            outbox.channel("conversations") if master.report_dir and judged else None,
+            LineFile(folder / CONVERSATIONS_FILE) if folder and judged else None,
+        )
+        return transcript, conversations
 
     def reset_figures(self) -> None:
         """Start the figures afresh (--reset-stats, once all users have spawned)."""
@@ -347,13 +407,29 @@ class LocustRuntime:
         self.active.clear()
         self._gevent_side.ignoring_ends = True
 
+    def collect_finals(self) -> None:
+        """On a master at the stop: every live worker's last lines and figures."""
+        if self.master_link is not None:
+            self.master_link.collect_finals(FINAL_WAIT_S, set(self.workers_reported))
+
     def finish_report(self, **run: int | None) -> Conclusion:
         """Build the report, check the objectives, write it when --report-dir was given."""
         conclusion = conclude(
-            self.recorder, self.settings, self.scenarios, self.loop_lag, self.quality, **run
+            self.recorder,
+            self.settings,
+            self.scenarios,
+            self.loop_lag,
+            self.quality,
+            self._add_fleet,
+            **run,
         )
         self.report, self.slo_results = conclusion.report, conclusion.slo_results
         return conclusion
+
+    def _add_fleet(self, report: Report) -> None:
+        if self.master_link is not None:
+            self.master_link.drain()
+            report.fleet = Fleet.model_validate(self.master_link.to_report())
 
     def shutdown(self) -> None:
         """Close what the run opened, within SHUTDOWN_TIMEOUT_S all together (the loop's
@@ -363,5 +439,14 @@ class LocustRuntime:
         self.loop.run_bounded(closing, SHUTDOWN_TIMEOUT_S / 2 + 1, "closing the run")
         self.loop.stop(timeout=max(ends - time.monotonic(), 1.0))
         self.recorder.close()
+        for link in (self.worker_link, self.master_link):
+            if link is not None:
+                link.close()
         if self._user_sampler is not None:
             self._user_sampler.kill(block=False)
+
+
+def _both(streamed: LineSink | None, own: LineSink | None) -> LineSink | None:
+    if streamed is not None and own is not None:
+        return LineTee(streamed, own)
+    return streamed or own

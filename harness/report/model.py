@@ -155,6 +155,7 @@ class Run(_Figures):
 
     started_at: str
     duration_s: float
+    run_id: str = Field(description="shared by every process of the run, in its files")
     transport: str
     time_scale: float
     seed: str
@@ -230,6 +231,30 @@ class MatrixLayout(_Figures):
     cells: dict[str, dict[str, Any]] = Field(description="scenario -> its parameters' values")
 
 
+class FleetWorker(_Figures):
+    """A worker of a distributed run, as its master saw it."""
+
+    status: str = Field(
+        description="finished (sent its last figures), unanswered (alive, never sent "
+        "them in time), lost (its heartbeat stopped: killed or cut off), running"
+    )
+    lines_received: int
+    lines_dropped_by_worker: int = Field(description="lines it could not send fast enough")
+    lines_lost_in_transit: int = Field(description="lines sent in chunks that never arrived")
+    chunks: int
+    chunks_missed: int
+    final_received: bool
+
+
+class Fleet(_Figures):
+    """On a Locust master: its workers, and what of their transcripts reached it."""
+
+    workers: dict[str, FleetWorker]
+    unanswered: list[str]
+    lost: list[str]
+    lines_missing: int = Field(description="transcript and verdict lines not in the files")
+
+
 class Report(_Figures):
     """report.json."""
 
@@ -242,6 +267,7 @@ class Report(_Figures):
         None, description="harness run --baseline: what changed since that run"
     )
     matrix: MatrixLayout | None = Field(None, description="harness run --matrix: the grid")
+    fleet: Fleet | None = Field(None, description="a Locust master: its workers")
 
 
 class LiveScenario(ScenarioFigures):

@@ -7,13 +7,14 @@ Transcript lines are written as they come, so a long run never holds them all in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from harness.clock import Timeline
-from harness.files import LineFile
+from harness.files import LineFile, LineSink
 from harness.metrics.aggregate import RunStats
 from harness.records import (
     ConversationResult,
@@ -26,20 +27,23 @@ from harness.records import (
 
 class Recorder:
     """``mirror``, when given, receives every figure too: a Locust worker keeps there what
-    it has not yet sent to its master."""
+    it has not yet sent to its master. Transcript and verdict lines go to a file (a path)
+    or any other sink; ``run_id`` is stamped on each."""
 
     def __init__(
         self,
-        transcript_path: Path | None = None,
+        transcript: Path | LineSink | None = None,
         mirror: RunStats | None = None,
         timeline: Timeline | None = None,
-        conversations_path: Path | None = None,
+        conversations: Path | LineSink | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.stats = RunStats()
         self.replace_mirror(mirror)
         self.timeline = timeline or Timeline()
-        self._transcript = None if transcript_path is None else LineFile(transcript_path)
-        self._conversations = None if conversations_path is None else LineFile(conversations_path)
+        self.run_id = run_id
+        self._transcript = _sink(transcript)
+        self._conversations = _sink(conversations)
 
     def replace_mirror(self, mirror: RunStats | None) -> None:
         """Where figures go besides ``stats`` (after ``stats`` itself was replaced, too)."""
@@ -50,6 +54,7 @@ class Recorder:
             return
         wall = datetime.fromtimestamp(self.timeline.wall_time(entry.t), UTC)
         line = {
+            "run_id": self.run_id,
             "conversation_id": entry.conversation_id,
             "scenario": entry.scenario,
             "persona": entry.persona,
@@ -101,12 +106,12 @@ class Recorder:
         if result.judgment is not None and self._conversations is not None and not cut_off:
             self._conversations.write(orjson.dumps(self._conversation_line(result)) + b"\n")
 
-    @staticmethod
-    def _conversation_line(result: ConversationResult) -> dict:
+    def _conversation_line(self, result: ConversationResult) -> dict:
         """A judged conversation's line of ``conversations.jsonl``."""
         judgment = result.judgment
         assert judgment is not None
         return {
+            "run_id": self.run_id,
             "conversation_id": result.conversation_id,
             "scenario": result.scenario,
             "persona": judgment.persona,
@@ -127,6 +132,11 @@ class Recorder:
             "evaluations": [evaluation.to_dict() for evaluation in judgment.evaluations],
         }
 
+    def line_sinks(self) -> dict[str, Callable[[bytes], None]]:
+        """Where whole lines made elsewhere (a worker's, on its master) are written."""
+        sinks = (("transcript", self._transcript), ("conversations", self._conversations))
+        return {kind: sink.write for kind, sink in sinks if sink is not None}
+
     def flush(self) -> None:
         """Every line so far into the files (a reader of the folder sees them all)."""
         for handle in (self._transcript, self._conversations):
@@ -138,3 +148,7 @@ class Recorder:
             if handle is not None:
                 handle.close()
         self._transcript = self._conversations = None
+
+
+def _sink(target: Path | LineSink | None) -> LineSink | None:
+    return LineFile(target) if isinstance(target, Path) else target

@@ -227,6 +227,7 @@ def print_summary(report: Report, console: Console | None = None, judging_too: b
             f"{reconnected} burst(s) spanned a reconnect to the agent: their messages are "
             "counted, their timing is left out of the latencies (it is the outage's)."
         )
+    _print_fleet(report, console)
     errors = report.totals.bot_errors
     if errors:
         counted = ", ".join(f"{category} {count:,}" for category, count in errors.items())
@@ -278,3 +279,26 @@ def pass_hat_k_text(values: dict[str, float], clean: dict[str, float] | None) ->
         top = max(clean, key=int)
         text += f" (without infra: ^1 {clean['1']:.2f} · ^{top} {clean[top]:.2f})"
     return text
+
+
+def _print_fleet(report: Report, console: Console) -> None:
+    """On a master: workers that were lost or never sent their last figures, and lines
+    the files lack."""
+    fleet = report.fleet
+    if fleet is None:
+        return
+    for worker in fleet.lost:
+        console.print(
+            f"[bold red]Worker lost:[/] {worker} (its heartbeat stopped): its conversations "
+            "are counted up to its last report."
+        )
+    for worker in fleet.unanswered:
+        console.print(
+            f"[bold red]Worker unanswered:[/] {worker} never sent its last figures: what it "
+            "recorded since its last report is missing."
+        )
+    if fleet.lines_missing:
+        console.print(
+            f"{fleet.lines_missing:,} transcript line(s) did not reach the master (dropped "
+            "by a worker that could not keep up, or lost on the way): see report.json fleet."
+        )

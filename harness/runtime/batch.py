@@ -63,7 +63,8 @@ async def run_batch(
     recorder = Recorder(
         folder / TRANSCRIPT_FILE if settings.writes_transcripts and folder else None,
         timeline=runtime.timeline,
-        conversations_path=folder / CONVERSATIONS_FILE if folder else None,
+        conversations=folder / CONVERSATIONS_FILE if folder else None,
+        run_id=settings.run_id,
     )
     slots = asyncio.Semaphore(concurrency)
     results: list[ConversationResult] = []

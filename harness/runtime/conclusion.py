@@ -63,6 +63,7 @@ def conclude(
     changes), check the objectives, and write ``report.json`` and ``report.html`` when
     the run has a report folder."""
     header = {
+        "run_id": settings.run_id,
         "transport": settings.transport.name,
         "time_scale": settings.time_scale,
         "seed": settings.seed,

@@ -60,6 +60,13 @@ RUN = OptionGroup(
             env="LOCUST_NO_TRANSCRIPTS",
         ),
         Option(
+            "--run-id",
+            "A name for the run, in every file it writes and in its Redis leases (default: "
+            "the start time and a random tag; a Locust master's reaches its workers).",
+            env="CHATSTORM_RUN_ID",
+            metavar="ID",
+        ),
+        Option(
             "--seed",
             "Seed for personas and timing: the same seed replays the same conversations.",
             default="0",
@@ -178,4 +185,5 @@ def run_settings(values: Mapping[str, Any], report_dir: Path | None) -> RunSetti
         transcripts=not values.get("no_transcripts"),
         expect=dict(values.get("expect") or []),
         judge=not values.get("no_judge"),
+        **({"run_id": values["run_id"]} if values.get("run_id") else {}),
     )

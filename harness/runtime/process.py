@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatstorm")
 
 
+def new_run_id() -> str:
+    """``20261204-170102-3fa9c1``: when the run started (UTC) and a random tag, so runs
+    sort by time and two started in the same second differ."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How a process runs its conversations, whatever front end started it."""
@@ -58,6 +65,8 @@ class RunSettings:
     """Objectives over the whole run (``harness run --min-success-rate``)."""
     process: str | None = None
     """This process's name among several (a Locust worker's id)."""
+    run_id: str = field(default_factory=new_run_id)
+    """Shared by every process of the run; in its files and its Redis leases."""
 
     @property
     def writes_transcripts(self) -> bool:
@@ -103,6 +112,7 @@ class ProcessRuntime:
             settings.report_dir,
             settings.writes_transcripts,
             settings.process,
+            settings.run_id,
         )
         self.transport = await settings.transport.open(context)
         self.silence = SilenceWatch(self.transport.peer, self.clock)

@@ -64,7 +64,7 @@ async def regrade(
     services = await open_services(wanted, "0", gateway, cache, judge)
     out = folder / REGRADED
     out.mkdir(exist_ok=True)
-    recorder = Recorder(conversations_path=out / CONVERSATIONS_FILE)
+    recorder = Recorder(conversations=out / CONVERSATIONS_FILE, run_id=report.run.run_id)
     judged = 0
     try:
         for line in ended:

@@ -34,6 +34,8 @@ class OpenContext:
     process: str | None = None
     """This process's name among several writing beside each other (a Locust worker's
     id): a file a user named explicitly gets it, so processes never share one."""
+    run_id: str = ""
+    """The run's id, shared by all its processes (Redis lease holders carry it)."""
 
 
 class TransportKind(ABC, Generic[SettingsT]):

@@ -102,7 +102,7 @@ class TelethonKind(TransportKind[TelethonSettings]):
             api_hash=settings.api_hash or "",
             accounts=accounts,
             leases=leases,
-            holder=f"{socket.gethostname()}:{os.getpid()}",
+            holder=f"{context.run_id}/{socket.gethostname()}:{os.getpid()}",
         )
 
 

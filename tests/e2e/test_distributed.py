@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fleet import locust_master
-from tests.support.locust_runs import read_jsonl, worker_file
+from tests.support.locust_runs import read_jsonl, wait_for, worker_file
 from tests.support.scenarios import BATCHED
 from tests.support.stop_timing import Lines, seconds_after_run_time
 
@@ -40,7 +40,7 @@ def fleet(tmp_path_factory) -> Path:
         *["--expect", "reply_groups_per_burst_max=1"],
     ) as fleet:
         for name in ("w1", "w2"):
-            fleet.add_worker(*common, "--report-dir", str(tmp / name))
+            fleet.add_worker(*common, "--worker-report-dir", str(tmp / name))
         out, err, _ = fleet.finish(timeout=60)
     (tmp / "master.out").write_text(out + err)
     assert fleet.return_codes == [0, 0, 0], err[-3000:]
@@ -95,6 +95,37 @@ def test_master_report_equals_what_the_reference_agents_logged(fleet):
     assert not any(b["cancelled"] for b in batches)
 
 
+def test_the_masters_folder_holds_every_workers_lines_exactly_once(fleet):
+    """One transcripts.jsonl and one conversations.jsonl for the fleet, streamed by the
+    workers: each line of each worker's own copy is there once, and nothing else."""
+    master = fleet / "master"
+    report = json.loads((master / "report.json").read_text())
+    for name in ("transcripts.jsonl", "conversations.jsonl"):
+        fleet_lines = sorted(json.dumps(line, sort_keys=True) for line in read_jsonl(master / name))
+        own = sorted(
+            json.dumps(line, sort_keys=True)
+            for w in ("w1", "w2")
+            for line in read_jsonl(worker_file(fleet, w, name))
+        )
+        assert fleet_lines == own and fleet_lines, name
+    workers = report["fleet"]["workers"]
+    assert len(workers) == 2 and report["fleet"]["lines_missing"] == 0
+    assert all(w["status"] == "finished" and w["final_received"] for w in workers.values())
+    assert "report.html" in {path.name for path in master.iterdir()}
+
+
+def test_one_run_id_everywhere_and_a_seed_stream_per_worker(fleet):
+    report = json.loads((fleet / "master" / "report.json").read_text())
+    run_id = report["run"]["run_id"]
+    own = [json.loads(worker_file(fleet, w, "report.json").read_text()) for w in ("w1", "w2")]
+    assert {r["run"]["run_id"] for r in own} == {run_id}
+    lines = read_jsonl(fleet / "master" / "transcripts.jsonl")
+    lines += read_jsonl(fleet / "master" / "conversations.jsonl")
+    assert {line["run_id"] for line in lines} == {run_id}
+    seeds = {r["run"]["seed"] for r in own}
+    assert len(seeds) == 2 and all(seed.startswith("0/worker-") for seed in seeds)
+
+
 def test_master_prints_the_fleet_summary_and_judges_its_objectives(fleet):
     output = (fleet / "master.out").read_text()
     assert "chatstorm: conversations and batching" in output
@@ -117,7 +148,13 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
         doomed, _survivor = fleet.add_worker(*common), fleet.add_worker(*common)
         printed = Lines(fleet.master)
         printed.wait_for("All users spawned", 60)
-        printed.wait_for("Aggregated", 30)  # the first stats, so both workers have reported
+        streamed = tmp_path / "master" / "transcripts.jsonl"
+        mine = f"#{doomed.pid}-"  # a conversation id names its process
+
+        def doomed_has_streamed() -> bool:
+            return streamed.exists() and mine in streamed.read_text()
+
+        wait_for(doomed_has_streamed, 30, "the doomed worker's first lines at the master")
         doomed.kill()
         fleet.master.wait(timeout=90)  # stderr is the reader's: read stdout apart
         exited_at = time.time()
@@ -130,4 +167,7 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
     report = json.loads((tmp_path / "master" / "report.json").read_text())
     assert report["run"]["workers"] == 2
     assert report["totals"]["bursts"] > 0
+    assert len(report["fleet"]["lost"]) == 1  # named, and the survivor finished
+    statuses = sorted(w["status"] for w in report["fleet"]["workers"].values())
+    assert statuses == ["finished", "lost"]
     assert "Batched" in out

@@ -100,9 +100,7 @@ def run(tmp_path_factory):
     async def play():
         runtime = ProcessRuntime(RunSettings(time_scale=SCALE, report_dir=folder), SCENARIOS)
         await runtime.open()
-        recorder = Recorder(
-            timeline=runtime.timeline, conversations_path=folder / CONVERSATIONS_FILE
-        )
+        recorder = Recorder(timeline=runtime.timeline, conversations=folder / CONVERSATIONS_FILE)
         try:
             conversations = asyncio.gather(
                 *(

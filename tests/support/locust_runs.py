@@ -129,6 +129,5 @@ def web_ui(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
 
 
 def worker_file(fleet: Path, worker: str, name: str) -> Path:
-    """A worker writes into workers/<its id>/ under its --report-dir."""
-    (found,) = (fleet / worker / "workers").glob(f"*/{name}")
-    return found
+    """A worker keeps its own files in its --worker-report-dir (here ``fleet/worker``)."""
+    return fleet / worker / name
