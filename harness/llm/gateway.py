@@ -154,16 +154,26 @@ class LlmGateway:
     async def _cached(self, key: str) -> dict | None:
         """The cached answer; a cache that fails is a miss (the run goes on, paying)."""
         try:
-            return await self.cache.get(key)
+            found = await self.cache.get(key)
         except (RedisError, OSError) as exc:
             self._warn_cache(exc)
             return None
+        self._cache_works()
+        return found
 
     async def _store(self, key: str, value: dict) -> None:
         try:
             await self.cache.put(key, value)
         except (RedisError, OSError) as exc:
             self._warn_cache(exc)
+            return
+        self._cache_works()
+
+    def _cache_works(self) -> None:
+        """After a failure, say once that the cache answers again (a restarted Redis)."""
+        if "cache" in self._warned:
+            self._warned.discard("cache")
+            log.warning("chatstorm: the LLM response cache works again")
 
     def _warn_cache(self, exc: Exception) -> None:
         self._warn_once(

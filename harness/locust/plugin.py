@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gevent
+import gevent.event
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -68,8 +69,15 @@ def install(default_scenarios: Path, argv: Sequence[str] | None = None) -> dict[
     return classes
 
 
+INIT_WAIT_S = 120.0
+"""A test that starts while the process is still in init waits this long for it."""
+
+
 def _register(scenarios: list[Scenario]) -> None:
     state: dict[str, LocustRuntime] = {}
+    # A worker that joins a running test gets its spawn message while it is still in
+    # init (its imports yield): the test waits until the runtime exists.
+    initialised = gevent.event.Event()
 
     @events.init_command_line_parser.add_listener
     def _options(parser, **_kwargs) -> None:
@@ -117,9 +125,11 @@ def _register(scenarios: list[Scenario]) -> None:
             environment.runner.register_message(RUN_BUDGET_SPENT, runtime.on_run_budget_spent)
         if environment.web_ui is not None:
             install_tabs(environment.web_ui, runtime.live_view)
+        initialised.set()
 
     @events.test_start.add_listener
     def _test_start(environment: Environment, **_kwargs) -> None:
+        initialised.wait(INIT_WAIT_S)
         if not _is_master(environment):
             _pause_collector_while_spawning()
         try:
@@ -185,7 +195,9 @@ def _register(scenarios: list[Scenario]) -> None:
     @events.quitting.add_listener
     @_never_raises
     def _quitting(environment: Environment, **_kwargs) -> None:
-        if _is_master(environment):
+        # A master concludes at its test's stop, once its workers sent their last figures;
+        # here only when the test has not stopped yet (SIGTERM comes here first).
+        if _is_master(environment) and RUNTIMES[environment].report is None:
             _conclude(environment, RUNTIMES[environment])
 
     @events.quit.add_listener
@@ -195,7 +207,7 @@ def _register(scenarios: list[Scenario]) -> None:
         if runtime is None:
             return
         try:
-            if _is_master(runtime.environment):  # reports that came during the final wait
+            if _is_master(runtime.environment) and runtime.report is None:
                 _conclude(runtime.environment, runtime)
         finally:
             runtime.shutdown()

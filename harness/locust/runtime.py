@@ -134,6 +134,8 @@ class LocustRuntime:
         master) starts its loop and transport on first use."""
         self.recorder.close()
         self._settle_identity()
+        # A run's bound, the master's on a worker (its spawn message brought its options).
+        self.conversations_per_user = self.environment.parsed_options.conversations_per_user
         self.concluded.clear()
         self.stopping = False
         self.active.clear()  # a user stopped before its conversation began never ended one

@@ -17,18 +17,17 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from harness.botapi.protocol import STATS_PATH
 from harness.clock import Clock
 from harness.conversation import run_conversation
 from harness.scenario import Scenario
 from harness.transport.botapi_transport import BotApiTransport
+from tests.support.botapi import emulator_stats
 from tests.support.fleet import locust_master
 from tests.support.locust_runs import (
     LOCUST,
@@ -86,11 +85,6 @@ def emulator(tmp_path_factory) -> Iterator[str]:
         url = re.search(r"http://127\.0\.0\.1:\d+", line)
         assert url, f"the emulator did not start: {line!r}"
         yield url.group(0)
-
-
-def emulator_stats(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}{STATS_PATH}", timeout=5) as response:
-        return json.loads(response.read())
 
 
 @contextmanager
@@ -360,7 +354,7 @@ def test_a_master_serves_the_emulator_and_its_workers_load_the_bot_through_it(tm
         wait_for_served_emulator(url, fleet.master)
         with batching_bot(url, token, log):
             for name in ("w1", "w2"):
-                fleet.add_worker(*common, "--report-dir", str(tmp_path / name))
+                fleet.add_worker(*common, "--worker-report-dir", str(tmp_path / name))
             out, err, _ = fleet.finish(timeout=60)
     master = fleet.master
     assert master.returncode == 0, err[-3000:]

@@ -21,6 +21,7 @@ from tests.support.locust_runs import (
     scenario_dir,
     wait_for,
     web_ui,
+    worker_file,
 )
 from tests.support.redis_support import REDIS_URL, delete_prefix, new_prefix
 
@@ -210,14 +211,13 @@ def run_llm_fleet(
     ) as running:
         for name in ("w1", "w2"):
             cache = ["--llm-cache-dir", str(tmp_path / name / "c")]
-            running.add_worker(*common, "--report-dir", str(tmp_path / name), *cache)
+            running.add_worker(*common, "--worker-report-dir", str(tmp_path / name), *cache)
         out, err, worker_outputs = running.finish(timeout=90)
     outputs = [out + err, *worker_outputs]
     assert running.return_codes == [0, 0, 0], outputs[0][-3000:]
     fleet = json.loads((tmp_path / "master" / "report.json").read_text())["totals"]["llm"]
     workers = [
-        json.loads(next((tmp_path / name / "workers").glob("*/report.json")).read_text())
-        for name in ("w1", "w2")
+        json.loads(worker_file(tmp_path, name, "report.json").read_text()) for name in ("w1", "w2")
     ]
     return fleet, [w["totals"]["llm"] for w in workers], outputs
 

@@ -271,9 +271,9 @@ def default_burst(body: dict) -> str:
 
 
 class MessagesServer:
-    """The API on 127.0.0.1, in a thread; ``url`` is the SDK's base_url."""
+    """The API on 127.0.0.1 (or ``host``), in a thread; ``url`` is the SDK's base_url."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.api = MessagesApi()
         api = self.api
 
@@ -300,7 +300,7 @@ class MessagesServer:
             def log_message(self, *args: object) -> None:
                 """Quiet: the test output is for the tests."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
