@@ -46,6 +46,7 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/judging.py
 	$(BIN)/python bench/harness_run.py
 	CHATSTORM_CHROMIUM=$(CHROMIUM) $(BIN)/python bench/html_report.py
+	$(BIN)/python bench/master_reports.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.options import Option, OptionGroup
+from harness.options import Option, OptionGroup, positive_float
 from harness.transport.base import Transport
 from harness.transport.kind import OpenContext, TransportKind
 
@@ -24,6 +24,7 @@ class TelethonSettings:
     accounts_file: Path | None = None
     redis_url: str | None = field(default=None, repr=False)  # may carry a password
     redis_prefix: str = "chatstorm"
+    lease_ttl_s: float = 30.0
 
 
 class TelethonKind(TransportKind[TelethonSettings]):
@@ -43,6 +44,15 @@ class TelethonKind(TransportKind[TelethonSettings]):
                 "One Telethon StringSession per line (# comments allowed).",
                 metavar="PATH",
             ),
+            Option(
+                "--lease-ttl",
+                "Seconds an account's lease lives unless renewed: a worker that dies frees "
+                "its accounts after this long (default 30).",
+                default=30.0,
+                parse=positive_float,
+                metavar="SECONDS",
+                env="CHATSTORM_LEASE_TTL",
+            ),
         ),
     )
 
@@ -55,6 +65,7 @@ class TelethonKind(TransportKind[TelethonSettings]):
             accounts_file=Path(accounts_file) if accounts_file else None,
             redis_url=values.get("redis_url"),
             redis_prefix=values.get("redis_prefix") or "chatstorm",
+            lease_ttl_s=values.get("lease_ttl") or 30.0,
         )
 
     def problems(self, settings: TelethonSettings) -> list[str]:
@@ -90,12 +101,14 @@ class TelethonKind(TransportKind[TelethonSettings]):
         else:
             accounts = MemoryAccounts()
             leases = MemoryLeases(accounts)
+        sessions = []
         if settings.accounts_file is not None:
             for number, session in read_sessions_file(settings.accounts_file):
                 try:
                     await accounts.add(session)
                 except ValueError as exc:
                     raise ValueError(f"{settings.accounts_file}:{number}: {exc}") from None
+                sessions.append(session)
         return TelethonTransport(
             bot=settings.bot or "",
             api_id=settings.api_id or 0,
@@ -103,6 +116,8 @@ class TelethonKind(TransportKind[TelethonSettings]):
             accounts=accounts,
             leases=leases,
             holder=f"{context.run_id}/{socket.gethostname()}:{os.getpid()}",
+            lease_ttl_s=settings.lease_ttl_s,
+            reseed=sessions if settings.redis_url is not None else [],
         )
 
 

@@ -299,8 +299,10 @@ class TelethonTransport:
         holder: str,
         lease_ttl_s: float = LEASE_TTL_S,
         reconnect_budget_s: float = RECONNECT_BUDGET_S,
+        reseed: list[str] | None = None,
     ) -> None:
         self.accounts = accounts
+        self._reseed = reseed or []
         self._leases = leases
         self._bot = bot
         self._api_id = api_id
@@ -352,6 +354,8 @@ class TelethonTransport:
             OUTAGES.up("Redis")
             if lease is not None:
                 return await self._connect(lease)
+            if await self._pool_came_back_empty():
+                continue
             if not self._warned_waiting:
                 self._warned_waiting = True
                 log.warning(
@@ -361,6 +365,25 @@ class TelethonTransport:
                     len(self._all),
                 )
             await asyncio.sleep(CHECKOUT_POLL_S)
+
+    async def _pool_came_back_empty(self) -> bool:
+        """A Redis that restarted without its data has no accounts: put back those of
+        --accounts-file (the leases start afresh; the lost ones were fenced out)."""
+        if not self._reseed:
+            return False
+        try:
+            if await self.accounts.active_ids():
+                return False
+            for session in self._reseed:
+                await self.accounts.add(session)
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailable(f"the account pool's Redis did not answer ({exc})") from None
+        log.warning(
+            "chatstorm: the account pool in Redis was empty (Redis restarted without its "
+            "data?): added back the %d accounts of --accounts-file",
+            len(self._reseed),
+        )
+        return True
 
     async def _connect(self, lease: Lease) -> _Account:
         client: TelegramClient | None = None
