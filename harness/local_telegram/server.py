@@ -70,6 +70,7 @@ class LocalTelegram:
         self.agent_bots: dict[int, ReferenceAgent] = {}
         self.streaming_bots: dict[int, tuple[list[str], float]] = {}
         self.port = 0
+        self.host = "127.0.0.1"
         self._server: asyncio.AbstractServer | None = None
         self._user_ids = itertools.count(1000)
         # Fault knobs.
@@ -87,8 +88,10 @@ class LocalTelegram:
         self.silent_after_sends: int | None = None  # or once this many messages were sent
         self.difference_calls = 0
 
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, host: str = "127.0.0.1") -> int:
+        """Listen on ``host`` (a free port); sessions made from now on point there."""
+        self.host = host
+        self._server = await asyncio.start_server(self._serve, host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -134,7 +137,7 @@ class LocalTelegram:
         self.auth_keys[auth_key.key_id] = auth_key
         self.authorize(auth_key, phone, next(self._user_ids))
         session = StringSession()
-        session.set_dc(DC_ID, "127.0.0.1", self.port)
+        session.set_dc(DC_ID, self.host, self.port)
         session.auth_key = auth_key
         return session.save()
 

@@ -98,11 +98,17 @@ class MasterLink:
         self.finished: set[str] = set()
         self.unanswered: list[str] = []
         self.lost: list[str] = []
+        self.connected: set[str] = set()
+        """Every worker that ever connected (one killed before it said anything too)."""
         self._merge_figures = merge_figures
         self._arrived: deque[tuple[str, str, Mapping]] = deque()
         self._writer = gevent.spawn(self._write_forever)
         runner.register_message(LINES, self._queue_lines)
         runner.register_message(FINAL, self._queue_final)
+        runner.environment.events.worker_connect.add_listener(self._connected)
+
+    def _connected(self, client_id: str, **_kwargs: Any) -> None:
+        self.connected.add(client_id)
 
     def replace_sinks(self, sinks: Mapping[str, Callable[[bytes], None]]) -> None:
         """A new test: its files, and nothing of the last test's counts."""
@@ -110,6 +116,7 @@ class MasterLink:
         self.inbox = Inbox(sinks)
         self.finished.clear()
         self.unanswered, self.lost = [], []
+        self.connected = {c.id for c in self.runner.clients.all}  # this test's, from now
 
     def _queue_lines(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         self._arrived.append((msg.node_id, LINES, msg.data))
@@ -148,7 +155,7 @@ class MasterLink:
                 break
             gevent.sleep(DRAIN_EVERY_S)
         self.drain()
-        everyone = known | asked | self.inbox.workers.keys()
+        everyone = known | asked | self.connected | self.inbox.workers.keys()
         self.lost = sorted(everyone - self.finished - (asked - self._gone(asked)))
         self.unanswered = sorted(asked - self.finished - self._gone(asked))
         for worker in self.unanswered:

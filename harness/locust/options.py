@@ -29,7 +29,7 @@ PER_USER = Option(
 
 WORKER_REPORT_DIR = Option(
     "--worker-report-dir",
-    "On a worker: keep its own report.json and transcripts in this folder too (the "
+    "On a worker: keep its own report.json and transcripts too, in DIR/<worker id>/ (the "
     "master's --report-dir gets every worker's lines anyway).",
     env="CHATSTORM_WORKER_REPORT_DIR",
     metavar="DIR",

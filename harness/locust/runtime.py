@@ -82,6 +82,8 @@ class LocustRuntime:
         # Read now: the master's options overwrite a worker's at its first spawn.
         own_folder = options.worker_report_dir if self.is_worker else options.report_dir
         report_dir = Path(own_folder) if own_folder else None
+        if report_dir is not None and self.is_worker:  # workers may share it (--processes)
+            report_dir = report_dir / runner.client_id
         self.settings: RunSettings = run_settings(vars(options), report_dir)
         self._run_id_given: str | None = options.run_id
         if self.is_worker:  # a file named on the command line is each worker's own

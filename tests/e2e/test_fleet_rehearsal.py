@@ -3,22 +3,27 @@ redis-server, the Bot API emulator, the python-telegram-bot example bot, a maste
 its workers, each from its compose service's command and environment, reaching the
 others by service name over their own addresses.
 
-Two bounded runs:
+Three bounded runs:
 
 - clean: a worker started before the master, three in all; every message the bot logged
   as received and sent is in the master's one transcripts.jsonl exactly once;
 - rough: one worker SIGKILLed mid-run, Redis (the LLM personas' shared cache) restarted
   mid-run, a fourth worker joining at half time. The master ends on time, names the lost
-  worker, counts the late one, and the log says what happened to Redis once each way.
+  worker, counts the late one, and the log says what happened to Redis once each way;
+- over Telegram (the telethon transport against the local Telegram, accounts leased
+  through Redis): a worker SIGKILLed frees its accounts within the lease's TTL, and a
+  Redis restarted without its data gets its account pool back from --accounts-file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import redis
 
+from harness.local_telegram.server import LocalTelegram
 from tests.fakes.anthropic_server import API_KEY, MessagesServer
 from tests.support.botapi import emulator_stats
 from tests.support.compose import service
@@ -137,7 +143,9 @@ class Fleet:
 
 
 @contextmanager
-def fleet(tmp_path: Path, name: str, *scenario_texts: str) -> Iterator[Fleet]:
+def fleet(
+    tmp_path: Path, name: str, *scenario_texts: str, services: bool = True
+) -> Iterator[Fleet]:
     folder = tmp_path / name
     scenarios = folder / "scenarios"
     scenarios.mkdir(parents=True)
@@ -151,7 +159,11 @@ def fleet(tmp_path: Path, name: str, *scenario_texts: str) -> Iterator[Fleet]:
     with Network(ROLES) as network:
         running = Fleet(network, folder, keys, scenarios)
         try:
-            _start_services(running)
+            if services:
+                _start_services(running)
+            else:
+                running.start("redis", "redis")
+                wait_for(lambda: _redis_answers(running), 15, "redis-server to answer")
             yield running
         finally:
             running.close()
@@ -301,3 +313,91 @@ def test_a_rough_run_survives_a_killed_worker_a_redis_restart_and_a_late_joiner(
         failed = logs[role].count("the LLM response cache failed")
         back = logs[role].count("the LLM response cache works again")
         assert failed <= 1 and back <= 1 and (failed == 0 or back == 1), logs[role][-2000:]
+
+
+LEASE_TTL_S = 6.0
+PLAIN = SCRIPTED.replace("Rehearsal", "Over Telegram").replace('"C2 A1 C1 A1"', '"C1 A C1 A"')
+
+
+@contextmanager
+def local_telegram(host: str) -> Iterator[LocalTelegram]:
+    """The local Telegram on ``host`` (the test's address on the bridge), in a thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    telegram = LocalTelegram()
+    asyncio.run_coroutine_threadsafe(telegram.start(host), loop).result(10)
+    try:
+        yield telegram
+    finally:
+        asyncio.run_coroutine_threadsafe(telegram.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def _lease_holders(running: Fleet) -> dict[str, str]:
+    """Account id -> who holds its lease, read from the fleet's Redis."""
+    client = redis.Redis(
+        host=running.host("redis").address,
+        port=running.port("6379"),
+        password=running.secrets["REDIS_PASSWORD"],
+        socket_timeout=2,
+        decode_responses=True,
+    )
+    try:
+        return {
+            key.rsplit(":", 1)[1]: client.get(key).split("|")[0]
+            for key in client.scan_iter("chatstorm:lease:*")
+            if client.get(key)
+        }
+    finally:
+        client.close()
+
+
+def test_over_telegram_a_killed_workers_accounts_come_back_and_so_does_the_pool(tmp_path):
+    with (
+        fleet(tmp_path, "telegram", PLAIN, services=False) as running,
+        local_telegram(running.network.gateway) as telegram,
+    ):
+        telegram.add_bot("echobot", lambda account, text: [f"re: {text}"])
+        accounts = running.folder / "accounts.txt"
+        sessions = [telegram.new_account(f"+7911000{n:04d}") for n in range(9)]
+        accounts.write_text("\n".join(sessions) + "\n")
+        accounts.chmod(0o600)
+        running.secrets["TG_API_HASH"] = secrets.token_hex(16)
+        telethon = ["--transport", "telethon", "--bot", "@echobot", "--api-id", "1"]
+        telethon += ["--accounts-file", str(accounts), "--lease-ttl", str(LEASE_TTL_S)]
+        master = _master(running, *_master_args(running, 3, "30s"), *telethon)
+        workers = {role: _worker(running, role, *telethon) for role in ("w1", "w2", "w3")}
+        doomed = workers["w2"]
+
+        def doomed_leases() -> list[str]:
+            return [h for h in _lease_holders(running).values() if h.endswith(f":{doomed.pid}")]
+
+        wait_for(doomed_leases, 60, "the doomed worker to lease accounts")
+        run_id = next(iter(_lease_holders(running).values())).split("/")[0]
+        doomed.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: not doomed_leases(), LEASE_TTL_S + 10, "the dead worker's leases to lapse")
+        freed_after_s = time.monotonic() - killed_at
+        running.stop("redis")
+        running.start("redis", "redis")  # no persistence: it comes back empty
+        wait_for(lambda: _redis_answers(running), 15, "redis-server to answer again")
+
+        def refilled() -> bool:
+            return any("added back the 9 accounts" in running.log(r) for r in ("w1", "w3"))
+
+        wait_for(refilled, 30, "a worker to put the account pool back")
+        wait_for(lambda: _lease_holders(running), 30, "accounts leased again")
+        master.wait(timeout=120)
+        logs = {role: running.log(role) for role in ("master", "w1", "w3")}
+        report = json.loads((running.folder / "reports" / "report.json").read_text())
+    print(f"leases freed {freed_after_s:.1f} s after the kill (TTL {LEASE_TTL_S} s)")
+    assert freed_after_s <= LEASE_TTL_S + 2
+    assert run_id == report["run"]["run_id"]  # the holder names the run
+    assert not any("Traceback" in text for text in logs.values()), logs["master"][-3000:]
+    assert report["fleet"]["lost"] and report["totals"]["conversations"] > 0
+    for role in ("w1", "w3"):
+        assert logs[role].count("added back the 9 accounts") <= 1
+    secret = running.secrets["TG_API_HASH"]
+    assert not any(secret in text for text in logs.values())

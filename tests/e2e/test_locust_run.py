@@ -319,9 +319,7 @@ def test_locusts_own_csv_html_and_json_carry_our_rows(tmp_path):
 
 def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
-    report_dir = tmp_path / "report"
-    # Every conversation ends early and the run lasts two report intervals (3 s each), so
-    # the master has every figure before Locust's short wait for final reports at quit.
+    report_dir, own = tmp_path / "report", tmp_path / "own"
     result = run_headless(
         scenarios,
         "--processes",
@@ -330,19 +328,23 @@ def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
         "1",
         "--report-dir",
         str(report_dir),
+        "--worker-report-dir",
+        str(own),
         users=6,
         duration="8s",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((report_dir / "report.json").read_text())
-    folders = sorted(p.name for p in report_dir.glob("workers/*"))
+    folders = sorted(p.name for p in own.iterdir())
     assert report["run"]["workers"] == 2, (folders, result.stderr[-4000:])
-    workers = [json.loads(p.read_text()) for p in report_dir.glob("workers/*/report.json")]
-    assert len(workers) == 2
+    workers = [json.loads(p.read_text()) for p in own.glob("*/report.json")]
+    assert len(workers) == 2  # processes sharing a folder: one folder each
     assert report["totals"]["bursts"] == sum(w["totals"]["bursts"] for w in workers) > 0
     # Each worker's own report covers its whole run, not only what it sent last.
     lag_samples = [w["run"]["loop_lag_ms"]["count"] for w in workers]
     assert sum(lag_samples) >= report["run"]["loop_lag_ms"]["count"] > 0
+    said = read_jsonl(report_dir / "transcripts.jsonl")  # the fleet's, in one file
+    assert len(said) == sum(len(read_jsonl(p)) for p in own.glob("*/transcripts.jsonl")) > 0
 
 
 def test_no_garbage_collection_while_users_spawn_and_rare_collections_after(tmp_path):

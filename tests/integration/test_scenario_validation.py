@@ -156,6 +156,7 @@ def test_schema_command_prints_the_reports_schema_with_report():
         "slo",
         "baseline",
         "matrix",
+        "fleet",
     }
     figures = schema["$defs"]["ScenarioFigures"]
     assert figures["additionalProperties"] is False

@@ -129,5 +129,7 @@ def web_ui(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
 
 
 def worker_file(fleet: Path, worker: str, name: str) -> Path:
-    """A worker keeps its own files in its --worker-report-dir (here ``fleet/worker``)."""
-    return fleet / worker / name
+    """A worker keeps its own files in <its id>/ under its --worker-report-dir (here
+    ``fleet/worker``)."""
+    (found,) = (fleet / worker).glob(f"*/{name}")
+    return found

@@ -26,7 +26,7 @@ def _report(*scenarios: str) -> Report:
     recorder = Recorder()
     for name in scenarios:
         recorder.on_end(ConversationResult(f"{name}#1", name, 1, "max_turns", 0))
-    header = {"transport": "mock", "time_scale": 1.0, "seed": "0"}
+    header = {"run_id": "test", "transport": "mock", "time_scale": 1.0, "seed": "0"}
     header["loop_lag_ms"] = LoopLagFigures().to_report()
     figures = build_report(recorder, header)
     return Report.model_validate({**figures, "load": QualityTimeline().to_report(0.0), "slo": []})
