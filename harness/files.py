@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -72,6 +73,19 @@ class LineFile:
         finally:
             os.close(self._fd)
             self._fd = -1
+
+
+def read_json_lines(path: Path) -> Iterator[dict]:
+    """A JSONL file's objects, streamed; a line a killed process cut short (or any line
+    that is not a JSON object) is left out. FileNotFoundError when there is no file."""
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                line = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(line, dict):
+                yield line
 
 
 class LineSink(Protocol):

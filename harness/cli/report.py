@@ -22,6 +22,6 @@ def report(
         typer.echo(f"chatstorm: {exc}", err=True)
         raise typer.Exit(2) from None
     except OSError as exc:
-        typer.echo(f"chatstorm: cannot write {folder / HTML_FILE}: {exc.strerror}", err=True)
+        typer.echo(f"chatstorm: cannot write {folder / HTML_FILE}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"written {path} ({path.stat().st_size / 1e6:.1f} MB)")

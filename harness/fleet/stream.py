@@ -49,6 +49,8 @@ class Outbox:
     """A worker's lines on their way to the master."""
 
     limit_bytes: int = OUTBOX_BYTES
+    run_id: str = ""
+    """Every chunk names its test: a master never mixes one test's lines into another's."""
     on_first_drop: Callable[[], None] = lambda: None
     _pending: list[tuple[str, bytes]] = field(default_factory=list)
     _bytes: int = 0
@@ -93,6 +95,7 @@ class Outbox:
             self.sent[kind] += len(chunk_lines)
         self.seq += 1
         return {
+            "run_id": self.run_id,
             "seq": self.seq,
             "lines": lines,
             "sent": dict(self.sent),
@@ -122,11 +125,18 @@ class WorkerLines:
 class Inbox:
     """The master's side: chunks in, lines to the run's files, what went missing counted."""
 
-    def __init__(self, sinks: Mapping[str, Callable[[bytes], None]]) -> None:
+    def __init__(self, sinks: Mapping[str, Callable[[bytes], None]], run_id: str = "") -> None:
         self._sinks = sinks
+        self._run_id = run_id
         self.workers: dict[str, WorkerLines] = {}
 
+    def accepts(self, chunk: Mapping) -> bool:
+        """A chunk of this test (not of one that ended, from a worker behind)."""
+        return chunk.get("run_id", "") == self._run_id
+
     def receive(self, worker: str, chunk: Mapping) -> None:
+        if not self.accepts(chunk):
+            return
         state = self.workers.setdefault(worker, WorkerLines())
         seq = int(chunk["seq"])
         if seq < state.next_seq:

@@ -22,6 +22,8 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.lock import Semaphore
+from locust.exception import RPCError
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from harness.fleet.stream import Inbox, Outbox
@@ -35,7 +37,9 @@ DRAIN_EVERY_S = 0.05
 
 
 class WorkerLink:
-    """A worker's side: its outbox, sent every half second; its answer to FINISH."""
+    """A worker's side: its outbox, sent every half second by one greenlet at a time (a
+    send that waits on a full socket yields: a second sender would overtake it); its last
+    figures when the master asks, or when the worker itself is told to quit."""
 
     def __init__(
         self,
@@ -49,8 +53,17 @@ class WorkerLink:
         self._concluded = concluded
         self._take_figures = take_figures
         self._final_wait_s = final_wait_s
+        self._sending = Semaphore()
+        self._final_sent = True  # no test yet: nothing to send
+
+        self._said_unreachable = False
         self._sender = gevent.spawn(self._send_forever)
         runner.register_message(FINISH, self._finish, concurrent=True)
+
+    def restart(self, run_id: str) -> None:
+        """A new test: a new numbering, nothing of the last test's lines."""
+        self.outbox = Outbox(run_id=run_id, on_first_drop=self._say_dropping)
+        self._final_sent = False
 
     def _say_dropping(self) -> None:
         log.warning(
@@ -64,20 +77,36 @@ class WorkerLink:
             gevent.sleep(SEND_EVERY_S)
             self.send_pending()
 
-    def send_pending(self) -> None:
-        while (chunk := self.outbox.take_chunk()) is not None:
-            self.runner.send_message(LINES, chunk)
+    def send_pending(self, final: dict | None = None) -> None:
+        """Every pending chunk, in order, then ``final`` (the last figures) when given. A
+        master out of reach costs the lines (counted as lost by the master), never the
+        worker."""
+        with self._sending:
+            try:
+                while (chunk := self.outbox.take_chunk()) is not None:
+                    self.runner.send_message(LINES, chunk)
+                if final is not None:
+                    final["chunk"] = self.outbox.take_chunk(final=True)
+                    self.runner.send_message(FINAL, final)
+            except RPCError as exc:
+                if not self._said_unreachable:
+                    self._said_unreachable = True
+                    log.warning("chatstorm: cannot send transcript lines to the master: %s", exc)
 
-    def _finish(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
-        """The master asks for everything: stop if still running (which winds down and
-        concludes), then the rest of the lines, then the last chunk with the figures."""
+    def finish(self) -> None:
+        """Stop if still running (which winds down and concludes), then the rest of the
+        lines and the last figures, once per test (none before the first)."""
+        if self._final_sent:
+            return
         if self.runner.state in (STATE_RUNNING, STATE_SPAWNING):
             self.runner.stop()
         if not self._concluded.wait(self._final_wait_s):
             log.warning("chatstorm: this worker had not concluded when its master asked")
-        self.send_pending()
-        final = {"chunk": self.outbox.take_chunk(final=True), "figures": self._take_figures()}
-        self.runner.send_message(FINAL, final)
+        self._final_sent = True
+        self.send_pending(final={"figures": self._take_figures()})
+
+    def _finish(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
+        self.finish()
 
     def close(self) -> None:
         self._sender.kill(block=False)
@@ -110,10 +139,10 @@ class MasterLink:
     def _connected(self, client_id: str, **_kwargs: Any) -> None:
         self.connected.add(client_id)
 
-    def replace_sinks(self, sinks: Mapping[str, Callable[[bytes], None]]) -> None:
-        """A new test: its files, and nothing of the last test's counts."""
+    def replace_sinks(self, sinks: Mapping[str, Callable[[bytes], None]], run_id: str) -> None:
+        """A new test: its files, and nothing of the last test's counts or lines."""
         self.drain()
-        self.inbox = Inbox(sinks)
+        self.inbox = Inbox(sinks, run_id)
         self.finished.clear()
         self.unanswered, self.lost = [], []
         self.connected = {c.id for c in self.runner.clients.all}  # this test's, from now
@@ -127,7 +156,10 @@ class MasterLink:
     def _write_forever(self) -> None:
         while True:
             gevent.sleep(DRAIN_EVERY_S)
-            self.drain()
+            try:
+                self.drain()
+            except (OSError, KeyError, TypeError, ValueError) as exc:  # one bad message
+                log.warning("chatstorm: a worker's lines could not be written: %r", exc)
 
     def drain(self) -> None:
         """Write and merge what has arrived, in arrival order."""
@@ -136,6 +168,8 @@ class MasterLink:
             if kind == LINES:
                 self.inbox.receive(worker, data)
                 continue
+            if not self.inbox.accepts(data["chunk"]):
+                continue  # the last figures of a test that has ended
             self.inbox.receive(worker, data["chunk"])
             self._merge_figures(worker, data["figures"])
             self.finished.add(worker)

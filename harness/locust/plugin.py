@@ -17,7 +17,7 @@ import gevent
 import gevent.event
 from locust import events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from harness.coord.unavailable import RedisUnavailable
 from harness.locust.options import add_arguments, scenario_paths
@@ -195,10 +195,20 @@ def _register(scenarios: list[Scenario]) -> None:
     @events.quitting.add_listener
     @_never_raises
     def _quitting(environment: Environment, **_kwargs) -> None:
-        # A master concludes at its test's stop, once its workers sent their last figures;
-        # here only when the test has not stopped yet (SIGTERM comes here first).
-        if _is_master(environment) and RUNTIMES[environment].report is None:
-            _conclude(environment, RUNTIMES[environment])
+        """SIGTERM comes here first, before Locust stops the test: stop it now, so a
+        master still collects its workers' last figures (and concludes once, with the
+        exit code of that report) and a worker sends them."""
+        runtime = RUNTIMES[environment]
+        runner = environment.runner
+        if runtime.worker_link is not None:
+            runtime.worker_link.finish()
+            return
+        if not _is_master(environment) or runtime.report is not None:
+            return
+        if runner.state not in (STATE_INIT, STATE_STOPPED, STATE_STOPPING):
+            runner.stop(send_stop_to_client=False)  # test_stop: the finals, the report
+        if runtime.report is None:
+            _conclude(environment, runtime)
 
     @events.quit.add_listener
     @_never_raises

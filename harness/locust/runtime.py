@@ -112,6 +112,11 @@ class LocustRuntime:
         self._serial = itertools.count(1)
         self._gevent_side = LocustObserver(self)
         self._loop_side = Handoff(self.loop, self._gevent_side)
+        # Conversation ids are unique across the fleet: in containers every worker's
+        # Locust is the same pid, so a worker's index comes first.
+        self._worker_index = getattr(runner, "worker_index", 0)
+        pid = os.getpid()
+        self._process_tag = f"w{self._worker_index}.{pid}" if self.is_worker else str(pid)
         self.concluded = Event()
         """A worker has concluded its test (its master may ask for its last figures)."""
         self.worker_link: WorkerLink | None = None
@@ -136,6 +141,8 @@ class LocustRuntime:
         master) starts its loop and transport on first use."""
         self.recorder.close()
         self._settle_identity()
+        if self.worker_link is not None:  # before the recorder's channels into it
+            self.worker_link.restart(self.settings.run_id)
         # A run's bound, the master's on a worker (its spawn message brought its options).
         self.conversations_per_user = self.environment.parsed_options.conversations_per_user
         self.concluded.clear()
@@ -153,7 +160,8 @@ class LocustRuntime:
             run_id=self.settings.run_id,
         )
         if self.master_link is not None:
-            self.master_link.replace_sinks(self.recorder.line_sinks())
+            self.master_link.replace_sinks(self.recorder.line_sinks(), self.settings.run_id)
+            self.workers_reported.clear()  # this test's workers, from now
         self.report = None
         if self._user_sampler is None:
             self._user_sampler = gevent.spawn(self._sample_users)
@@ -171,7 +179,7 @@ class LocustRuntime:
         options = self.environment.parsed_options
         if self.is_worker:
             run_id = options.run_id or self.settings.run_id
-            seed = f"{options.seed}/worker-{self.environment.runner.worker_index}"
+            seed = f"{options.seed or self.settings.seed}/worker-{self._worker_index}"
         else:
             run_id = self._run_id_given or new_run_id()
             options.run_id = run_id  # what the spawn messages carry to the workers
@@ -370,7 +378,7 @@ class LocustRuntime:
         """Hold one conversation; a user whose last ``outages_in_a_row`` conversations hit
         an outage backs off longer after this one if it hits one too."""
         self.active[scenario.name] += 1
-        conversation_id = f"{scenario.name}#{os.getpid()}-{next(self._serial)}"
+        conversation_id = f"{scenario.name}#{self._process_tag}-{next(self._serial)}"
         converse = partial(
             self.process.converse, scenario, conversation_id, self._loop_side, outages_in_a_row
         )
@@ -442,10 +450,10 @@ class LocustRuntime:
         closing = partial(self.process.close, SHUTDOWN_TIMEOUT_S / 2)
         self.loop.run_bounded(closing, SHUTDOWN_TIMEOUT_S / 2 + 1, "closing the run")
         self.loop.stop(timeout=max(ends - time.monotonic(), 1.0))
-        self.recorder.close()
-        for link in (self.worker_link, self.master_link):
+        for link in (self.worker_link, self.master_link):  # their last lines, then the files
             if link is not None:
                 link.close()
+        self.recorder.close()
         if self._user_sampler is not None:
             self._user_sampler.kill(block=False)
 

@@ -155,7 +155,9 @@ class Run(_Figures):
 
     started_at: str
     duration_s: float
-    run_id: str = Field(description="shared by every process of the run, in its files")
+    run_id: str = Field(
+        "", description="shared by every process of the run, in its files ('': older reports)"
+    )
     transport: str
     time_scale: float
     seed: str

@@ -12,7 +12,7 @@ from harness.metrics.judging import pass_hat_k
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.report import Recorder, SloResult, build_report, evaluate, write_report
-from harness.report.html import ReportFolderError, write_html_report
+from harness.report.html import write_html_report
 from harness.report.model import Objective, Report, ScenarioFigures
 from harness.runtime.process import RunSettings
 from harness.scenario import Scenario
@@ -97,7 +97,7 @@ def _write_page(folder: Path) -> None:
     line saying why), never the report."""
     try:
         path = write_html_report(folder)
-    except (OSError, ReportFolderError) as exc:
-        log.warning("chatstorm: report.html not written: %s", exc)
+    except Exception as exc:
+        log.warning("chatstorm: report.html not written (%s: %s)", type(exc).__name__, exc)
         return
     log.info("chatstorm page written to %s", path)

@@ -14,8 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
+from harness.files import read_json_lines
 from harness.judging.judge import ConversationJudge
 from harness.llm.request import GatewaySettings
 from harness.metrics.aggregate import RunStats
@@ -159,11 +158,19 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise RegradeError(
-            f"{path} is missing: regrading needs a run's report folder (its report.json, "
-            "conversations.jsonl and transcripts.jsonl)"
-        ) from None
+        raise _missing(path) from None
 
 
 def _lines(path: Path) -> list[dict]:
-    return [orjson.loads(line) for line in _read(path).splitlines() if line.strip()]
+    """The file's whole lines (a line a killed run cut short is left out)."""
+    try:
+        return list(read_json_lines(path))
+    except FileNotFoundError:
+        raise _missing(path) from None
+
+
+def _missing(path: Path) -> RegradeError:
+    return RegradeError(
+        f"{path} is missing: regrading needs a run's report folder (its report.json, "
+        "conversations.jsonl and transcripts.jsonl)"
+    )

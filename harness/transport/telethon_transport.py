@@ -372,7 +372,7 @@ class TelethonTransport:
         if not self._reseed:
             return False
         try:
-            if await self.accounts.active_ids():
+            if await self.accounts.list():  # some left, if only retired ones: not a restart
                 return False
             for session in self._reseed:
                 await self.accounts.add(session)

@@ -149,7 +149,7 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
         printed = Lines(fleet.master)
         printed.wait_for("All users spawned", 60)
         streamed = tmp_path / "master" / "transcripts.jsonl"
-        mine = f"#{doomed.pid}-"  # a conversation id names its process
+        mine = f".{doomed.pid}-"  # a conversation id names its worker and process
 
         def doomed_has_streamed() -> bool:
             return streamed.exists() and mine in streamed.read_text()
@@ -171,3 +171,31 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
     statuses = sorted(w["status"] for w in report["fleet"]["workers"].values())
     assert statuses == ["finished", "lost"]
     assert "Batched" in out
+
+
+def test_a_worker_told_to_stop_sends_its_last_lines_and_figures_first(tmp_path):
+    """SIGTERM to a worker mid-run (a pod scaled down): it winds down, sends the rest of
+    its lines and its last figures, and the master counts it finished, missing nothing."""
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
+    common = ["--scenario", str(tmp_path / "scenarios"), "--time-scale", "0.1"]
+    with locust_master(
+        *common,
+        *["-u", "6", "-r", "6", "-t", "10s", "--only-summary", "--expect-workers", "2"],
+        *["--report-dir", str(tmp_path / "master")],
+    ) as fleet:
+        leaving, _staying = fleet.add_worker(*common), fleet.add_worker(*common)
+        streamed = tmp_path / "master" / "transcripts.jsonl"
+
+        def leaving_has_streamed() -> bool:
+            return streamed.exists() and f".{leaving.pid}-" in streamed.read_text()
+
+        wait_for(leaving_has_streamed, 30, "the leaving worker's first lines at the master")
+        leaving.terminate()
+        assert leaving.wait(timeout=30) == 0
+        out, err, _ = fleet.finish(timeout=60)
+    report = json.loads((tmp_path / "master" / "report.json").read_text())
+    statuses = sorted(w["status"] for w in report["fleet"]["workers"].values())
+    assert statuses == ["finished", "finished"], err[-3000:]
+    assert report["fleet"]["lines_missing"] == 0
+    assert "Traceback" not in out + err

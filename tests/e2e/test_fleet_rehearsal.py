@@ -237,7 +237,7 @@ def _master(running: Fleet, *args: str) -> subprocess.Popen:
 def test_a_clean_run_has_every_message_the_bot_saw_exactly_once(tmp_path):
     with fleet(tmp_path, "clean", SCRIPTED) as running:
         _worker(running, "w1")  # before its master
-        master = _master(running, *_master_args(running, 3, "20s", "--conversations-per-user", "2"))
+        master = _master(running, *_master_args(running, 3, "14s", "--conversations-per-user", "2"))
         _worker(running, "w2")
         _worker(running, "w3")
         master.wait(timeout=120)
@@ -282,7 +282,7 @@ def test_a_rough_run_survives_a_killed_worker_a_redis_restart_and_a_late_joiner(
             return read_jsonl(streamed) if streamed.exists() else []
 
         def doomed_streamed() -> bool:  # a conversation id names its process
-            return any(f"#{doomed.pid}-" in line["conversation_id"] for line in lines())
+            return any(f".{doomed.pid}-" in line["conversation_id"] for line in lines())
 
         wait_for(doomed_streamed, 60, "the doomed worker's first lines at the master")
         doomed.send_signal(signal.SIGKILL)

@@ -88,3 +88,14 @@ def test_an_empty_final_chunk_still_closes_the_worker():
     assert outbox.take_chunk() is None
     final = outbox.take_chunk(final=True)
     assert final is not None and final["final"] and final["lines"] == {}
+
+
+def test_a_chunk_of_another_test_is_not_mixed_into_this_ones():
+    earlier = Outbox(run_id="test-1")
+    earlier.put("transcript", b"from the first test\n")
+    written: list[bytes] = []
+    inbox = Inbox({"transcript": written.append}, run_id="test-2")
+    chunk = earlier.take_chunk()
+    assert not inbox.accepts(chunk)
+    inbox.receive("w1", chunk)
+    assert written == [] and inbox.to_report() == {}

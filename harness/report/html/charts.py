@@ -26,11 +26,11 @@ BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
 )
 HEIGHT = 330
 PAUSE_SCENARIOS = 30
+"""The pause chart offers the scenarios with the most pauses, up to this many."""
 BAR_SCENARIOS = 12
 """Histograms show each scenario up to this many, then all together."""
 RATE_BARS = 60
 """Success per scenario shows this many bars at most: the least successful."""
-"""The pause chart offers the scenarios with the most pauses, up to this many."""
 Pauses = dict[str, PauseEvidence]
 SUCCESS_SCALE = [[0, RED], [0.6, "#f3c75f"], [1, GREEN]]
 PREMATURE_SCALE = [[0, "#f6f2fc"], [1, PURPLE]]
@@ -191,7 +191,7 @@ def _histogram(report: Report, figure: str, label: str) -> list[dict] | None:
                 "x": keys,
                 "y": [round(100 * hist.get(key, 0) / total, 2) for key in keys],
                 "marker": {"color": _palette(index)},
-                "hovertemplate": f"%{{x}} {label}: %{{y}} %<extra>{_escape(name)}</extra>",
+                "hovertemplate": f"%{{x}} {label}: %{{y}} %<extra>%{{fullData.name}}</extra>",
             }
         )
     return data
@@ -626,11 +626,6 @@ def _distinct(values: Any) -> list:
 
 def _palette(index: int) -> str:
     return (BLUE, ORANGE, GREEN, PURPLE, RED, GREY)[index % 6]
-
-
-def _escape(text: str) -> str:
-    """Plotly templates read %{...}: a scenario's name is shown, not interpreted."""
-    return text.replace("%", "%%").replace("<", "&lt;")
 
 
 def _line(x: list, y: list, name: str, color: str, dash: str = "solid") -> dict:

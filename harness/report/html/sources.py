@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from harness.files import read_json_lines
 from harness.report.model import Report
 from harness.report.writer import CONVERSATIONS_FILE, REPORT_FILE, TRANSCRIPT_FILE
 
@@ -159,17 +160,9 @@ def _read_report(path: Path) -> Report:
 
 
 def _lines(path: Path) -> Iterator[dict]:
-    """The file's whole JSON lines (a line cut short by a killed run is left out)."""
-    if not path.is_file():
-        return
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                line = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(line, dict) and "conversation_id" in line:
-                yield line
+    """The file's conversation lines (none when the run did not write the file)."""
+    if path.is_file():
+        yield from (line for line in read_json_lines(path) if "conversation_id" in line)
 
 
 def _follow(burst: _Burst, line: dict, pauses: PauseEvidence) -> None:

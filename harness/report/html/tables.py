@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from harness.report.model import Report, ScenarioFigures
-from harness.report.summary import pass_hat_k_text, repeats_label
+from harness.report.summary import pass_hat_k_text, percent, repeats_label
 
 
 def header_html(report: Report) -> str:
@@ -62,7 +62,7 @@ def _scenario_row(name: str, figures: ScenarioFigures, total: bool = False) -> s
     judging = figures.judging
     success = "–"
     if judging is not None and judging.conversations:
-        success = f"{_percent(judging.success_rate)} ({judging.successes}/{judging.conversations})"
+        success = f"{percent(judging.success_rate)} ({judging.successes}/{judging.conversations})"
     repeats = "–"
     if judging is not None and figures.pass_hat_k:  # harness run: the same scenario n times
         repeats = repeats_label(
@@ -80,7 +80,7 @@ def _scenario_row(name: str, figures: ScenarioFigures, total: bool = False) -> s
         f"{figures.bursts:,}",
         _ms(figures.latency_ms["first_reply"].p95),
         _ms(figures.latency_ms["complete_reply"].p95),
-        _percent(figures.premature_reply_rate),
+        percent(figures.premature_reply_rate),
         f"{figures.timeouts:,}",
         f"{_number(low)} – {_number(high)}" if low is not None or high is not None else "–",
         f"${figures.llm.cost_usd:.4f}" if figures.llm.requests else "–",
@@ -143,10 +143,6 @@ def _table(title: str, columns: tuple[str, ...], rows: list[str], css: str) -> s
         f'<div class="scroll"><table class="{css}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
-
-
-def _percent(rate: float | None) -> str:
-    return "–" if rate is None else f"{100 * rate:.1f} %"
 
 
 def _ms(value: float | None) -> str:
