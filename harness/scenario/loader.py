@@ -8,29 +8,17 @@ them all in one pass: ``file:line: field.path: message``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from harness.scenario.models import Scenario
 from harness.scenario.variants import Variant
+from harness.scenario.yaml_source import Problem, line_of, read_yaml, validation_problems
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 NOT_SCENARIOS = ("suites", "matrices")
 """Folders of run plans, not scenarios: a folder's scan passes them by."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.path}: {self.message}"
 
 
 class ScenarioError(Exception):
@@ -52,7 +40,7 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise ScenarioError([Problem(str(path), 0, "(file)", "no such file or folder")])
+            raise ScenarioError([Problem(str(path), 1, "(file)", "no such file or folder")])
     return files
 
 
@@ -69,7 +57,7 @@ def load_scenarios(paths: Iterable[str | Path], variants: Sequence[Variant] = ()
     files = scenario_files(paths)
     if not files:
         raise ScenarioError(
-            [Problem(", ".join(map(str, paths)), 0, "(file)", "no .yaml files found")]
+            [Problem(", ".join(map(str, paths)), 1, "(file)", "no .yaml files found")]
         )
     for file in files:
         loaded, found = _load_file(file, variants or (Variant(),))
@@ -97,15 +85,9 @@ def _load_file(
     file: Path, variants: Sequence[Variant]
 ) -> tuple[list[tuple[Scenario, int]], list[Problem]]:
     name = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        return [], [Problem(name, line, "(yaml)", str(exc.problem or exc).strip())]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        return [], [Problem(name, 0, "(file)", str(exc))]
+    root, data, problems = read_yaml(file)
+    if problems:
+        return [], problems
     if isinstance(data, dict) and "scenarios" in data:
         if set(data) != {"scenarios"} or not isinstance(data["scenarios"], list):
             return [], [
@@ -117,14 +99,13 @@ def _load_file(
     else:
         entries = [((), data)]
     loaded: list[tuple[Scenario, int]] = []
-    problems: list[Problem] = []
     for prefix, item in entries:
         if not isinstance(item, dict):
             problems.append(
                 Problem(
                     name,
                     line_of(root, prefix),
-                    _dotted(prefix) or "(root)",
+                    ".".join(map(str, prefix)) or "(root)",
                     "expected a mapping with at least 'name:'",
                 )
             )
@@ -135,43 +116,5 @@ def _load_file(
                 scenario = Scenario.model_validate(varied, context={"base_dir": file.parent})
                 loaded.append((scenario, line_of(root, prefix)))
             except ValidationError as exc:
-                for error in exc.errors():
-                    loc = prefix + tuple(error["loc"])
-                    where, message = _dotted(loc) or "(root)", _message(error)
-                    problems.append(Problem(name, line_of(root, loc), where, message))
+                problems.extend(validation_problems(name, root, exc, prefix))
     return loaded, problems
-
-
-def _message(error: dict) -> str:
-    message = str(error["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if error["type"] == "extra_forbidden":
-        return "unknown field (check the spelling; `harness schema` lists the fields)"
-    return message
-
-
-def _dotted(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def line_of(node: yaml.Node | None, loc: tuple) -> int:
-    """1-based line of the deepest YAML node that ``loc`` reaches."""
-    if node is None:
-        return 1
-    for part in loc:
-        child = _child(node, part)
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1
-
-
-def _child(node: yaml.Node, part: object) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == str(part):
-                return value
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
-    return None

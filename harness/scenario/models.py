@@ -100,7 +100,8 @@ PatternField = Annotated[
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are never a pause, a rate or a window: refused at their line.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Traits(StrictModel):

@@ -12,12 +12,12 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from harness.scenario.loader import Problem, ScenarioError, line_of, load_scenarios
+from harness.scenario.loader import ScenarioError, load_scenarios
 from harness.scenario.models import Expectations, PersonalityPreset, Scenario, StrictModel
 from harness.scenario.variants import Variant
+from harness.scenario.yaml_source import Problem, read_yaml, validation_problems
 
 SUITES = Path("scenarios") / "suites"
 MAX_COMBINATIONS = 1_000
@@ -37,6 +37,14 @@ class Suite(StrictModel):
     min_success_rate: float | None = Field(None, ge=0, le=1)
     """An objective over the whole suite."""
 
+    @field_validator("scenarios")
+    @classmethod
+    def _relative(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not pattern.strip() or Path(pattern).is_absolute():
+                raise ValueError(f"{pattern!r}: give files or globs relative to the suite")
+        return patterns
+
 
 class Matrix(StrictModel):
     name: str = Field(min_length=1)
@@ -49,6 +57,13 @@ class Matrix(StrictModel):
     """Dotted scenario paths and the values each takes: every combination is run."""
     runs_per_combination: int = Field(1, ge=1)
     concurrency: int = Field(8, ge=1)
+
+    @field_validator("base")
+    @classmethod
+    def _a_file(cls, base: str) -> str:
+        if Path(base).is_absolute() or Path(base).suffix not in (".yaml", ".yml"):
+            raise ValueError(f"{base!r}: give a .yaml scenario file, relative to the matrix")
+        return base
 
     @field_validator("parameters")
     @classmethod
@@ -81,7 +96,7 @@ def load_suite(name_or_path: str) -> tuple[Suite, list[Scenario]]:
     if not path.is_file():
         known = sorted(p.stem for p in SUITES.glob("*.yaml"))
         raise ScenarioError(
-            [Problem(str(path), 0, "(file)", f"no such suite; known: {', '.join(known) or '-'}")]
+            [Problem(str(path), 1, "(file)", f"no such suite; known: {', '.join(known) or '-'}")]
         )
     suite = _validated(Suite, path)
     files: list[str] = []
@@ -89,7 +104,7 @@ def load_suite(name_or_path: str) -> tuple[Suite, list[Scenario]]:
         matched = sorted(glob.glob(str(path.parent / pattern), recursive=True))
         if not matched:
             raise ScenarioError(
-                [Problem(str(path), 0, "scenarios", f"{pattern!r} matches nothing")]
+                [Problem(str(path), 1, "scenarios", f"{pattern!r} matches nothing")]
             )
         files.extend(m for m in matched if m not in files)
     variants = [Variant({"persona.personality": p}) for p in suite.personalities]
@@ -106,7 +121,7 @@ def load_matrix(
             [
                 Problem(
                     str(path),
-                    0,
+                    1,
                     "parameters",
                     f"{matrix.combinations:,} combinations, over the limit of "
                     f"{max_combinations:,}: raise it with --max-combinations if you mean it",
@@ -119,7 +134,7 @@ def load_matrix(
         scenarios = [s for s in scenarios if s.name.startswith(prefix)]
         if not scenarios:
             raise ScenarioError(
-                [Problem(str(path), 0, "scenario", f"no scenario {matrix.scenario!r} in the base")]
+                [Problem(str(path), 1, "scenario", f"no scenario {matrix.scenario!r} in the base")]
             )
     return matrix, scenarios
 
@@ -137,15 +152,10 @@ def matrix_cells(matrix: Matrix, scenarios: list[Scenario]) -> dict[str, dict[st
 
 def _validated(model: type[Suite] | type[Matrix], path: Path) -> Any:
     """The plan in ``path``; ScenarioError with every problem at its line."""
+    root, data, problems = read_yaml(path)
+    if problems:
+        raise ScenarioError(problems)
     try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        return model.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(str(path), 0, "(yaml)", str(exc))]) from None
+        return model.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            Problem(str(path), line_of(root, e["loc"]), ".".join(map(str, e["loc"])), e["msg"])
-            for e in exc.errors()
-        ]
-        raise ScenarioError(problems) from None
+        raise ScenarioError(validation_problems(str(path), root, exc)) from None
