@@ -13,25 +13,35 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from harness.botapi.errors import bad_request
+from harness.botapi.errors import ApiError, bad_request
 
 
 async def read_params(request: web.Request) -> Params:
     values: dict[str, Any] = dict(request.query)
     if request.method == "POST" and request.body_exists:
         content_type = request.content_type
-        if content_type == "application/json":
-            try:
-                body = orjson.loads(await request.read())
-            except orjson.JSONDecodeError:
-                raise bad_request("can't parse JSON request body") from None
-            if not isinstance(body, dict):
-                raise bad_request("the JSON request body must be an object")
-            values.update(body)
-        elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            form = await request.post()
-            values.update((key, value) for key, value in form.items() if isinstance(value, str))
+        try:
+            if content_type == "application/json":
+                values.update(_json_object(await request.read()))
+            elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                form = await request.post()
+                values.update((k, v) for k, v in form.items() if isinstance(v, str))
+        except web.HTTPRequestEntityTooLarge:
+            raise ApiError(413, "Request Entity Too Large") from None
+        except (ValueError, AssertionError, UnicodeDecodeError, web.HTTPBadRequest):
+            # aiohttp's multipart reader says "broken" in all of these ways
+            raise bad_request("can't parse the request body") from None
     return Params(values)
+
+
+def _json_object(raw: bytes) -> dict:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request("can't parse JSON request body") from None
+    if not isinstance(body, dict):
+        raise bad_request("the JSON request body must be an object")
+    return body
 
 
 class Params:

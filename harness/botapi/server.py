@@ -38,7 +38,7 @@ class Emulator:
         self.limits = limits
         self.bots: dict[int, Bot] = {}
         self.webhooks = Webhooks(self._run_webhook_answer)
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[_telegram_errors])
         self.app.router.add_route("*", "/bot{token}/{method}", self._api)
         self.app.router.add_get(PATH, self._harness)
         self.app.router.add_get(STATS_PATH, self._stats)
@@ -156,6 +156,21 @@ def _chat_of(bot: Bot, params: Params | None) -> Chat | None:
         return bot.chats.get(int(params.values.get("chat_id")))
     except (TypeError, ValueError):
         return None
+
+
+@web.middleware
+async def _telegram_errors(request: web.Request, handler) -> web.StreamResponse:
+    """What aiohttp answers itself (no such path, a body too large) as Telegram words it:
+    a bot reads JSON whatever went wrong."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/bot"):
+            raise
+        return _error(ApiError(exc.status, TELEGRAM_REASONS.get(exc.status, exc.reason)))
+
+
+TELEGRAM_REASONS = {404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large"}
 
 
 def _error(error: ApiError) -> web.Response:
