@@ -83,7 +83,8 @@ def fill_persona_defaults(data: Any) -> Any:
     where the scenario gave none (anything malformed is left for validation to report)."""
     if not isinstance(data, dict):
         return data
-    preset = PRESETS.get(data.get("personality", "normal"))
+    personality = data.get("personality", "normal")
+    preset = PRESETS.get(personality) if isinstance(personality, str) else None
     traits = data.get("traits", {})
     if preset is None or not isinstance(traits, dict):
         return data

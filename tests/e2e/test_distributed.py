@@ -165,7 +165,7 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
     assert stop_s < 30, err[-3000:]
     assert "Traceback" not in err
     report = json.loads((tmp_path / "master" / "report.json").read_text())
-    assert report["run"]["workers"] == 2
+    assert len(report["fleet"]["workers"]) == 2  # both seen (the killed one may not have reported)
     assert report["totals"]["bursts"] > 0
     assert len(report["fleet"]["lost"]) == 1  # named, and the survivor finished
     statuses = sorted(w["status"] for w in report["fleet"]["workers"].values())

@@ -232,7 +232,7 @@ def test_web_ui_runs_the_same_thing_interactively(tmp_path):
         (("--transport", "carrier-pigeon"), "argument --transport: invalid choice"),
         (
             ("--scenario", "{blocker}/missing"),
-            "{blocker}/missing:0: (file): no such file or folder",
+            "{blocker}/missing:1: (file): no such file or folder",
         ),
     ],
 )

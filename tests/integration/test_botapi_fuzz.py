@@ -6,6 +6,7 @@ never a 500, and the emulator goes on answering. Seeded: the same requests every
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections import Counter
@@ -14,6 +15,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from harness.botapi import harness_link
+from harness.botapi.protocol import PATH, TOKEN_HEADER
 from harness.botapi.server import Emulator
 
 METHODS = [
@@ -109,3 +112,87 @@ async def test_no_request_gets_a_500_and_the_emulator_stays_up(caplog):
     assert statuses[400] > 0 and statuses[401] > 0 and statuses[404] > 0
     assert statuses[413] > 0  # the oversized bodies, refused as Telegram does
     assert "Traceback" not in caplog.text
+
+
+GARBAGE = [
+    b"\x00\xff\xfe garbage",
+    b"[]",
+    b"42",
+    b'"ping"',
+    b"null",
+    b'{"op": 5}',
+    b'{"op": "send"}',
+    b'{"op": "send", "chat_id": [1], "text": "x"}',
+    b'{"op": "send", "chat_id": 1, "text": {"a": 1}}',
+    b'{"op": "open", "type": "channel-of-doom"}',
+    b'{"op": "close", "chat_id": {"no": "hash"}}',
+    b'{"op": "open", "first_name": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+    b'{"op": "nothing", "req": {"deep": [1, 2, 3]}}',
+]
+
+
+async def _link(http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
+    return await http.ws_connect(PATH, headers={TOKEN_HEADER: "6161:link-fuzz"})
+
+
+async def _events(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dict]:
+    found: list[dict] = []
+    async with asyncio.timeout(10):
+        while len(found) < count:
+            frame = await ws.receive()
+            assert frame.type == aiohttp.WSMsgType.BINARY, frame
+            found.extend(orjson.loads(frame.data))
+    return found
+
+
+async def test_the_harness_link_answers_garbage_with_errors_and_lives_on():
+    emulator = Emulator(None)
+    port = await emulator.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            ws = await _link(http)
+            for frame in GARBAGE:
+                await ws.send_bytes(frame)
+            errors = await _events(ws, len(GARBAGE))
+            assert [e["op"] for e in errors] == ["error"] * len(GARBAGE)
+            await ws.send_bytes(orjson.dumps({"op": "ping", "req": 1}))
+            assert (await _events(ws, 1))[0]["op"] == "pong"
+            await ws.send_bytes(b"x" * (2 << 20))  # over the frame limit: that link ends
+            async with asyncio.timeout(10):
+                while (await ws.receive()).type not in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
+                    pass
+            again = await _link(http)  # the emulator itself lives on
+            await again.send_bytes(orjson.dumps({"op": "ping", "req": 2}))
+            assert (await _events(again, 1))[0]["op"] == "pong"
+            await again.close()
+    finally:
+        await emulator.stop()
+
+
+async def test_a_harness_that_never_reads_is_cut_off_not_buffered_forever(monkeypatch):
+    monkeypatch.setattr(harness_link, "MAX_PENDING", 500)
+    emulator = Emulator(None)
+    port = await emulator.start("127.0.0.1", 0)
+    token = "6262:never-reads"
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            ws = await http.ws_connect(PATH, headers={TOKEN_HEADER: token})
+            await ws.send_bytes(orjson.dumps({"op": "open", "req": 1}))
+            opened = (await _events(ws, 1))[0]
+            text = "y" * 4000
+            for _ in range(3000):  # 12 MB the harness never reads
+                async with http.post(
+                    f"/bot{token}/sendMessage", json={"chat_id": opened["chat_id"], "text": text}
+                ) as response:
+                    assert response.status == 200
+                if not emulator._links:
+                    break
+            assert not emulator._links  # cut off, its pushes dropped with it
+            async with http.post(f"/bot{token}/getMe") as response:
+                assert response.status == 200
+    finally:
+        await emulator.stop()
