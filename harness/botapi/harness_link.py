@@ -18,14 +18,24 @@ from harness.botapi.protocol import CHAT_TYPES
 from harness.clock import Clock
 
 log = logging.getLogger("chatstorm.botapi")
+MAX_PENDING = 100_000
+"""Events waiting for a harness that does not read; past it the link is closed (it
+reconnects) instead of growing without bound."""
 
 
 class HarnessLink:
     """One harness connection. Pushes pile up in a deque and leave in one frame per
     write, so a burst of replies costs one frame, not one each."""
 
-    def __init__(self, ws: web.WebSocketResponse, bot: Bot, ids: IdStore) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        bot: Bot,
+        ids: IdStore,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> None:
         self.ws = ws
+        self._transport = transport
         self.bot = bot
         self._ids = ids
         self.chats: dict[int, Chat] = {}
@@ -34,6 +44,16 @@ class HarnessLink:
         self._writer = asyncio.create_task(self._write_forever())
 
     def push(self, event: dict) -> None:
+        if len(self._outbox) >= MAX_PENDING:  # a harness that does not read: cut it off
+            if self._transport is not None and not self._transport.is_closing():
+                log.warning(
+                    "bot %d: a harness link read nothing while %d events waited: cut off",
+                    self.bot.id,
+                    MAX_PENDING,
+                )
+                self._outbox.clear()
+                self._transport.abort()  # a close handshake would wait on it too
+            return
         self._outbox.append(event)
         self._ready.set()
 

@@ -135,7 +135,7 @@ class Emulator:
             return _error(error)
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
         await ws.prepare(request)
-        link = HarnessLink(ws, bot, self.ids)
+        link = HarnessLink(ws, bot, self.ids, request.transport)
         self._links.add(link)
         try:
             await link.serve()
