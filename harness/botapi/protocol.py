@@ -33,4 +33,7 @@ TOKEN = re.compile(r"(\d{1,19}):([A-Za-z0-9_-]{1,128})")  # <bot id>:<secret>, a
 PATH = "/harness/v1/ws"
 STATS_PATH = "/harness/v1/stats"
 TOKEN_HEADER = "X-Chatstorm-Bot-Token"
+LINK_TOKEN_HEADER = "X-Chatstorm-Link-Token"
+"""The harness link's own secret, required when the emulator listens beyond this machine:
+without it anyone who reaches the port could open chats and write as a user."""
 CHAT_TYPES = ("private", "group", "supergroup")

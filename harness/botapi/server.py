@@ -9,6 +9,8 @@ print every ``/bot<token>/...`` path, is off) nor in its state file or stats.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -24,7 +26,7 @@ from harness.botapi.ids import IdStore, default_state_path
 from harness.botapi.limits import Limits
 from harness.botapi.methods import METHODS, Call
 from harness.botapi.params import Params, read_params
-from harness.botapi.protocol import PATH, STATS_PATH, TOKEN, TOKEN_HEADER
+from harness.botapi.protocol import LINK_TOKEN_HEADER, PATH, STATS_PATH, TOKEN, TOKEN_HEADER
 from harness.botapi.webhook import Webhooks
 from harness.clock import Clock
 
@@ -33,9 +35,15 @@ JSON = "application/json"
 
 
 class Emulator:
-    def __init__(self, state_path: Path | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        state_path: Path | None = None,
+        limits: Limits | None = None,
+        link_token: str | None = None,
+    ) -> None:
         self.ids = IdStore(state_path)
         self.limits = limits
+        self._link_token = link_token
         self.bots: dict[int, Bot] = {}
         self.webhooks = Webhooks(self._run_webhook_answer)
         self.app = web.Application(middlewares=[_telegram_errors])
@@ -47,9 +55,13 @@ class Emulator:
         self.port: int | None = None
 
     @classmethod
-    def configured(cls, state_path: Path | None, telegram_limits: bool) -> Emulator:
-        """As the command line asks: the state file (or the default one), limits or none."""
-        return cls(state_path or default_state_path(), Limits() if telegram_limits else None)
+    def configured(
+        cls, state_path: Path | None, telegram_limits: bool, link_token: str | None = None
+    ) -> Emulator:
+        """As the command line asks: the state file (or the default one), limits or none,
+        the harness link's token or none."""
+        limits = Limits() if telegram_limits else None
+        return cls(state_path or default_state_path(), limits, link_token)
 
     def bot(self, token: str) -> Bot:
         match = TOKEN.fullmatch(token)
@@ -65,7 +77,14 @@ class Emulator:
         return bot
 
     async def start(self, host: str = "127.0.0.1", port: int = 8081) -> int:
-        """Serve on ``host:port`` (port 0: any free one); returns the port."""
+        """Serve on ``host:port`` (port 0: any free one); returns the port. Beyond this
+        machine only with a token on the harness link (ValueError otherwise)."""
+        if not _loopback(host) and not self._link_token:
+            raise ValueError(
+                f"serving on {host} lets anyone who reaches it write as your users: give "
+                "the harness link a token (--link-token, or CHATSTORM_LINK_TOKEN), and the "
+                "same token to the harness"
+            )
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -129,6 +148,8 @@ class Emulator:
             bot.note_error(error, name, _chat_of(bot, params), t)
 
     async def _harness(self, request: web.Request) -> web.StreamResponse:
+        if not self._link_allowed(request):
+            return _error(LINK_UNAUTHORIZED)
         try:
             bot = self.bot(request.headers.get(TOKEN_HEADER, ""))
         except ApiError as error:
@@ -143,7 +164,15 @@ class Emulator:
             self._links.discard(link)
         return ws
 
+    def _link_allowed(self, request: web.Request) -> bool:
+        if not self._link_token:
+            return True
+        given = request.headers.get(LINK_TOKEN_HEADER, "")
+        return hmac.compare_digest(given.encode(), self._link_token.encode())
+
     async def _stats(self, request: web.Request) -> web.Response:
+        if not self._link_allowed(request):
+            return _error(LINK_UNAUTHORIZED)
         return web.Response(body=orjson.dumps(self.stats()), content_type=JSON)
 
 
@@ -168,6 +197,16 @@ async def _telegram_errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400 or not request.path.startswith("/bot"):
             raise
         return _error(ApiError(exc.status, TELEGRAM_REASONS.get(exc.status, exc.reason)))
+
+
+LINK_UNAUTHORIZED = ApiError(401, "Unauthorized: the harness link needs its token (--link-token)")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 TELEGRAM_REASONS = {404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large"}

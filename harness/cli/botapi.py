@@ -30,20 +30,31 @@ def serve(
         help="Answer bots that send too fast with 429, as Telegram does: about 1 message/s "
         "per chat (short bursts pass), 30/s per bot, 20/min per group.",
     ),
+    link_token: str | None = typer.Option(
+        None,
+        "--link-token",
+        envvar="CHATSTORM_LINK_TOKEN",
+        help="A secret the harness must present on its link (required with a --host "
+        "beyond this machine; the harness takes it as --botapi-link-token or "
+        "CHATSTORM_LINK_TOKEN).",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the Bot API at http://HOST:PORT/bot<token>/<method> until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        asyncio.run(_serve(host, port, state or default_state_path(), telegram_limits))
+        asyncio.run(_serve(host, port, state or default_state_path(), telegram_limits, link_token))
     except (OSError, ValueError) as exc:
         typer.echo(f"harness: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
-async def _serve(host: str, port: int, state: Path, telegram_limits: bool) -> None:
+async def _serve(
+    host: str, port: int, state: Path, telegram_limits: bool, link_token: str | None
+) -> None:
     from harness.botapi.server import Emulator  # aiohttp's server: only to serve
 
-    emulator = Emulator.configured(state, telegram_limits)
+    emulator = Emulator.configured(state, telegram_limits, link_token)
     bound = await emulator.start(host, port)
     limits = "Telegram-like limits on" if telegram_limits else "no limits"
     typer.echo(f"chatstorm Bot API emulator on http://{host}:{bound} ({limits}; state {state})")

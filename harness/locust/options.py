@@ -76,7 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for group in groups:
         if group is not None:
             add_group(parser, group)
-    parser.set_defaults(class_picker=True)
+    # The web UI answers on this machine only unless told otherwise (--web-host, or
+    # LOCUST_WEB_HOST as deploy/ sets it); elsewhere, put Locust's --web-login before it.
+    parser.set_defaults(class_picker=True, web_host="127.0.0.1")
 
 
 def scenario_paths(argv: Sequence[str], default: Path) -> list[str]:

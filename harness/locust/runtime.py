@@ -132,7 +132,9 @@ class LocustRuntime:
         botapi = self.settings.transport.settings
         url = botapi.emulator_url
         self.loop.start()
-        serve = partial(self.process.serve_botapi, url, botapi.state, botapi.telegram_limits)
+        serve = partial(
+            self.process.serve_botapi, url, botapi.state, botapi.telegram_limits, botapi.link_token
+        )
         self.loop.submit(serve).wait(timeout=OPEN_TIMEOUT_S)
         log.info("chatstorm: Bot API emulator serving at %s", url)
 

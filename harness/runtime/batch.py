@@ -78,7 +78,9 @@ async def run_batch(
     try:
         botapi = settings.transport.settings
         if isinstance(botapi, BotApiSettings) and botapi.serve:  # --botapi-serve: here
-            await runtime.serve_botapi(botapi.emulator_url, botapi.state, botapi.telegram_limits)
+            await runtime.serve_botapi(
+                botapi.emulator_url, botapi.state, botapi.telegram_limits, botapi.link_token
+            )
         await runtime.open()
         playing = [
             asyncio.ensure_future(one(planned.scenario, serial))

@@ -92,13 +92,15 @@ class ProcessRuntime:
         self.active: dict[asyncio.Task, str] = {}
         """The conversations running now, as tasks of this loop, with their scenario."""
 
-    async def serve_botapi(self, url: str, state: Path | None, telegram_limits: bool) -> None:
+    async def serve_botapi(
+        self, url: str, state: Path | None, telegram_limits: bool, link_token: str | None
+    ) -> None:
         """The Bot API emulator on this loop, at ``url``, for this process's
         conversations and any other process's."""
         from harness.botapi.server import Emulator  # aiohttp's server: only when asked
 
         where = urlsplit(url)
-        self.emulator = Emulator.configured(state, telegram_limits)
+        self.emulator = Emulator.configured(state, telegram_limits, link_token)
         await self.emulator.start(where.hostname or "127.0.0.1", where.port or 80)
 
     async def open(self) -> None:

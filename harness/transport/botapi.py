@@ -25,6 +25,7 @@ class BotApiSettings:
     """Start the emulator in this run (Locust: the master)."""
     state: Path | None = None
     telegram_limits: bool = False
+    link_token: str | None = field(default=None, repr=False)  # a secret: never shown
 
     @property
     def emulator_url(self) -> str:
@@ -47,6 +48,12 @@ class BotApiKind(TransportKind[BotApiSettings]):
                 "--bot-token",
                 "The token your bot uses (never logged or reported).",
                 env="CHATSTORM_BOT_TOKEN",
+            ),
+            Option(
+                "--botapi-link-token",
+                "The emulator's harness-link token, when it has one (it must, when it "
+                "listens beyond this machine). With --botapi-serve: the token it requires.",
+                env="CHATSTORM_LINK_TOKEN",
             ),
             Option(
                 "--botapi-serve",
@@ -84,6 +91,7 @@ class BotApiKind(TransportKind[BotApiSettings]):
             serve=bool(values.get("botapi_serve")),
             state=Path(state) if state else None,
             telegram_limits=bool(values.get("telegram_limits")),
+            link_token=values.get("botapi_link_token"),
         )
 
     def problems(self, settings: BotApiSettings) -> list[str]:
@@ -113,7 +121,9 @@ class BotApiKind(TransportKind[BotApiSettings]):
     async def open(self, settings: BotApiSettings, context: OpenContext) -> Transport:
         from harness.transport.botapi_transport import BotApiTransport
 
-        transport = BotApiTransport(settings.emulator_url, settings.token or "", settings.chat)
+        transport = BotApiTransport(
+            settings.emulator_url, settings.token or "", settings.chat, settings.link_token
+        )
         await transport.connect()
         return transport
 

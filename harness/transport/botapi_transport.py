@@ -27,7 +27,7 @@ from dataclasses import replace
 import aiohttp
 import orjson
 
-from harness.botapi.protocol import PATH, TOKEN_HEADER
+from harness.botapi.protocol import LINK_TOKEN_HEADER, PATH, TOKEN_HEADER
 from harness.clock import Clock
 from harness.outages import OUTAGES
 from harness.scenario.models import Scenario
@@ -195,9 +195,13 @@ class BotApiTransport:
     name = "botapi"
     peer = PEER
 
-    def __init__(self, url: str, token: str, chat_type: str = "private") -> None:
+    def __init__(
+        self, url: str, token: str, chat_type: str = "private", link_token: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self._token = token
+        self._headers = {TOKEN_HEADER: token}
+        if link_token:
+            self._headers[LINK_TOKEN_HEADER] = link_token
         self._chat_type = chat_type
         self._link: _Link | None = None
         self._connecting = asyncio.Lock()
@@ -215,7 +219,7 @@ class BotApiTransport:
         try:
             ws = await http.ws_connect(
                 self.url + PATH,
-                headers={TOKEN_HEADER: self._token},
+                headers=self._headers,
                 heartbeat=30,
                 max_msg_size=16 << 20,
             )

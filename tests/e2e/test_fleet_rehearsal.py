@@ -155,6 +155,7 @@ def fleet(
         "REDIS_PASSWORD": secrets.token_hex(8),
         "CHATSTORM_BOT_TOKEN": f"{8000 + secrets.randbelow(999)}:rehearsal-{secrets.token_hex(4)}",
         "ANTHROPIC_API_KEY": API_KEY,
+        "CHATSTORM_LINK_TOKEN": secrets.token_hex(8),
     }
     with Network(ROLES) as network:
         running = Fleet(network, folder, keys, scenarios)
@@ -178,8 +179,9 @@ def _start_services(running: Fleet) -> None:
     wait_for(lambda: _answers(emulator), 30, "the emulator to answer")
     running.start("bot", "bot")
     bot_id = running.secrets["CHATSTORM_BOT_TOKEN"].split(":")[0]
+    link = running.secrets["CHATSTORM_LINK_TOKEN"]
     wait_for(
-        lambda: emulator_stats(emulator)["bots"].get(bot_id, {}).get("polling"),
+        lambda: emulator_stats(emulator, link)["bots"].get(bot_id, {}).get("polling"),
         60,
         "the example bot to poll the emulator",
     )

@@ -418,3 +418,20 @@ def test_a_signal_mid_run_still_writes_the_report_and_counts_the_interrupted(tmp
     lines = read_jsonl(transcripts)  # every line whole
     assert len(lines) >= totals["client_messages"] + totals["agent_messages"] > 0, totals
     assert "Batched" in out  # the summary was printed
+
+
+def test_the_web_ui_listens_on_this_machine_only_unless_told_otherwise(tmp_path):
+    """Locust's own default is every interface; chatstorm's is 127.0.0.1."""
+    scenarios = scenario_dir(tmp_path, batched=BATCHED)
+    with web_ui("--scenario", str(scenarios)) as (url, _process):
+        port = int(url.rsplit(":", 1)[1])
+
+        def listening_on() -> list[str]:
+            rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+            rows += Path("/proc/net/tcp6").read_text().splitlines()[1:]
+            local = [row.split()[1] for row in rows if row.split()[3] == "0A"]  # LISTEN
+            return [address for address, found in (a.split(":") for a in local)
+                    if int(found, 16) == port]  # fmt: skip
+
+        addresses = wait_for(listening_on, 30, "the web UI to listen")
+    assert addresses == ["0100007F"], addresses  # 127.0.0.1, nothing else

@@ -13,11 +13,13 @@ from collections import Counter
 
 import aiohttp
 import orjson
+import pytest
 from aiohttp import web
 
 from harness.botapi import harness_link
-from harness.botapi.protocol import PATH, TOKEN_HEADER
+from harness.botapi.protocol import LINK_TOKEN_HEADER, PATH, STATS_PATH, TOKEN_HEADER
 from harness.botapi.server import Emulator
+from harness.transport.botapi_transport import BotApiTransport
 
 METHODS = [
     "getMe", "getUpdates", "sendMessage", "sendChatAction", "editMessageText",
@@ -194,5 +196,24 @@ async def test_a_harness_that_never_reads_is_cut_off_not_buffered_forever(monkey
             assert not emulator._links  # cut off, its pushes dropped with it
             async with http.post(f"/bot{token}/getMe") as response:
                 assert response.status == 200
+    finally:
+        await emulator.stop()
+
+
+async def test_beyond_this_machine_the_harness_link_needs_its_token():
+    with pytest.raises(ValueError, match="--link-token"):
+        await Emulator(None).start("0.0.0.0", 0)
+    emulator = Emulator(None, link_token="link-secret")
+    port = await emulator.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            for headers in ({}, {LINK_TOKEN_HEADER: "guess"}):
+                async with http.get(PATH, headers={TOKEN_HEADER: "7171:x", **headers}) as r:
+                    assert r.status == 401 and not (await r.json())["ok"]
+                async with http.get(STATS_PATH, headers=headers) as r:
+                    assert r.status == 401
+        transport = BotApiTransport(f"http://127.0.0.1:{port}", "7171:x", link_token="link-secret")
+        await transport.connect()
+        await transport.close()
     finally:
         await emulator.stop()

@@ -7,7 +7,7 @@ import urllib.request
 
 import aiohttp
 
-from harness.botapi.protocol import STATS_PATH
+from harness.botapi.protocol import LINK_TOKEN_HEADER, STATS_PATH
 
 TOKEN = "4242:test-secret"
 
@@ -19,7 +19,10 @@ async def call(http: aiohttp.ClientSession, method: str, token: str = TOKEN, **p
         return response.status, await response.json()
 
 
-def emulator_stats(url: str) -> dict:
+def emulator_stats(url: str, link_token: str | None = None) -> dict:
     """The emulator's own figures (which bots poll, what they sent)."""
-    with urllib.request.urlopen(f"{url}{STATS_PATH}", timeout=5) as response:
+    request = urllib.request.Request(f"{url}{STATS_PATH}")
+    if link_token:
+        request.add_header(LINK_TOKEN_HEADER, link_token)
+    with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())

@@ -106,11 +106,12 @@ def http(url: str, form: dict | None = None) -> bytes | None:
 
 @contextlib.contextmanager
 def web_ui(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Locust with its web UI on a free port of 127.0.0.1: (base URL, the process). The
-    process is stopped on the way out (SIGTERM, then kill), its output left to read."""
+    """Locust with its web UI on a free port of 127.0.0.1 (chatstorm's default host):
+    (base URL, the process). The process is stopped on the way out (SIGTERM, then kill),
+    its output left to read."""
     port = free_port()
     process = subprocess.Popen(
-        [*LOCUST, "--web-host", "127.0.0.1", "--web-port", str(port), *args],
+        [*LOCUST, "--web-port", str(port), *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
