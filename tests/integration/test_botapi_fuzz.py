@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import stat
 from collections import Counter
 
 import aiohttp
@@ -17,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from harness.botapi import harness_link
+from harness.botapi.ids import USERS, IdStore
 from harness.botapi.protocol import LINK_TOKEN_HEADER, PATH, STATS_PATH, TOKEN_HEADER
 from harness.botapi.server import Emulator
 from harness.transport.botapi_transport import BotApiTransport
@@ -217,3 +219,10 @@ async def test_beyond_this_machine_the_harness_link_needs_its_token():
         await transport.close()
     finally:
         await emulator.stop()
+
+
+def test_the_emulators_state_file_is_its_owners_alone(tmp_path):
+    """Ids only, but a state file of the run: created 0600, like the accounts files."""
+    state = tmp_path / "state.json"
+    IdStore(state).next(USERS)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
