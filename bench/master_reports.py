@@ -30,6 +30,8 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
+from run import locust_command, proc_sample  # noqa: E402
+
 SECTION = "## Master and workers"
 STEADY_S = 20.0
 LINES_PER_REPORT = 500
@@ -144,11 +146,6 @@ def _read(tally: Path) -> int:
     return int(tally.read_text() or 0) if tally.exists() else 0
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(count: int) -> tuple[float, float, bool]:
     """(master CPU ms per worker report, share of a core, every heartbeat read in time)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -158,11 +155,7 @@ def measure(count: int) -> tuple[float, float, bool]:
         log = (folder / "master.log").open("w")
         master = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(REPO / "locustfiles" / "telegram.py"),
+                *locust_command(REPO / "locustfiles" / "telegram.py"),
                 "--master",
                 "--headless",
                 "--master-bind-host",
@@ -201,9 +194,9 @@ def measure(count: int) -> tuple[float, float, bool]:
                 time.sleep(0.2)
                 text = (folder / "master.log").read_text()
             time.sleep(3.0)  # reports settle into their one-per-second rhythm
-            before, started, first = _cpu_s(master.pid), time.monotonic(), _read(tally)
+            before, started, first = proc_sample(master.pid)[0], time.monotonic(), _read(tally)
             time.sleep(STEADY_S)
-            used, elapsed = _cpu_s(master.pid) - before, time.monotonic() - started
+            used, elapsed = proc_sample(master.pid)[0] - before, time.monotonic() - started
             reports = _read(tally) - first
         finally:
             workers.send_signal(signal.SIGKILL)

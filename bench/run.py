@@ -83,6 +83,11 @@ def machine_steal() -> tuple[int, int]:
     return ticks[7], sum(ticks)
 
 
+def locust_command(locustfile: Path) -> list[str]:
+    """Locust in a subprocess of this Python, with ``locustfile``."""
+    return [sys.executable, "-m", "locust", "-f", str(locustfile)]
+
+
 def proc_sample(pid: int) -> tuple[float, float]:
     """(CPU seconds, resident MB) of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -95,11 +100,7 @@ def locust(label: str, users: int, locustfile: Path, extra: list[str], env: dict
     spawn_s = users / SPAWN_RATE
     with tempfile.TemporaryDirectory() as tmp:
         command = [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(locustfile),
+            *locust_command(locustfile),
             "--headless",
             "-u",
             str(users),

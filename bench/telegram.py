@@ -20,7 +20,7 @@ from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 
-from run import proc_sample
+from run import locust_command, proc_sample
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -69,11 +69,7 @@ def main() -> None:
             server.stdout.readline()  # the port: the server is up, the accounts written
             locust = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "locust",
-                    "-f",
-                    str(REPO / "locustfiles" / "telegram.py"),
+                    *locust_command(REPO / "locustfiles" / "telegram.py"),
                     "--headless",
                     "-u",
                     str(USERS),

@@ -189,9 +189,10 @@ class MasterLink:
                 break
             gevent.sleep(DRAIN_EVERY_S)
         self.drain()
+        alive = asked - self._gone(asked)
         everyone = known | asked | self.connected | self.inbox.workers.keys()
-        self.lost = sorted(everyone - self.finished - (asked - self._gone(asked)))
-        self.unanswered = sorted(asked - self.finished - self._gone(asked))
+        self.lost = sorted(everyone - self.finished - alive)
+        self.unanswered = sorted(alive - self.finished)
         for worker in self.unanswered:
             log.warning(
                 "chatstorm: worker %s did not send its last figures within %g s: what it "

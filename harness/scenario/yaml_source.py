@@ -77,30 +77,24 @@ def read_yaml(file: Path) -> tuple[yaml.Node | None, Any, list[Problem]]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, None, [Problem(name, line, "(file)", "not UTF-8 text (a binary file?)")]
-    try:
-        root = yaml.compose(text, Loader=_StrictLoader)
-        values = _expanded_size(root)
-        if values > MAX_VALUES:
-            return (
-                root,
-                None,
-                [
-                    Problem(
-                        name,
-                        1,
-                        "(yaml)",
-                        f"its anchors and aliases expand to more than {MAX_VALUES:,} values: "
-                        "write the values out, or use fewer aliases",
-                    )
-                ],
+    loader = _StrictLoader(text)
+    try:  # parsed once: the node tree gives the lines, and the data is built from it
+        root = loader.get_single_node()
+        if _expanded_size(root) > MAX_VALUES:
+            too_many = (
+                f"its anchors and aliases expand to more than {MAX_VALUES:,} values: "
+                "write the values out, or use fewer aliases"
             )
-        data = yaml.load(text, Loader=_StrictLoader)
+            return root, None, [Problem(name, 1, "(yaml)", too_many)]
+        data = None if root is None else loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         return None, None, [Problem(name, line, "(yaml)", str(exc.problem or exc).strip())]
     except (yaml.YAMLError, RecursionError) as exc:
         return None, None, [Problem(name, 1, "(yaml)", f"not readable YAML: {exc}")]
+    finally:
+        loader.dispose()
     return root, data, []
 
 

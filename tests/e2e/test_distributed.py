@@ -8,13 +8,16 @@ what the two workers' reference agents logged.
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import locust_master
+from tests.support.fleet import Fleet, has_streamed, locust_master
 from tests.support.locust_runs import read_jsonl, wait_for, worker_file
 from tests.support.scenarios import BATCHED
 from tests.support.stop_timing import Lines, seconds_after_run_time
@@ -134,9 +137,9 @@ def test_master_prints_the_fleet_summary_and_judges_its_objectives(fleet):
     assert worker_file(fleet, "w1", "transcripts.jsonl").stat().st_size > 0
 
 
-def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
-    """SIGKILL one of two workers mid-run: the master still ends on time and writes the
-    fleet's report, with what the killed worker reported before it died."""
+@contextmanager
+def two_workers(tmp_path: Path) -> Iterator[tuple[Fleet, subprocess.Popen]]:
+    """A 10 s master of two workers; the first worker, once its lines reach the master."""
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
     common = ["--scenario", str(tmp_path / "scenarios"), "--time-scale", "0.1"]
@@ -145,16 +148,17 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
         *["-u", "6", "-r", "6", "-t", "10s", "--only-summary", "--expect-workers", "2"],
         *["--report-dir", str(tmp_path / "master")],
     ) as fleet:
-        doomed, _survivor = fleet.add_worker(*common), fleet.add_worker(*common)
-        printed = Lines(fleet.master)
-        printed.wait_for("All users spawned", 60)
+        first, _second = fleet.add_worker(*common), fleet.add_worker(*common)
         streamed = tmp_path / "master" / "transcripts.jsonl"
-        mine = f".{doomed.pid}-"  # a conversation id names its worker and process
+        wait_for(lambda: has_streamed(streamed, first), 30, "the first worker's lines")
+        yield fleet, first
 
-        def doomed_has_streamed() -> bool:
-            return streamed.exists() and mine in streamed.read_text()
 
-        wait_for(doomed_has_streamed, 30, "the doomed worker's first lines at the master")
+def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
+    """SIGKILL one of two workers mid-run: the master still ends on time and writes the
+    fleet's report, with what the killed worker reported before it died."""
+    with two_workers(tmp_path) as (fleet, doomed):
+        printed = Lines(fleet.master)
         doomed.kill()
         fleet.master.wait(timeout=90)  # stderr is the reader's: read stdout apart
         exited_at = time.time()
@@ -176,21 +180,7 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
 def test_a_worker_told_to_stop_sends_its_last_lines_and_figures_first(tmp_path):
     """SIGTERM to a worker mid-run (a pod scaled down): it winds down, sends the rest of
     its lines and its last figures, and the master counts it finished, missing nothing."""
-    (tmp_path / "scenarios").mkdir()
-    (tmp_path / "scenarios" / "batched.yaml").write_text(textwrap.dedent(SCENARIO))
-    common = ["--scenario", str(tmp_path / "scenarios"), "--time-scale", "0.1"]
-    with locust_master(
-        *common,
-        *["-u", "6", "-r", "6", "-t", "10s", "--only-summary", "--expect-workers", "2"],
-        *["--report-dir", str(tmp_path / "master")],
-    ) as fleet:
-        leaving, _staying = fleet.add_worker(*common), fleet.add_worker(*common)
-        streamed = tmp_path / "master" / "transcripts.jsonl"
-
-        def leaving_has_streamed() -> bool:
-            return streamed.exists() and f".{leaving.pid}-" in streamed.read_text()
-
-        wait_for(leaving_has_streamed, 30, "the leaving worker's first lines at the master")
+    with two_workers(tmp_path) as (fleet, leaving):
         leaving.terminate()
         assert leaving.wait(timeout=30) == 0
         out, err, _ = fleet.finish(timeout=60)

@@ -39,6 +39,7 @@ from harness.local_telegram.server import LocalTelegram
 from tests.fakes.anthropic_server import API_KEY, MessagesServer
 from tests.support.botapi import emulator_stats
 from tests.support.compose import service
+from tests.support.fleet import has_streamed
 from tests.support.locust_runs import free_port, read_jsonl, wait_for
 from tests.support.netns import Host, Network
 from tests.support.stop_timing import seconds_after_run_time
@@ -279,14 +280,7 @@ def test_a_rough_run_survives_a_killed_worker_a_redis_restart_and_a_late_joiner(
         doomed = _worker(running, "w2", *llm)
         _worker(running, "w3", *llm)
         streamed = running.folder / "reports" / "transcripts.jsonl"
-
-        def lines() -> list[dict]:
-            return read_jsonl(streamed) if streamed.exists() else []
-
-        def doomed_streamed() -> bool:  # a conversation id names its process
-            return any(f".{doomed.pid}-" in line["conversation_id"] for line in lines())
-
-        wait_for(doomed_streamed, 60, "the doomed worker's first lines at the master")
+        wait_for(lambda: has_streamed(streamed, doomed), 60, "the doomed worker's lines")
         doomed.send_signal(signal.SIGKILL)
         running.stop("redis")  # down until a worker notices, then back
 

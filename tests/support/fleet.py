@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.support.locust_runs import LOCUST, REPO, free_port
 
@@ -70,3 +71,9 @@ def locust_master(*args: str, env: dict[str, str] | None = None) -> Iterator[Fle
         yield fleet
     finally:
         fleet.kill()
+
+
+def has_streamed(transcripts: Path, worker: subprocess.Popen) -> bool:
+    """Whether the master's transcripts hold a line of ``worker``'s (a conversation id
+    names its worker and process: ``Name#w1.<pid>-3``)."""
+    return transcripts.exists() and f".{worker.pid}-" in transcripts.read_text()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.report.html.sources import PauseEvidence
-from harness.report.model import Report, ScenarioFigures
+from harness.report.model import Report, ScenarioFigures, Window
 
 BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
     "#3b6fd4",
@@ -25,6 +25,7 @@ BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
     "#8e5cc7",
 )
 HEIGHT = 330
+NO_TIMELINE = "no load timeline: a functional run (harness run) has none"
 PAUSE_SCENARIOS = 30
 """The pause chart offers the scenarios with the most pauses, up to this many."""
 BAR_SCENARIOS = 12
@@ -83,9 +84,9 @@ def build_charts(report: Report, pauses: Pauses) -> tuple[list[Chart], list[Left
 
 
 def _latency_over_time(report: Report, _pauses: Pauses) -> Chart | str:
-    windows = [w for w in report.load.timeline if w.bursts]
+    windows = _windows(report)
     if not windows:
-        return "no load timeline: a functional run (harness run) has none"
+        return NO_TIMELINE
     t = [w.t_s for w in windows]
     data = [
         _line(t, [w.first_reply_ms.p50 for w in windows], "first reply p50", BLUE),
@@ -106,12 +107,7 @@ def _latency_over_time(report: Report, _pauses: Pauses) -> Chart | str:
                 "line": {"color": GREY, "dash": "dash", "shape": "hv"},
             }
         )
-        layout["yaxis2"] = {
-            "title": {"text": "users"},
-            "overlaying": "y",
-            "side": "right",
-            "rangemode": "tozero",
-        }
+        layout["yaxis2"] = _right_axis("users")
     return Chart(
         "latency-time",
         "Reply latency over time",
@@ -140,18 +136,14 @@ def _latency_by_band(report: Report, _pauses: Pauses) -> Chart | str:
         "The same percentiles, over the windows in which that many users were running: "
         "where latency starts to climb with load.",
         data,
-        {
-            "barmode": "group",
-            "xaxis": {"title": {"text": "users"}, "type": "category"},
-            "yaxis": {"title": {"text": "ms"}},
-        },
+        _grouped_bars("users", "ms"),
     )
 
 
 def _premature_over_time(report: Report, _pauses: Pauses) -> Chart | str:
-    windows = [w for w in report.load.timeline if w.bursts]
+    windows = _windows(report)
     if not windows:
-        return "no load timeline: a functional run (harness run) has none"
+        return NO_TIMELINE
     t = [w.t_s for w in windows]
     return Chart(
         "premature-time",
@@ -169,67 +161,62 @@ def _premature_over_time(report: Report, _pauses: Pauses) -> Chart | str:
     )
 
 
-def _histogram(report: Report, figure: str, label: str) -> list[dict] | None:
-    """Per scenario, the share of bursts (or replies) at each count; past
-    BAR_SCENARIOS scenarios (a large matrix), all of them together."""
-    scenarios = _measured(report)
-    if len(scenarios) > BAR_SCENARIOS:
-        scenarios = {"all scenarios": report.totals}
-    counts: dict[str, dict[str, int]] = {
-        name: getattr(figures, figure) for name, figures in scenarios.items()
-    }
-    keys = sorted({key for hist in counts.values() for key in hist}, key=int)
-    if not keys:
-        return None
-    data = []
-    for index, (name, hist) in enumerate(counts.items()):
-        total = sum(hist.values()) or 1
-        data.append(
+@dataclass(frozen=True)
+class _Histogram:
+    """A histogram of the report's (``reply_groups_per_burst``, ``messages_per_reply``):
+    per scenario, the share of bursts or replies at each count; past BAR_SCENARIOS
+    scenarios (a large matrix), all of them together."""
+
+    figure: str
+    chart_id: str
+    title: str
+    note: str
+    counted: str
+    per: str
+
+    def __call__(self, report: Report, _pauses: Pauses) -> Chart | str:
+        scenarios = _measured(report)
+        if len(scenarios) > BAR_SCENARIOS:
+            scenarios = {"all scenarios": report.totals}
+        counts: dict[str, dict[str, int]] = {
+            name: getattr(figures, self.figure) for name, figures in scenarios.items()
+        }
+        keys = sorted({key for hist in counts.values() for key in hist}, key=int)
+        if not keys:
+            return "no burst got a reply"
+        hover = f"%{{x}} {self.counted}: %{{y}} %<extra>%{{fullData.name}}</extra>"
+        data = [
             {
                 "type": "bar",
                 "name": name,
                 "x": keys,
-                "y": [round(100 * hist.get(key, 0) / total, 2) for key in keys],
+                "y": _shares(hist, keys),
                 "marker": {"color": _palette(index)},
-                "hovertemplate": f"%{{x}} {label}: %{{y}} %<extra>%{{fullData.name}}</extra>",
+                "hovertemplate": hover,
             }
-        )
-    return data
+            for index, (name, hist) in enumerate(counts.items())
+        ]
+        layout = _grouped_bars(self.counted, f"% of {self.per}")
+        return Chart(self.chart_id, self.title, self.note, data, layout)
 
 
-def _reply_groups(report: Report, _pauses: Pauses) -> Chart | str:
-    data = _histogram(report, "reply_groups_per_burst", "reply groups")
-    if data is None:
-        return "no burst got a reply"
-    return Chart(
-        "reply-groups",
-        "Reply groups per burst",
-        "1 means the agent merged the burst and answered once; more means it answered "
-        "fragments separately.",
-        data,
-        {
-            "barmode": "group",
-            "xaxis": {"title": {"text": "reply groups"}, "type": "category"},
-            "yaxis": {"title": {"text": "% of bursts"}},
-        },
-    )
-
-
-def _messages_per_reply(report: Report, _pauses: Pauses) -> Chart | str:
-    data = _histogram(report, "messages_per_reply", "messages")
-    if data is None:
-        return "no burst got a reply"
-    return Chart(
-        "messages-per-reply",
-        "Messages per reply",
-        "How many messages the agent's answer to a burst spanned.",
-        data,
-        {
-            "barmode": "group",
-            "xaxis": {"title": {"text": "messages"}, "type": "category"},
-            "yaxis": {"title": {"text": "% of replies"}},
-        },
-    )
+REPLY_GROUPS = _Histogram(
+    "reply_groups_per_burst",
+    "reply-groups",
+    "Reply groups per burst",
+    "1 means the agent merged the burst and answered once; more means it answered "
+    "fragments separately.",
+    "reply groups",
+    "bursts",
+)
+MESSAGES_PER_REPLY = _Histogram(
+    "messages_per_reply",
+    "messages-per-reply",
+    "Messages per reply",
+    "How many messages the agent's answer to a burst spanned.",
+    "messages",
+    "replies",
+)
 
 
 def _pause_vs_premature(report: Report, pauses: Pauses) -> Chart | str:
@@ -567,12 +554,7 @@ def _llm(report: Report, _pauses: Pauses) -> Chart | str:
             "barmode": "stack",
             "xaxis": {"type": "category"},
             "yaxis": {"title": {"text": "tokens"}},
-            "yaxis2": {
-                "title": {"text": "USD"},
-                "overlaying": "y",
-                "side": "right",
-                "rangemode": "tozero",
-            },
+            "yaxis2": _right_axis("USD"),
         },
     )
 
@@ -581,9 +563,9 @@ _BUILDERS = (
     ("Reply latency over time", _latency_over_time),
     ("Reply latency per user band", _latency_by_band),
     ("Premature replies and timeouts over time", _premature_over_time),
-    ("Reply groups per burst", _reply_groups),
+    (REPLY_GROUPS.title, REPLY_GROUPS),
     ("Pause length vs premature reply", _pause_vs_premature),
-    ("Messages per reply", _messages_per_reply),
+    (MESSAGES_PER_REPLY.title, MESSAGES_PER_REPLY),
     ("Success rate per scenario", _success_by_scenario),
     ("Success rate per personality", _success_by_personality),
     ("Matrix", _matrix),
@@ -591,6 +573,30 @@ _BUILDERS = (
     ("Evaluation pass rates", _evaluations),
     ("LLM tokens and cost", _llm),
 )
+
+
+def _shares(hist: dict[str, int], keys: list[str]) -> list[float]:
+    """Each count's share of the histogram, in %."""
+    total = sum(hist.values()) or 1
+    return [round(100 * hist.get(key, 0) / total, 2) for key in keys]
+
+
+def _windows(report: Report) -> list[Window]:
+    """The load timeline's windows that saw bursts (a functional run has none)."""
+    return [w for w in report.load.timeline if w.bursts]
+
+
+def _grouped_bars(x_title: str, y_title: str) -> dict:
+    return {
+        "barmode": "group",
+        "xaxis": {"title": {"text": x_title}, "type": "category"},
+        "yaxis": {"title": {"text": y_title}},
+    }
+
+
+def _right_axis(title: str) -> dict:
+    """A second y axis on the right, sharing the x axis."""
+    return {"title": {"text": title}, "overlaying": "y", "side": "right", "rangemode": "tozero"}
 
 
 def _measured(report: Report) -> dict[str, ScenarioFigures]:

@@ -85,26 +85,22 @@ def _scenario_row(name: str, figures: ScenarioFigures, total: bool = False) -> s
         f"{_number(low)} – {_number(high)}" if low is not None or high is not None else "–",
         f"${figures.llm.cost_usd:.4f}" if figures.llm.requests else "–",
     )
-    css = ' class="total"' if total else ""
-    return f"<tr{css}>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>"
+    return _row(cells, "total" if total else "")
 
 
 def _objectives(report: Report) -> str:
     if not report.slo:
         return ""
     rows = [
-        "<tr class='{}'>{}</tr>".format(
-            "pass" if o.passed else "fail",
-            "".join(
-                f"<td>{escape(cell)}</td>"
-                for cell in (
-                    o.scenario or "all scenarios",
-                    o.key,
-                    f"{o.limit:g}",
-                    "–" if o.measured is None else f"{o.measured:.4g}",
-                    "held" if o.passed else "FAILED",
-                )
+        _row(
+            (
+                o.scenario or "all scenarios",
+                o.key,
+                f"{o.limit:g}",
+                "–" if o.measured is None else f"{o.measured:.4g}",
+                "held" if o.passed else "FAILED",
             ),
+            "pass" if o.passed else "fail",
         )
         for o in report.slo
     ]
@@ -116,24 +112,27 @@ def _baseline(report: Report) -> str:
     if not report.baseline:
         return ""
     rows = [
-        "<tr class='{}'>{}</tr>".format(
-            "fail" if c.regressed else "",
-            "".join(
-                f"<td>{escape(cell)}</td>"
-                for cell in (
-                    c.scenario,
-                    c.figure,
-                    f"{c.before:.4g}",
-                    f"{c.after:.4g}",
-                    f"{c.after - c.before:+.4g}",
-                    "regressed" if c.regressed else "",
-                )
+        _row(
+            (
+                c.scenario,
+                c.figure,
+                f"{c.before:.4g}",
+                f"{c.after:.4g}",
+                f"{c.after - c.before:+.4g}",
+                "regressed" if c.regressed else "",
             ),
+            "fail" if c.regressed else "",
         )
         for c in report.baseline
     ]
     columns = ("scenario", "figure", "before", "after", "change", "")
     return _table("Since the baseline", columns, rows, "baseline")
+
+
+def _row(cells: tuple[str, ...], css: str = "") -> str:
+    """A table row, every cell escaped."""
+    kind = f' class="{css}"' if css else ""
+    return f"<tr{kind}>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>"
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[str], css: str) -> str:
