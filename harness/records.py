@@ -20,6 +20,12 @@ EndReason = str
 Role = Literal["client", "agent"]
 
 
+TRANSCRIBED_PER_TURN = 200
+"""Agent messages of one turn kept whole (transcript, judge, the persona's history). A bot
+that floods a chat with thousands is still measured and counted, but what it says beyond
+these is not kept: the harness's memory stays bounded, whatever the bot does."""
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     conversation_id: str
@@ -84,6 +90,9 @@ class ConversationResult:
     conversation could not start or lost its transport: the runtime backs off."""
     judgment: Judgment | None = None
     """For a scenario that declares what to judge by."""
+    untranscribed: int = 0
+    """Agent messages counted but not kept whole: beyond ``TRANSCRIBED_PER_TURN`` in one
+    turn (a bot that floods the chat)."""
 
 
 class ConversationObserver(Protocol):

@@ -39,6 +39,8 @@ class Update:
     update_id: int
     kind: str
     body: bytes  # the whole update as JSON, serialized once
+    chat: Chat
+    fetched: bool = False  # handed to the bot once (a poll's answer, a webhook's 2xx)
 
 
 class Bot:
@@ -53,6 +55,7 @@ class Bot:
             "username": self.username,
         }
         self.chats: dict[int, Chat] = {}
+        self.users: dict[int, Chat] = {}  # a simulated user's id -> the chat they write in
         self.commands: list = []  # setMyCommands
         self.pending: deque[Update] = deque()
         self.allowed_updates: frozenset[str] | None = None
@@ -60,6 +63,7 @@ class Bot:
         self.webhook: Webhook | None = None
         self.limiter = RateLimiter(limits) if limits is not None else None
         self.counts: Counter[str] = Counter()  # calls, updates, errors by category
+        self.listened = False  # it called getUpdates or set a webhook, at least once
         self._ids = ids
         self._updates_key = f"updates:{bot_id}"
         self._warned: set[tuple[str, str]] = set()
@@ -71,7 +75,8 @@ class Bot:
         message = chat.add_message(chat.user, text, command_entities(text))
         update_id = self._ids.next(self._updates_key)
         body = orjson.dumps({"update_id": update_id, "message": message})
-        self.pending.append(Update(update_id, "message", body))
+        self.pending.append(Update(update_id, "message", body, chat))
+        chat.unfetched += 1
         self.counts["updates"] += 1
         self.wake()
         return message
@@ -111,14 +116,23 @@ class Bot:
         taken = []
         for update in self.pending:
             if self.allows(update.kind):
+                self.fetched(update)
                 taken.append(update)
                 if len(taken) == limit:
                     break
         return taken
 
+    @staticmethod
+    def fetched(update: Update) -> None:
+        """The bot has the update: its chat's user message is no longer unseen."""
+        if not update.fetched:
+            update.fetched = True
+            update.chat.unfetched -= 1
+
     async def get_updates(self, offset: int, limit: int, timeout: float) -> list[Update]:
         """Telegram's long poll: answer at once when updates wait, else hold the request
         until one comes or ``timeout`` passes. A newer poll ends this one with 409."""
+        self.listened = True
         self.confirm(offset)
         if self.polling:
             self.poll.set_exception(ApiError(409, CONFLICT))
@@ -140,12 +154,15 @@ class Bot:
 
     def open_chat(self, chat: Chat) -> None:
         self.chats[chat.id] = chat
+        self.users[chat.user["id"]] = chat
         closed, now = self._closed, Clock.now()
         while closed and closed[0][0] < now:  # long over: forgotten, so memory stays flat
-            forgotten = closed.popleft()[1]
-            self.chats.pop(forgotten, None)
+            forgotten = self.chats.pop(closed.popleft()[1], None)
+            if forgotten is None:
+                continue
+            self.users.pop(forgotten.user["id"], None)
             if self.limiter is not None:
-                self.limiter.forget(forgotten)
+                self.limiter.forget(forgotten.id)
 
     def close_chat(self, chat: Chat) -> None:
         """The conversation is over. The chat stays a while for the bot's late replies,
@@ -155,9 +172,22 @@ class Bot:
 
     def chat(self, chat_id: int | str) -> Chat:
         chat = self.chats.get(chat_id) if isinstance(chat_id, int) else None
-        if chat is None:
-            raise bad_request("chat not found")
-        return chat
+        if chat is not None:
+            return chat
+        if chat_id in self.users:  # a group member's own id, as if it were the group's
+            raise ApiError(
+                403, "Forbidden: bot can't initiate conversation with a user", category="forbidden"
+            )
+        raise bad_request("chat not found")
+
+    def chat_named(self, chat_id: object) -> Chat | None:
+        """The chat a call named, if it is one of the bot's, or the chat of the user it
+        named: where the bot's mistake is reported."""
+        try:
+            key = int(chat_id)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return None
+        return self.chats.get(key) or self.users.get(key)
 
     def check_limits(self, chat: Chat) -> None:
         if self.limiter is not None:
@@ -166,17 +196,19 @@ class Bot:
     # -- the bot's mistakes -----------------------------------------------------------------
 
     def note_error(self, error: ApiError, method: str, chat: Chat | None, t: float) -> None:
+        """Count a call of the bot that failed; the chat's harness connection hears of it."""
+        if error.category is not None:
+            self.note(error.category, _generic(error, method), chat, t)
+
+    def note(self, category: str, detail: str, chat: Chat | None, t: float) -> None:
         """Count a mistake of the bot; the chat's harness connection hears of it."""
-        if error.category is None:
-            return
-        self.counts[f"error:{error.category}"] += 1
-        detail = f"{method}: {error.description}"
+        self.counts[f"error:{category}"] += 1
         if chat is not None:
-            chat.emit("bot_error", category=error.category, detail=_generic(error, method), t=t)
-        key = (error.category, method)
+            chat.emit("bot_error", category=category, detail=detail, t=t)
+        key = (category, detail)
         if key not in self._warned:  # once per kind of mistake: a busy bot repeats them
             self._warned.add(key)
-            log.warning("bot %d: %s (counted as %s)", self.id, detail, error.category)
+            log.warning("bot %d: %s (counted as %s)", self.id, detail, category)
 
     def stats(self) -> dict:
         return {

@@ -10,6 +10,9 @@ from typing import Any, Protocol
 from harness.botapi.errors import bad_request
 
 MAX_TEXT = 4096  # characters in one message, as on Telegram
+KEPT_MESSAGES = 1000
+"""Messages a chat remembers (for replies and edits): a bot that floods one chat must
+not grow the emulator without bound. Older ones are "not found", as if deleted."""
 
 
 class Link(Protocol):
@@ -27,6 +30,8 @@ class Chat:
     owner: Link | None
     messages: dict[int, dict] = field(default_factory=dict)
     last_message_id: int = 0
+    unfetched: int = 0
+    """The user's messages the bot has not fetched yet (getUpdates, or its webhook)."""
 
     @property
     def is_group(self) -> bool:
@@ -58,8 +63,15 @@ class Chat:
             message["reply_to_message"] = {
                 key: value for key, value in reply_to.items() if key != "reply_to_message"
             }
-        self.messages[self.last_message_id] = message
+        messages = self.messages
+        messages[self.last_message_id] = message
+        if len(messages) > KEPT_MESSAGES:
+            del messages[next(iter(messages))]
         return message
+
+    @property
+    def last_message(self) -> dict | None:
+        return self.messages.get(self.last_message_id)
 
     def message(self, message_id: int, missing: str) -> dict:
         message = self.messages.get(message_id)

@@ -92,16 +92,18 @@ class HarnessLink:
         op = request["op"]
         req = request.get("req")
         if op == "send":
-            chat = self.chats.get(request["chat_id"])
-            if chat is None:
-                raise ValueError(f"chat {request['chat_id']} is not open on this connection")
+            chat = self._chat(request["chat_id"])
             text = request["text"]
             if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
                 raise ValueError("text must be 1 to 4096 characters")
             message = self.bot.add_user_message(chat, text)
             self.push({"op": "sent", "req": req, "message_id": message["message_id"], "t": t})
         elif op == "ping":
-            self.push({"op": "pong", "req": req, "t": t})
+            pong = {"op": "pong", "req": req, "t": t}
+            if "chat_id" in request:
+                chat = self._chat(request["chat_id"])
+                pong.update(unfetched=chat.unfetched, listened=self.bot.listened)
+            self.push(pong)
         elif op == "open":
             chat_type = request.get("type", "private")
             if chat_type not in CHAT_TYPES:
@@ -122,3 +124,9 @@ class HarnessLink:
                 self.bot.close_chat(chat)
         else:
             raise ValueError(f"unknown op {op!r}")
+
+    def _chat(self, chat_id: int) -> Chat:
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise ValueError(f"chat {chat_id} is not open on this connection")
+        return chat

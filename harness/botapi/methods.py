@@ -108,6 +108,7 @@ async def set_webhook(call: Call) -> bool:
         raise bad_request("secret token contains unallowed characters")
     max_connections = min(max(params.int("max_connections", 40), 1), 100)
     await call.webhooks.set(call.bot, url, secret, max_connections)
+    call.bot.listened = True
     return True
 
 
@@ -150,9 +151,12 @@ async def send_message(call: Call) -> dict:
         if reply_to is None and not allowed:
             raise bad_request("message to be replied not found")
     bot.check_limits(chat)
+    previous = chat.last_message
     message = chat.add_message(bot.user, text, params.json("entities"), reply_to)
     bot.counts["messages"] += 1
     chat.emit("message", message_id=message["message_id"], text=text, t=call.t)
+    if previous is not None and previous["from"] is bot.user and previous.get("text") == text:
+        bot.note("duplicate_answer", "sendMessage: the same text twice in a row", chat, call.t)
     return message
 
 

@@ -13,13 +13,17 @@ Harness -> emulator:
   ``send``  ``{req, chat_id, text}``: the user writes in their chat; the update is
             queued for the bot; answer ``sent {req, message_id, t}``.
   ``close`` ``{chat_id}``: the conversation is over; nothing more is pushed for the chat.
-  ``ping``  ``{req}``: answer ``pong {req, t}`` (clock sync, and a barrier: every push
-            sent before the pong has arrived before it).
+  ``ping``  ``{req, chat_id?}``: answer ``pong {req, t}`` (clock sync, and a barrier:
+            every push sent before the pong has arrived before it). With a ``chat_id``
+            of this connection the pong also says how many of the user's messages the
+            bot has not fetched yet (``unfetched``) and whether it ever asked for
+            updates (``listened``: a getUpdates, or a webhook set).
 
 Emulator -> harness, pushed for the chats a connection opened:
   ``message {chat_id, message_id, text, t}``, ``edit {chat_id, message_id, text, t}``,
   ``action {chat_id, action, t}`` (sendChatAction), ``delete {chat_id, message_id, t}``,
-  ``bot_error {chat_id, category, detail, t}`` (429s, unknown methods, bad requests),
+  ``bot_error {chat_id, category, detail, t}`` (what the bot did wrong in the chat: 429s,
+            unknown methods, bad requests, an answer sent twice),
   ``error {req?, description}`` (the harness asked for something impossible).
 
 ``t`` is the emulator's monotonic clock when the call reached it, in seconds.

@@ -177,14 +177,8 @@ class Emulator:
 
 
 def _chat_of(bot: Bot, params: Params | None) -> Chat | None:
-    """The chat a failed call named, if it is one of the bot's: its mistake is reported
-    to that chat's harness connection."""
-    if params is None:
-        return None
-    try:
-        return bot.chats.get(int(params.values.get("chat_id")))
-    except (TypeError, ValueError):
-        return None
+    """Where a failed call's mistake is reported (to that chat's harness connection)."""
+    return None if params is None else bot.chat_named(params.values.get("chat_id"))
 
 
 @web.middleware

@@ -116,6 +116,7 @@ class Webhook:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._failed(f"Connection failed: {type(exc).__name__}")
             return False
+        self.bot.fetched(update)
         await self._answer(body, t)
         return True
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from harness.clock import Clock
@@ -32,6 +33,7 @@ from harness.metrics.persona_usage import PersonaUsage
 from harness.persona.base import Burst, BurstRequest, PersonaEngine
 from harness.persona.factory import create_persona
 from harness.records import (
+    TRANSCRIBED_PER_TURN,
     ConversationObserver,
     ConversationResult,
     EndReason,
@@ -110,6 +112,8 @@ class Conversation:
         self._burst: _Burst | None = None
         self._late_turn: int | None = None
         self._late_count = 0
+        self._agent_lines: Counter[int] = Counter()  # agent messages kept whole, by turn
+        self._untranscribed = 0
         self._turns = 0
         self.judge: ConversationJudge | None = None
         if _is_judged(scenario, judge_all):
@@ -203,6 +207,7 @@ class Conversation:
             tuple(self.session.inbox.bot_errors.items()),
             outage,
             judgment,
+            self._untranscribed,
         )
         self.observer.on_end(result)
         return result
@@ -362,13 +367,23 @@ class Conversation:
 
     def _accept(self, message: AgentMessage) -> None:
         burst = self._burst
-        if burst is not None and burst.acks and message.t_received >= burst.acks[0]:
-            burst.arrivals.append(message)
+        in_burst = burst is not None and burst.acks and message.t_received >= burst.acks[0]
+        if in_burst:
             turn = burst.turn
         else:
             self._late_count += self._late_turn is not None and message.is_new
             turn = self._late_turn if self._late_turn is not None else 0
-        self._record("agent", turn, message.text, message.t_received, message.edit, message.action)
+        kept = self._agent_lines[turn] < TRANSCRIBED_PER_TURN
+        if kept:
+            self._agent_lines[turn] += 1
+            self._record(
+                "agent", turn, message.text, message.t_received, message.edit, message.action
+            )
+        else:  # counted and timed, its text let go
+            self._untranscribed += 1
+            message = replace(message, text="")
+        if in_burst:
+            burst.arrivals.append(message)
 
     def _close_late_window(self) -> None:
         """The previous turn's late replies are all in: report them."""

@@ -31,6 +31,7 @@ COUNTERS = (
     "premature_messages",
     "edits",
     "chat_actions",
+    "agent_messages_untranscribed",
 )
 
 Estimate = tuple[float | None, float | None]  # debounce bracket, in seconds
@@ -52,6 +53,7 @@ class ScenarioStats:
     premature_messages: int = 0
     edits: int = 0
     chat_actions: int = 0
+    agent_messages_untranscribed: int = 0
     bot_errors: Counter[str] = field(default_factory=Counter)
     reply_groups_per_burst: Histogram = field(default_factory=lambda: Histogram(exact=True))
     messages_per_reply: Histogram = field(default_factory=lambda: Histogram(exact=True))
@@ -106,8 +108,10 @@ class ScenarioStats:
         bot_errors: dict[str, int] | None = None,
         judgment: Judgment | None = None,
         turns: int = 0,
+        untranscribed: int = 0,
     ) -> None:
         self.conversations += 1
+        self.agent_messages_untranscribed += untranscribed
         self.conversations_interrupted += end_reason == "interrupted"
         self.end_reasons[end_reason] += 1
         self.bursts_interrupted += bursts_interrupted
@@ -185,6 +189,7 @@ class ScenarioStats:
             "premature_messages": self.premature_messages,
             "edits": self.edits,
             "chat_actions": self.chat_actions,
+            "agent_messages_untranscribed": self.agent_messages_untranscribed,
             "bot_errors": dict(sorted(self.bot_errors.items())),
             "reply_groups_per_burst": self.reply_groups_per_burst.counts(),
             "messages_per_reply": self.messages_per_reply.counts(),

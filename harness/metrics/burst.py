@@ -12,9 +12,9 @@ r_1..r_k (from s_1 until the reply collection closed). Then:
   final edit, and the edits are counted apart from messages.
 - chat actions (``typing``...): ``first_action`` = first action after s_n, minus s_n:
   how long the user waits to see that the agent is at work. Counted apart from messages.
-- debounce evidence: the burst's message times, the agent's message times and the start
-  of each reply (a reply ends after ``quiet_window`` of silence), relative to s_1, plus
-  the reaction time F (start of the last reply after s_n, minus s_n).
+- debounce evidence: the burst's message times, the agent's message times inside the
+  burst and the start of each reply (a reply ends after ``quiet_window`` of silence),
+  relative to s_1, plus the reaction time F (start of the last reply after s_n, minus s_n).
   ``harness.metrics.debounce`` turns the evidence of many bursts into the estimate.
 
 Times in, milliseconds (latencies) and seconds (pauses) out.
@@ -119,7 +119,9 @@ def _debounce_evidence(
     first = acks[0]
     return DebounceEvidence(
         sends=tuple(t - first for t in acks),
-        arrivals=tuple(t - first for t in arrivals),
+        # Only those inside the burst tell which pause was answered; the reply's own are
+        # its starts (a bot that answers in 10,000 messages leaves a small sample).
+        arrivals=tuple(t - first for t in arrivals[: bisect_left(arrivals, last)]),
         reply_starts=tuple(t - first for t in starts),
         reaction=final[-1] - last,
     )

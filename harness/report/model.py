@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.records import TRANSCRIBED_PER_TURN
+
 
 class _Figures(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -134,6 +136,10 @@ class ScenarioFigures(_Figures):
     premature_messages: int
     edits: int
     chat_actions: int
+    agent_messages_untranscribed: int = Field(
+        0,
+        description=f"counted and timed, not kept whole: beyond {TRANSCRIBED_PER_TURN} in a turn",
+    )
     bot_errors: dict[str, int]
     reply_groups_per_burst: dict[str, int]
     messages_per_reply: dict[str, int]

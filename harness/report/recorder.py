@@ -101,6 +101,7 @@ class Recorder:
                 bot_errors,
                 result.judgment,
                 result.turns,
+                result.untranscribed,
             )
         cut_off = result.judgment is not None and result.judgment.excluded == "cut_off"
         if result.judgment is not None and self._conversations is not None and not cut_off:

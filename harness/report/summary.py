@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.metrics.histogram import mean_of_counts
+from harness.records import TRANSCRIBED_PER_TURN
 from harness.report.model import DebounceEstimate, EvaluationFigures, LlmUsage, Report
 from harness.report.slo import SloResult
 
@@ -228,10 +229,22 @@ def print_summary(report: Report, console: Console | None = None, judging_too: b
             "counted, their timing is left out of the latencies (it is the outage's)."
         )
     _print_fleet(report, console)
+    untranscribed = report.totals.agent_messages_untranscribed
+    if untranscribed:
+        console.print(
+            f"{untranscribed:,} agent message(s) beyond {TRANSCRIBED_PER_TURN} in one turn were "
+            "counted and timed but not kept in the transcript (the bot flooded the chat)."
+        )
     errors = report.totals.bot_errors
     if errors:
         counted = ", ".join(f"{category} {count:,}" for category, count in errors.items())
-        console.print(f"[bold red]Bot errors[/] (calls the bot under test got refused): {counted}")
+        console.print(f"[bold red]Bot errors[/] (what the emulator saw it do wrong): {counted}")
+    if errors.get("never_polled"):
+        console.print(
+            f"[bold red]The bot never called getUpdates[/] (nor set a webhook): none of the "
+            f"{errors['never_polled']:,} message(s) it was sent reached it. Is it running, "
+            "with the emulator's URL as its Bot API base URL and the same token?"
+        )
     scale = report.run.time_scale
     if scale != 1.0:
         console.print(

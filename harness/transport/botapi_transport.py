@@ -40,6 +40,8 @@ REQUEST_TIMEOUT_S = 30.0
 
 
 PEER = "the Bot API emulator"
+NEVER_POLLED = ("never_polled", "the bot never called getUpdates (nor set a webhook)")
+UNFETCHED = ("unfetched", "getUpdates: messages the bot never fetched")
 
 
 class EmulatorLost(TransportError):
@@ -75,8 +77,18 @@ class BotApiSession:
     async def catch_up(self, window_end: float) -> None:
         """A window is closing: a push stamped inside it may still be on the wire (or
         unread behind a busy loop). A ping is a barrier: once its answer is in, so is
-        every push sent before it; those stamped by the window's end belong to it."""
-        await self._link.ping()
+        every push sent before it; those stamped by the window's end belong to it.
+
+        The ping also asks how many of the user's messages the bot has not fetched: the
+        count after the conversation's last window is how many it never saw, reported
+        as the bot's failure (``never_polled`` when it never asked for updates at all)."""
+        answer = await self._link.ping(self.chat_id)
+        errors = self.inbox.bot_errors
+        errors.pop(NEVER_POLLED, None)
+        errors.pop(UNFETCHED, None)
+        unfetched = answer.get("unfetched")  # an emulator older than the question: None
+        if unfetched:
+            errors[UNFETCHED if answer["listened"] else NEVER_POLLED] = unfetched
         waiting = self.inbox.drain()
         for message in reversed(waiting):
             in_window = message.t_received <= window_end and not message.recovered
@@ -122,10 +134,14 @@ class _Link:
     def _lost(self) -> EmulatorLost:
         return EmulatorLost(f"lost the connection to the Bot API emulator at {self.url}")
 
-    async def ping(self) -> None:
+    async def ping(self, chat_id: int | None = None) -> dict:
+        """A clock sample; with ``chat_id``, that chat's figures too (see protocol)."""
         sent = Clock.now()
-        answer = await self.request({"op": "ping"})
+        answer = await self.request(
+            {"op": "ping"} if chat_id is None else {"op": "ping", "chat_id": chat_id}
+        )
         self.clock.add(sent, answer["t"], Clock.now())
+        return answer
 
     def start_sync(self) -> None:
         self._syncer = asyncio.create_task(self._sync_forever())

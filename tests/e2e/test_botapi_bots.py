@@ -9,8 +9,6 @@ machine): the harness's readings must agree with it.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import os
 import re
@@ -18,16 +16,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from harness.clock import Clock
-from harness.conversation import run_conversation
 from harness.scenario import Scenario
-from harness.transport.botapi_transport import BotApiTransport
-from tests.support.botapi import emulator_stats
+from tests.support.botapi import (
+    REPO,
+    bot_process,
+    converse_with_bot,
+    emulator_stats,
+    new_token,
+    running_emulator,
+    serve_emulator,
+    stopped_at_exit,
+)
 from tests.support.fleet import locust_master
 from tests.support.locust_runs import (
     LOCUST,
@@ -42,7 +45,6 @@ from tests.support.observers import Collected
 from tests.support.scenarios import scenario
 from tests.support.stop_timing import Lines, seconds_after_run_time
 
-REPO = Path(__file__).resolve().parents[2]
 BOTS = REPO / "examples" / "bots"
 SCALE = 0.2  # pauses of 60 ms inside a burst, quiet windows of 300 ms, in real time
 # The bot's debounce (0.3 s) is longer than the pauses; after showing "typing" it thinks
@@ -52,62 +54,18 @@ DEBOUNCE_S, THINK_S, PARTS, GAP_S = 0.3, 0.35, 2, 0.05
 # later, a few ms (tens on a loaded machine). A reading taken from the burst's first
 # message, not its last, would be 120 ms off.
 CALL_MS = 80.0
-_bot_ids = itertools.count(7001)
-
-
-def new_token() -> str:
-    """A bot of its own per test: tests sharing the emulator never share a bot."""
-    return f"{next(_bot_ids)}:chatstorm-test-{os.getpid()}"
-
-
-@contextmanager
-def stopped_at_exit(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
-    """A bot whose server disappears retries forever: kill it on every path, by its pid.
-    (Asked politely, a bot first waits for its long poll to end: seconds per test.)"""
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory) -> Iterator[str]:
     """``harness botapi serve`` in a subprocess; its URL."""
-    state = tmp_path_factory.mktemp("botapi") / "state.json"
-    command = [sys.executable, "-m", "harness.cli", "botapi", "serve", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--state", str(state)], stdout=subprocess.PIPE, text=True, cwd=REPO
-    )
-    with stopped_at_exit(process):
-        line = process.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert url, f"the emulator did not start: {line!r}"
-        yield url.group(0)
+    with running_emulator(tmp_path_factory.mktemp("botapi") / "state.json") as url:
+        yield url
 
 
-@contextmanager
-def bot(script: str, url: str, token: str, *args: str) -> Iterator[subprocess.Popen]:
+def bot(script: str, url: str, token: str, *args: str):
     """A bot program from examples/bots, running until it polls (or its webhook is set)."""
-    process = subprocess.Popen(
-        [sys.executable, str(BOTS / script), "--base-url", url, *args],
-        env={**os.environ, "BOT_TOKEN": token},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    with stopped_at_exit(process):
-        bot_id = token.split(":")[0]
-        deadline = time.monotonic() + 30
-        while True:
-            figures = emulator_stats(url)["bots"].get(bot_id, {})
-            if figures.get("polling") or figures.get("webhook"):
-                break
-            assert process.poll() is None, process.stderr.read()[-2000:]
-            assert time.monotonic() < deadline, f"{script} did not connect within 30 s"
-            time.sleep(0.05)
-        yield process
+    return bot_process(BOTS / script, url, token, *args)
 
 
 def batching_bot(url: str, token: str, log: Path, *extra: str):
@@ -116,19 +74,7 @@ def batching_bot(url: str, token: str, log: Path, *extra: str):
 
 
 async def converse(url: str, token: str, conversations: dict[str, Scenario]) -> Collected:
-    """Hold the conversations at once over the botapi transport; what they produced."""
-    transport = BotApiTransport(url, token)
-    await transport.connect()
-    collected = Collected()
-    try:
-        runs = [
-            run_conversation(transport, chat, name, Clock(SCALE), collected)
-            for name, chat in conversations.items()
-        ]
-        await asyncio.wait_for(asyncio.gather(*runs), 30)
-    finally:
-        await transport.close()
-    return collected
+    return await converse_with_bot(url, token, conversations, SCALE)
 
 
 async def test_readings_agree_with_the_python_telegram_bot_log(emulator, tmp_path):
@@ -314,7 +260,7 @@ def test_with_limits_a_bot_too_fast_gets_429_and_the_report_counts_it(tmp_path):
     assert errors["retry_after_ignored"] > 0  # it carried on inside its retry_after
     assert re.search(r"^rate_limited\s+Flooding\s+\d+\s+\d+\(100", err, re.MULTILINE)
     assert "429 Too Many Requests" in err
-    assert "Bot errors (calls the bot under test got refused): rate_limited" in out
+    assert "Bot errors (what the emulator saw it do wrong): rate_limited" in out
 
 
 def wait_for_served_emulator(url: str, locust: subprocess.Popen) -> None:
@@ -372,15 +318,6 @@ def test_a_master_serves_the_emulator_and_its_workers_load_the_bot_through_it(tm
     assert token.split(":")[1] not in out + err
 
 
-def serve_emulator(port: int, state: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "harness.cli", "botapi", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--state", str(state)], stdout=subprocess.PIPE, text=True, cwd=REPO
-    )
-    assert "http://127.0.0.1" in process.stdout.readline(), "the emulator did not start"
-    return process
-
-
 def test_an_emulator_killed_mid_run_ends_conversations_and_users_back_off(tmp_path, monkeypatch):
     """Seen: with the emulator killed 8 s into a run, every user retried at once: 12,238
     tracebacks in 12 s. Now the conversations in flight end as emulator_lost, the outage is
@@ -393,7 +330,7 @@ def test_an_emulator_killed_mid_run_ends_conversations_and_users_back_off(tmp_pa
     scenarios.mkdir()
     (scenarios / "batched.yaml").write_text(scenario("Batched", [0.3]).model_dump_json())
     report = tmp_path / "report"
-    emulator = serve_emulator(port, state)
+    emulator, _ = serve_emulator(port, state)
     with stopped_at_exit(emulator), batching_bot(url, token, log):
         locust = subprocess.Popen(
             [
@@ -413,7 +350,7 @@ def test_an_emulator_killed_mid_run_ends_conversations_and_users_back_off(tmp_pa
             emulator.kill()
             emulator.wait()
             printed.wait_for("the Bot API emulator is unreachable", 30)
-            with stopped_at_exit(serve_emulator(port, state)):
+            with stopped_at_exit(serve_emulator(port, state)[0]):
                 printed.wait_for("the Bot API emulator is reachable again", 30)
                 answered_before = len(read_jsonl(log))
                 locust.wait(timeout=60)  # stderr is the reader's: read stdout apart

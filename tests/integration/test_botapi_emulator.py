@@ -344,3 +344,49 @@ async def test_a_frame_that_is_not_json_is_answered_with_an_error_and_the_link_l
         error = await harness.next(lambda e: e["op"] == "error")
         assert error["req"] is None and error["description"].startswith("bad request")
         assert (await harness.request("ping"))["op"] == "pong"
+
+
+async def test_a_ping_for_a_chat_says_what_the_bot_has_not_fetched():
+    """The harness's question at the end of each reply window: how many of the user's
+    messages the bot never took, and whether it ever asked for updates."""
+    async with running() as (_emulator, http, harness):
+        chat = (await harness.request("open", type="private"))["chat_id"]
+        for text in ("one", "two"):
+            await harness.request("send", chat_id=chat, text=text)
+        pong = await harness.request("ping", chat_id=chat)
+        assert (pong["unfetched"], pong["listened"]) == (2, False)
+        _, body = await call(http, "getUpdates", limit=1)  # one taken, not yet confirmed
+        assert len(body["result"]) == 1
+        pong = await harness.request("ping", chat_id=chat)
+        assert (pong["unfetched"], pong["listened"]) == (1, True)
+        await call(http, "getUpdates")
+        assert (await harness.request("ping", chat_id=chat))["unfetched"] == 0
+        refused = await harness.request("ping", chat_id=chat + 1)
+        assert refused["op"] == "error" and "not open" in refused["description"]
+
+
+async def test_the_bots_own_mistakes_in_a_chat_reach_its_harness():
+    """Twice the same answer in a row; a group member's id used as the chat (Telegram's
+    403); a user's message edited: each a bot_error pushed to the chat's harness."""
+    async with running() as (_emulator, http, harness):
+        group = await harness.request("open", type="group")
+        chat = group["chat_id"]
+        sent = await harness.request("send", chat_id=chat, text="hi")
+        for _ in range(2):
+            await call(http, "sendMessage", chat_id=chat, text="same")
+        status, body = await call(http, "sendMessage", chat_id=group["user_id"], text="dm")
+        assert (status, body["error_code"]) == (403, 403)
+        assert body["description"] == "Forbidden: bot can't initiate conversation with a user"
+        status, _ = await call(
+            http, "editMessageText", chat_id=chat, message_id=sent["message_id"], text="x"
+        )
+        assert status == 400
+        errors = []
+        while len(errors) < 3:
+            event = await harness.next(lambda e: e["op"] == "bot_error")
+            errors.append((event["chat_id"], event["category"]))
+        assert errors == [
+            (chat, "duplicate_answer"),
+            (chat, "forbidden"),
+            (chat, "bad_request"),
+        ]
