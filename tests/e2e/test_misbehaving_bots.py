@@ -207,5 +207,6 @@ def test_a_bot_that_never_polls(emulator, tmp_path, monkeypatch):
     totals = json.loads((report / "report.json").read_text())["totals"]
     assert totals["timeouts"] == totals["bursts"] == 4
     assert totals["bot_errors"] == {"never_polled": 4}  # every message, never fetched
+    assert "never called getUpdates" in (report / "report.html").read_text()
     assert emulator_stats(emulator)["bots"][token.split(":")[0]]["polling"] is False
     assert "Traceback" not in result.stderr

@@ -19,13 +19,20 @@ from harness.report.html import ReportFolderError, sources, write_html_report
 from harness.report.html.charts import build_charts
 from harness.report.html.chats import TEXT_CHARS, messages
 from harness.report.html.sources import PauseEvidence, read_run_folder
+from harness.report.html.tables import tables_html
 from harness.report.model import MatrixLayout, Report
 
 
 def _report(*scenarios: str) -> Report:
+    return _report_of(
+        *(ConversationResult(f"{name}#1", name, 1, "max_turns", 0) for name in scenarios)
+    )
+
+
+def _report_of(*results: ConversationResult) -> Report:
     recorder = Recorder()
-    for name in scenarios:
-        recorder.on_end(ConversationResult(f"{name}#1", name, 1, "max_turns", 0))
+    for result in results:
+        recorder.on_end(result)
     header = {"run_id": "test", "transport": "mock", "time_scale": 1.0, "seed": "0"}
     header["loop_lag_ms"] = LoopLagFigures().to_report()
     figures = build_report(recorder, header)
@@ -172,3 +179,17 @@ def test_run_texts_cannot_end_the_script_or_fill_the_page_markers(tmp_path):
     assert text == planted
     assert page.count("Content-Security-Policy") == 1 and "default-src 'none'" in page
     assert page.count("<script>") == 2  # Plotly and the page's own: nothing else
+
+
+def test_what_the_bot_did_wrong_is_a_table_of_its_own_only_when_it_did():
+    assert "What the bot did wrong" not in tables_html(_report("Calm"))
+    mistakes = ((("never_polled", "the bot never called getUpdates"), 3),)
+    report = _report_of(
+        ConversationResult("Bad#1", "Bad", 1, "max_turns", 0, None, mistakes),
+        ConversationResult("Bad#2", "Bad", 1, "max_turns", 0, untranscribed=7),
+    )
+    table = tables_html(report).split('id="bot-mistakes"')[1].split("</section>")[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table.split("<tbody>")[1])
+    cells = [re.findall(r"<td>(.*?)</td>", row)[:3] for row in rows]
+    assert cells == [["Bad", "never_polled", "3"], ["Bad", "untranscribed", "7"]]
+    assert "never called getUpdates" in table

@@ -1,12 +1,26 @@
 """The report's tables, as HTML built here (every value escaped): how the run ran, the
-objectives' verdicts, what changed since the baseline, and one row per scenario."""
+objectives' verdicts, what changed since the baseline, one row per scenario, and what the
+bot under test did wrong."""
 
 from __future__ import annotations
 
 from html import escape
 
+from harness.records import TRANSCRIBED_PER_TURN
 from harness.report.model import Report, ScenarioFigures
 from harness.report.summary import pass_hat_k_text, percent, repeats_label
+
+BOT_MISTAKES = {
+    "never_polled": "messages never fetched: the bot never called getUpdates nor set a webhook",
+    "unfetched": "messages the bot had not fetched when their conversation ended",
+    "duplicate_answer": "the same text sent twice in a row",
+    "forbidden": "sent to a chat Telegram would refuse (403: a user who never opened it)",
+    "bad_request": "calls refused with 400 (a message it never sent edited, a text too long…)",
+    "unknown_method": "calls to a method the emulator does not have",
+    "rate_limited": "calls refused with 429 under --telegram-limits",
+    "retry_after_ignored": "calls made inside a retry_after it had been given",
+}
+"""What each ``bot_errors`` category means, for a reader of the report."""
 
 
 def header_html(report: Report) -> str:
@@ -34,7 +48,7 @@ def header_html(report: Report) -> str:
 
 
 def tables_html(report: Report) -> str:
-    return _scenarios(report) + _objectives(report) + _baseline(report)
+    return _scenarios(report) + _bot_mistakes(report) + _objectives(report) + _baseline(report)
 
 
 def _scenarios(report: Report) -> str:
@@ -86,6 +100,24 @@ def _scenario_row(name: str, figures: ScenarioFigures, total: bool = False) -> s
         f"${figures.llm.cost_usd:.4f}" if figures.llm.requests else "–",
     )
     return _row(cells, "total" if total else "")
+
+
+def _bot_mistakes(report: Report) -> str:
+    """Counted per scenario; a flood's messages not kept whole, too (not a mistake of the
+    bot's as such, but a reason its transcript is shorter than its count)."""
+    rows = []
+    for name, figures in report.scenarios.items():
+        for category, count in figures.bot_errors.items():
+            meaning = BOT_MISTAKES.get(category, "")
+            rows.append(_row((name, category, f"{count:,}", meaning), "fail"))
+        if figures.agent_messages_untranscribed:
+            meaning = f"agent messages beyond {TRANSCRIBED_PER_TURN} in one turn: counted, not kept"
+            count = f"{figures.agent_messages_untranscribed:,}"
+            rows.append(_row((name, "untranscribed", count, meaning)))
+    if not rows:
+        return ""
+    columns = ("scenario", "what", "count", "meaning")
+    return _table("What the bot did wrong", columns, rows, "bot-mistakes")
 
 
 def _objectives(report: Report) -> str:
