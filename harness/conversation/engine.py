@@ -440,7 +440,9 @@ async def run_conversation(
     except Exception as exc:
         category = getattr(exc, "category", "error")
         error = str(exc) if category != "error" else f"{type(exc).__name__}: {exc}"
-        outage = getattr(exc, "peer", None) or transport.peer
+        # A failure that names its peer says whether it is an outage (None: one account's
+        # trouble, not Telegram's); any other is the peer's, as far as the harness can tell.
+        outage = getattr(exc, "peer", transport.peer)
         judgment = None
         if _is_judged(scenario, judge_all):
             judgment = ConversationJudge(scenario, {}).conclude_now(category, 0, 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 
 from harness.coord.unavailable import RedisUnavailable
 
@@ -25,7 +25,8 @@ def safe_url(url: str) -> str:
 
 
 async def connect_redis(url: str) -> redis.Redis:
-    """A connected client; RedisUnavailable when nothing answers at ``url``."""
+    """A connected client; RedisUnavailable when nothing answers at ``url`` or it
+    refuses the URL's password (the message masks it)."""
     client = redis.from_url(
         url,
         decode_responses=True,
@@ -34,6 +35,12 @@ async def connect_redis(url: str) -> redis.Redis:
     )
     try:
         await client.ping()
+    except AuthenticationError as exc:
+        await client.aclose()
+        raise RedisUnavailable(
+            f"Redis at {safe_url(url)} refused the credentials ({exc}); put its password in "
+            "--redis-url (redis://:PASSWORD@HOST:PORT/DB)"
+        ) from None
     except (RedisError, OSError) as exc:
         await client.aclose()
         raise RedisUnavailable(

@@ -131,11 +131,24 @@ class LocalTelegram:
     def silent(self) -> bool:
         return self.silent_from is not None and time.monotonic() >= self.silent_from
 
-    def new_account(self, phone: str) -> str:
-        """A StringSession for a new account on this endpoint (auth key already agreed)."""
-        auth_key = AuthKey(os.urandom(256))
-        self.auth_keys[auth_key.key_id] = auth_key
+    def new_account(self, phone: str, key: bytes | None = None) -> str:
+        """A StringSession for a new account on this endpoint (auth key already agreed:
+        ``key``, 256 bytes, or random ones)."""
+        auth_key = self._agree(key)
         self.authorize(auth_key, phone, next(self._user_ids))
+        return self._session(auth_key)
+
+    def signed_out_session(self, key: bytes | None = None) -> str:
+        """A StringSession whose auth key was agreed but never logged in: every call but
+        logging in is AUTH_KEY_UNREGISTERED, as for a session Telegram has ended."""
+        return self._session(self._agree(key))
+
+    def _agree(self, key: bytes | None) -> AuthKey:
+        auth_key = AuthKey(key if key is not None else os.urandom(256))
+        self.auth_keys[auth_key.key_id] = auth_key
+        return auth_key
+
+    def _session(self, auth_key: AuthKey) -> str:
         session = StringSession()
         session.set_dc(DC_ID, self.host, self.port)
         session.auth_key = auth_key

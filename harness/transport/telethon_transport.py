@@ -400,10 +400,12 @@ class TelethonTransport:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 await client.connect()
                 bot = await client.get_input_entity(self._bot)
+        except _RETIRING as exc:  # a session Telegram ended fails the bot's lookup
+            reason = type(exc).__name__
+            await self._abandon(client, lease, retired=reason)
+            raise AccountRetired(f"account {lease.account_id} retired: {reason}") from None
         except BaseException as exc:
-            if client is not None:
-                await client.disconnect()
-            await self._release(lease)
+            await self._abandon(client, lease)
             if isinstance(exc, TimeoutError | OSError):
                 why = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
                 raise Disconnected(
@@ -423,6 +425,17 @@ class TelethonTransport:
         )
         self._all.append(account)
         return account
+
+    async def _abandon(
+        self, client: TelegramClient | None, lease: Lease, retired: str | None = None
+    ) -> None:
+        """A connection that failed: closed, and its account given back to the pool, or
+        first retired (so that no one leases it meanwhile) when Telegram refused it."""
+        if client is not None:
+            await client.disconnect()
+        if retired is not None:
+            await self.accounts.retire(lease.account_id, retired)
+        await self._release(lease)
 
     async def _on_message(self, account: _Account, event) -> None:
         if event.chat_id == account.bot_id and account.session is not None:

@@ -9,8 +9,6 @@ import itertools
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -21,10 +19,10 @@ from telethon.tl import functions
 
 from harness.agent.reference import BatchRecord, ReferenceAgent
 from harness.clock import Clock
-from harness.coord import RedisUnavailable, connect_redis
 from harness.local_telegram.server import LocalTelegram
 from harness.scenario import Scenario
-from tests.support.locust_runs import REPO, free_port
+from tests.support.locust_runs import REPO
+from tests.support.redis_support import private_redis
 from tests.support.scenarios import scenario
 from tests.support.stop_timing import seconds_after_run_time
 
@@ -259,19 +257,8 @@ async def test_redis_dying_mid_run_is_said_once_and_the_run_still_ends(tmp_path)
     """The account pool's Redis (a private redis-server) is killed mid-run: lease renewals
     fail within their TTL and the accounts go on, the outage is one line, and the stop,
     whose lease releases fail too, still ends on time with the report."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail(
-            "this test runs a Redis of its own: install redis-server (apt-get install redis)"
-        )
-    port = free_port()
-    redis_server = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
+    with private_redis() as (port, redis_server):
         url = f"redis://127.0.0.1:{port}/0"
-        await wait_for_redis(url)
         telegram = LocalTelegram()
         await telegram.start()
         sent = itertools.count(1)
@@ -295,9 +282,6 @@ async def test_redis_dying_mid_run_is_said_once_and_the_run_still_ends(tmp_path)
             )
         finally:
             await telegram.stop()
-    finally:
-        redis_server.kill()
-        redis_server.wait()
     output = printed.decode()
     print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s
     assert stop_s < 30, output[-3000:]
@@ -306,16 +290,3 @@ async def test_redis_dying_mid_run_is_said_once_and_the_run_still_ends(tmp_path)
     totals = json.loads((report_dir / "report.json").read_text())["totals"]
     assert totals["bursts"] > 12  # the leased accounts went on without Redis
     assert code == 0, output[-3000:]
-
-
-async def wait_for_redis(url: str) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client = await connect_redis(url)
-        except RedisUnavailable:
-            assert time.monotonic() < deadline, "the private redis-server did not start"
-            await asyncio.sleep(0.05)
-        else:
-            await client.aclose()
-            return

@@ -1,14 +1,16 @@
 """A local server that speaks Anthropic's Messages API, for the real SDK to talk to.
 
-``POST /v1/messages`` checks a request the way the API does (API key, as x-api-key or
-bearer token, and version headers; model, max_tokens, alternating roles starting with
-``user``, text blocks, system blocks, ``cache_control`` and its four-breakpoint limit,
-``output_config``; no sampling parameters) and answers with a realistic body: ``usage``
-counts input and output tokens (about four characters a token) and prompt-cache writes
-and reads (the cached prefix is written on first sight, read afterwards). By default the
-model answers the burst the instruction asks for; ``reply`` replaces that, ``fail_next``
-queues errors: ``429`` (with ``retry-after``), ``529`` (overloaded_error), ``500``
-(api_error) or ``malformed`` (a 200 whose body is not JSON).
+``POST /v1/messages`` checks a request the way the API does (its API key, ``API_KEY``
+unless told another, as x-api-key or bearer token: a wrong one is a 401
+``authentication_error`` that does not repeat it; version headers; model, max_tokens,
+alternating roles starting with ``user``, text blocks, system blocks, ``cache_control``
+and its four-breakpoint limit, ``output_config``; no sampling parameters) and answers
+with a realistic body: ``usage`` counts input and output tokens (about four characters a
+token) and prompt-cache writes and reads (the cached prefix is written on first sight,
+read afterwards). By default the model answers the burst the instruction asks for;
+``reply`` replaces that, ``fail_next`` queues errors: ``429`` (with ``retry-after``),
+``529`` (overloaded_error), ``500`` (api_error) or ``malformed`` (a 200 whose body is
+not JSON).
 
 Every accepted or refused request is kept in ``requests`` (body and headers).
 """
@@ -60,11 +62,18 @@ class Seen:
     usage: dict | None = None
     """The usage the server reported in its answer."""
 
+    @property
+    def api_key(self) -> str | None:
+        """The key the request presented, as x-api-key or as a bearer token."""
+        bearer = self.headers.get("authorization", "").removeprefix("Bearer ")
+        return self.headers.get("x-api-key") or bearer or None
+
 
 @dataclass
 class MessagesApi:
     """The server's state: what it saw, what it will do next."""
 
+    api_key: str = API_KEY
     retry_after: str = "0.2"
     delay_s: float = 0.0
     """How long the model takes to answer (requests in flight are counted meanwhile)."""
@@ -97,7 +106,7 @@ class MessagesApi:
         try:
             if self.delay_s:
                 time.sleep(self.delay_s)
-            self._check_headers(headers)
+            self._check_headers(seen)
             if not isinstance(body, dict):
                 raise ApiError(400, "invalid_request_error", "request body is not a JSON object")
             validate(body)
@@ -114,11 +123,10 @@ class MessagesApi:
                 self.in_flight -= 1
         return 200, {}, json.dumps(message).encode()
 
-    def _check_headers(self, headers: dict[str, str]) -> None:
-        bearer = headers.get("authorization", "").removeprefix("Bearer ")
-        if API_KEY not in (headers.get("x-api-key"), bearer):
+    def _check_headers(self, seen: Seen) -> None:
+        if seen.api_key != self.api_key:
             raise ApiError(401, "authentication_error", "invalid x-api-key")
-        if not headers.get("anthropic-version"):
+        if not seen.headers.get("anthropic-version"):
             raise ApiError(400, "invalid_request_error", "anthropic-version header is required")
 
     def _failure(self, seen: Seen, kind: str) -> tuple[int, dict[str, str], bytes]:
@@ -273,8 +281,8 @@ def default_burst(body: dict) -> str:
 class MessagesServer:
     """The API on 127.0.0.1 (or ``host``), in a thread; ``url`` is the SDK's base_url."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.api = MessagesApi()
+    def __init__(self, host: str = "127.0.0.1", api_key: str = API_KEY) -> None:
+        self.api = MessagesApi(api_key=api_key)
         api = self.api
 
         class Handler(BaseHTTPRequestHandler):

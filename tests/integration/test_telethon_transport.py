@@ -99,10 +99,12 @@ async def test_readings_agree_with_the_bots_own_log(world):
     assert checked == 6
 
 
-async def one_account_transport(telegram: LocalTelegram, bot: str, **options) -> TelethonTransport:
-    """A transport with a pool of one fresh account of its own."""
+async def one_account_transport(
+    telegram: LocalTelegram, bot: str, session: str | None = None, **options
+) -> TelethonTransport:
+    """A transport with a pool of one account of its own: ``session``, or a fresh one."""
     accounts = MemoryAccounts()
-    await accounts.add(telegram.new_account(f"+7912{len(telegram.accounts):07d}"))
+    await accounts.add(session or telegram.new_account(f"+7912{len(telegram.accounts):07d}"))
     return TelethonTransport(
         bot=bot,
         api_id=1,
@@ -245,6 +247,23 @@ async def test_an_account_the_bot_blocked_is_set_aside_for_the_run(world):
     )
     assert result.end_reason == "max_turns"
     assert blocked not in transport._all
+
+
+async def test_a_session_telegram_has_ended_is_retired_when_first_leased(world):
+    """Seen: the bot's lookup got AUTH_KEY_UNREGISTERED, the account went back to the
+    pool unnamed, and it was leased again and again, each time failing a conversation
+    as an ``error`` and an outage of Telegram."""
+    telegram, _transport, _batches, clock = world
+    transport = await one_account_transport(telegram, "@agentbot", telegram.signed_out_session())
+    try:
+        result = await run_conversation(transport, scenario("s", [0.3]), "c", clock, Collected())
+        assert (result.end_reason, result.outage) == ("account_retired", None)  # not Telegram's
+        assert "retired: AuthKeyUnregisteredError" in result.error
+        (info,) = await transport.accounts.list()
+        assert (info.state, info.retired_reason) == ("retired", "AuthKeyUnregisteredError")
+        assert await transport._leases.acquire("anyone", 60) is None  # never leased again
+    finally:
+        await transport.close()
 
 
 def _phone_of(telegram: LocalTelegram, account) -> str:

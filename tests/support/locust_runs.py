@@ -17,7 +17,8 @@ import textwrap
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,6 +128,53 @@ def web_ui(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+WEB_PAGES = (
+    "/",
+    "/chatstorm/stats",
+    "/stats/requests",
+    "/stats/requests/csv",
+    "/stats/failures/csv",
+    "/stats/report",
+    "/exceptions",
+    "/exceptions/csv",
+    "/tasks",
+    "/logs",
+)
+"""What the web UI serves: Locust's pages and JSON, and chatstorm's."""
+
+
+@dataclass
+class WatchedRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    pages: dict[str, bytes]
+    """Each of ``WEB_PAGES`` as it was served mid-run."""
+
+
+def run_watched(
+    *args: str, ready: Callable[[dict], bool], during: Callable[[], None] = lambda: None
+) -> WatchedRun:
+    """A run that starts at once with its web UI (``--autostart``) and quits when it
+    ends. Once ``ready`` holds for ``/chatstorm/stats``, every page of the UI is read;
+    then ``during()`` runs (to break something mid-run) and the run is waited for."""
+    with web_ui("--autostart", "--autoquit", "0", "--only-summary", *args) as (base, process):
+
+        def live() -> dict | None:
+            assert process.poll() is None, process.stderr.read()[-3000:]
+            served = http(base + "/chatstorm/stats")
+            stats = json.loads(served) if served else None
+            return stats if stats and ready(stats) else None
+
+        wait_for(live, 60, "the run to get going")
+        pages = {path: http(base + path) for path in WEB_PAGES}
+        missing = [path for path, page in pages.items() if not page]
+        assert not missing, f"the web UI did not serve {missing}"
+        during()
+        out, err = process.communicate(timeout=90)
+    return WatchedRun(process.returncode, out, err, pages)
 
 
 def worker_file(fleet: Path, worker: str, name: str) -> Path:

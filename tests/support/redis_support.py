@@ -3,13 +3,19 @@ delete it afterwards; when no Redis answers they fail with how to start one, nev
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
+import subprocess
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as redis
 
 from harness.coord import DEFAULT_URL, RedisUnavailable, connect_redis
+from tests.support.locust_runs import free_port, wait_for
 
 REDIS_URL = os.environ.get("REDIS_URL", DEFAULT_URL)
 
@@ -33,3 +39,33 @@ async def delete_prefix(prefix: str) -> None:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+@contextlib.contextmanager
+def private_redis(*args: str) -> Iterator[tuple[int, subprocess.Popen]]:
+    """A redis-server of the test's own on a free port of 127.0.0.1, with ``args`` (such
+    as ``--requirepass``), no persistence, once it listens: its port, and its process (to
+    kill it mid-run). Stopped by its pid on the way out."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail(
+            "this test runs a Redis of its own: install redis-server (apt-get install redis)"
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *args],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _listening(port) or process.poll() is not None, 10, "redis-server")
+        assert process.poll() is None, "the private redis-server did not start"
+        yield port, process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
