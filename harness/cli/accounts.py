@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.coord import DEFAULT_URL
+from harness.options import label, redis_url
 
 if TYPE_CHECKING:  # the commands load Redis's client when they run, not when they are listed
     from harness.coord import RedisAccounts, RedisLeases
@@ -30,9 +31,15 @@ SessionsFile = typer.Argument(
     ..., help="One StringSession per line; blank lines and # comments are skipped."
 )
 RedisUrl = typer.Option(
-    DEFAULT_URL, "--redis-url", envvar="REDIS_URL", help="Where the pool lives."
+    DEFAULT_URL,
+    "--redis-url",
+    envvar="REDIS_URL",
+    parser=redis_url,
+    help="Where the pool lives.",
 )
-Prefix = typer.Option("chatstorm", "--prefix", help="Key prefix of this pool in Redis.")
+Prefix = typer.Option(
+    "chatstorm", "--prefix", parser=label, help="Key prefix of this pool in Redis."
+)
 
 
 def run_with_pool(
@@ -93,6 +100,12 @@ def import_(
     except OSError as exc:
         typer.echo(f"harness: {path}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
+    except ValueError as exc:  # not text
+        typer.echo(f"harness: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not sessions:
+        typer.echo(f"harness: {path} holds no session: write one StringSession per line", err=True)
+        raise typer.Exit(2)
 
     async def work(accounts: RedisAccounts, _leases: RedisLeases):
         problems, added = [], 0

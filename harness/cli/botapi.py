@@ -10,10 +10,13 @@ from pathlib import Path
 import typer
 
 from harness.botapi.ids import default_state_path
+from harness.options import host as host_name
+from harness.options import output_file, tcp_port
 
 botapi_app = typer.Typer(help="The Telegram Bot API emulator.", no_args_is_help=True)
 StateFile = typer.Option(
     None,
+    parser=output_file,
     help="Where update and user ids are kept across restarts "
     "(default: $XDG_STATE_HOME/chatstorm/botapi.json).",
 )
@@ -21,9 +24,9 @@ StateFile = typer.Option(
 
 @botapi_app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8081, help="Port to listen on (0: any free port)."),
-    state: Path | None = StateFile,
+    host: str = typer.Option("127.0.0.1", parser=host_name, help="Address to listen on."),
+    port: int = typer.Option(8081, parser=tcp_port, help="Port to listen on (0: any free port)."),
+    state: str | None = StateFile,
     telegram_limits: bool = typer.Option(
         False,
         "--telegram-limits",
@@ -43,7 +46,8 @@ def serve(
     """Serve the Bot API at http://HOST:PORT/bot<token>/<method> until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        asyncio.run(_serve(host, port, state or default_state_path(), telegram_limits, link_token))
+        state_path = Path(state) if state else default_state_path()
+        asyncio.run(_serve(host, port, state_path, telegram_limits, link_token))
     except (OSError, ValueError) as exc:
         typer.echo(f"harness: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from harness.cli.accounts import Prefix, RedisUrl, run_with_pool
+from harness.options import host_port, output_file, telegram_api_id
 
 if TYPE_CHECKING:
     from harness.coord import RedisAccounts, RedisLeases
@@ -24,15 +25,11 @@ TEST_DC = "149.154.167.40:443"  # Telegram's test servers, DC 2
 CONNECT_RETRIES = 2  # an interactive command says soon that the server is unreachable
 
 
-def _server(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise typer.BadParameter(f"{address!r} is not HOST:PORT", param_hint="--server")
-    return host, int(port)
-
-
 def login(
-    api_id: Annotated[int, typer.Option(envvar="TG_API_ID", help="From my.telegram.org.")],
+    api_id: Annotated[
+        int,
+        typer.Option(envvar="TG_API_ID", parser=telegram_api_id, help="From my.telegram.org."),
+    ],
     api_hash: Annotated[
         str, typer.Option(envvar="TG_API_HASH", help="From my.telegram.org.", show_default=False)
     ],
@@ -40,8 +37,11 @@ def login(
         str, typer.Option(help="The account's number, +country code (asked if omitted).")
     ] = "",
     out: Annotated[
-        Path | None,
-        typer.Option(help="Append the session to this accounts file (created with mode 0600)."),
+        str | None,
+        typer.Option(
+            parser=output_file,
+            help="Append the session to this accounts file (created with mode 0600).",
+        ),
     ] = None,
     pool: Annotated[bool, typer.Option(help="Add the account to the Redis pool.")] = False,
     label: Annotated[str, typer.Option(help="A name to recognise the account by.")] = "",
@@ -49,7 +49,11 @@ def login(
         bool, typer.Option(help=f"Log in on Telegram's test servers ({TEST_DC}, DC 2).")
     ] = False,
     server: Annotated[
-        str, typer.Option(help="HOST:PORT of another Telegram endpoint (DC 2), e.g. a local one.")
+        str,
+        typer.Option(
+            parser=host_port,
+            help="HOST:PORT of another Telegram endpoint (DC 2), e.g. a local one.",
+        ),
     ] = "",
     redis_url: str = RedisUrl,
     prefix: str = Prefix,
@@ -70,8 +74,8 @@ def login(
     client = TelegramClient(StringSession(), api_id, api_hash, connection_retries=CONNECT_RETRIES)
     address = server or (TEST_DC if test_dc else "")
     if address:
-        host, port = _server(address)
-        client.session.set_dc(2, host, port)
+        host, _, port = address.rpartition(":")
+        client.session.set_dc(2, host, int(port))
     try:
         logged_in = asyncio.run(
             log_in(
@@ -87,7 +91,7 @@ def login(
         raise typer.Exit(2) from None
     tail = phone_tail(logged_in.phone)
     if out is not None:
-        if append_session(out, logged_in.session):
+        if append_session(Path(out), logged_in.session):
             typer.echo(f"{out} was readable by others: now 0600 (owner only)")
         typer.echo(f"logged in {tail}: session appended to {out}")
     if pool:

@@ -9,6 +9,7 @@ import typer
 
 from harness.cli.accounts import accounts_app
 from harness.cli.botapi import botapi_app
+from harness.cli.errors import OneLineErrors
 from harness.cli.health import health
 from harness.cli.login import login
 from harness.cli.regrade import regrade
@@ -19,6 +20,7 @@ from harness.report.model import Report
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="chatstorm: load-test conversational agents reached through Telegram.",
     no_args_is_help=True,
     add_completion=False,
@@ -49,7 +51,8 @@ def validate(
     except ScenarioError as exc:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
-        typer.echo(f"{len(exc.problems)} problem(s) found", err=True)
+        if len(exc.problems) > 1:  # one problem is its own line, and no more
+            typer.echo(f"{len(exc.problems)} problems found", err=True)
         raise typer.Exit(2) from None
     for scenario in scenarios:
         judged = ""

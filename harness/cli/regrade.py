@@ -11,6 +11,7 @@ from rich.console import Console
 
 from harness.coord.unavailable import RedisUnavailable
 from harness.llm.request import GatewaySettings
+from harness.options import http_url, output_folder, positive_float
 from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report.summary import judging_table
 from harness.runtime.regrade import regrade as regrade_run
@@ -25,13 +26,21 @@ def regrade(
     ] = None,
     no_judge: Annotated[bool, typer.Option("--no-judge", help="Skip the LLM judge.")] = False,
     llm_base_url: Annotated[
-        str | None, typer.Option("--llm-base-url", help="Messages API endpoint.")
+        str | None, typer.Option("--llm-base-url", parser=http_url, help="Messages API endpoint.")
     ] = None,
     llm_cache_dir: Annotated[
-        Path, typer.Option("--llm-cache-dir", help="Folder of the LLM response cache.")
-    ] = DEFAULT_CACHE_DIR,
+        str | None,
+        typer.Option(
+            "--llm-cache-dir",
+            parser=output_folder,
+            help=f"The LLM response cache (default {DEFAULT_CACHE_DIR}).",
+        ),
+    ] = None,
     llm_budget_usd: Annotated[
-        float | None, typer.Option("--llm-budget-usd", help="Ask the judge no more past it.")
+        float | None,
+        typer.Option(
+            "--llm-budget-usd", parser=positive_float, help="Ask the judge no more past it."
+        ),
     ] = None,
 ) -> None:
     """Judge a finished run's conversations again with the current scenarios' criteria
@@ -44,7 +53,7 @@ def regrade(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     gateway = GatewaySettings(budget_usd=llm_budget_usd, base_url=llm_base_url)
-    cache = LlmCacheSettings(folder=llm_cache_dir)
+    cache = LlmCacheSettings(folder=Path(llm_cache_dir or DEFAULT_CACHE_DIR))
     try:
         done = asyncio.run(regrade_run(folder, current, gateway, cache, not no_judge))
     except (ValueError, OSError, RedisUnavailable) as exc:

@@ -17,6 +17,15 @@ import typer
 
 from harness.conversation import TranscriptEntry
 from harness.llm.request import DEFAULT_MAX_RETRIES, GatewaySettings
+from harness.options import (
+    http_url,
+    non_negative_int,
+    output_file,
+    output_folder,
+    positive_float,
+    positive_int,
+    redis_url,
+)
 from harness.persona.recordings import (
     RecordedMessage,
     Recording,
@@ -49,26 +58,36 @@ def generate(
     scenario_path: Annotated[
         Path, typer.Option("--scenario", help="Scenario file (or folder), engine: llm.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="JSONL file to write.")],
-    count: Annotated[int, typer.Option("--count", min=1, help="Conversations to record.")] = 10,
+    out: Annotated[str, typer.Option("--out", parser=output_file, help="JSONL file to write.")],
+    count: Annotated[
+        int, typer.Option("--count", parser=positive_int, help="Conversations to record.")
+    ] = 10,
     name: Annotated[str | None, typer.Option("--name", help="Which scenario of several.")] = None,
     seed: Annotated[str, typer.Option("--seed", help="Same seed, same questions.")] = "0",
-    time_scale: Annotated[float, typer.Option("--time-scale", min=0.0001)] = 0.05,
-    parallel: Annotated[int, typer.Option("--parallel", min=1, help="At once.")] = 4,
-    base_url: Annotated[str | None, typer.Option("--llm-base-url", help="API endpoint.")] = None,
+    time_scale: Annotated[float, typer.Option("--time-scale", parser=positive_float)] = 0.05,
+    parallel: Annotated[int, typer.Option("--parallel", parser=positive_int, help="At once.")] = 4,
+    base_url: Annotated[str | None, typer.Option("--llm-base-url", parser=http_url)] = None,
     cache_dir: Annotated[
-        Path, typer.Option("--llm-cache-dir", help="Answers.")
-    ] = DEFAULT_CACHE_DIR,
-    redis_url: Annotated[str | None, typer.Option("--redis-url", help="Shared cache.")] = None,
-    budget: Annotated[float | None, typer.Option("--llm-budget-usd", min=0.0)] = None,
-    max_retries: Annotated[int, typer.Option("--llm-max-retries", min=0)] = DEFAULT_MAX_RETRIES,
+        str | None,
+        typer.Option(
+            "--llm-cache-dir", parser=output_folder, help=f"Answers (default {DEFAULT_CACHE_DIR})."
+        ),
+    ] = None,
+    redis: Annotated[
+        str | None,
+        typer.Option("--redis-url", parser=redis_url, help="Shared cache."),
+    ] = None,
+    budget: Annotated[float | None, typer.Option("--llm-budget-usd", parser=positive_float)] = None,
+    max_retries: Annotated[
+        int, typer.Option("--llm-max-retries", parser=non_negative_int)
+    ] = DEFAULT_MAX_RETRIES,
 ) -> None:
     """Record COUNT conversations of an LLM persona with the reference agent, for replay."""
     scenario = _pick_scenario(scenario_path, name)
     from harness.coord import RedisUnavailable
 
     gateway = GatewaySettings(budget_usd=budget, max_retries=max_retries, base_url=base_url)
-    cache = LlmCacheSettings(folder=cache_dir, redis_url=redis_url)
+    cache = LlmCacheSettings(folder=Path(cache_dir or DEFAULT_CACHE_DIR), redis_url=redis)
     try:
         recorded = asyncio.run(_record(scenario, count, seed, time_scale, parallel, gateway, cache))
     except (RedisUnavailable, OSError, ValueError) as exc:
@@ -78,7 +97,7 @@ def generate(
         Recording(conversation_id, tuple(messages), scenario.name)
         for conversation_id, messages in sorted(recorded.messages.items())
     ]
-    written = write_recordings(out, recordings)
+    written = write_recordings(Path(out), recordings)
     usage = recorded.stats.scenario(scenario.name).persona_usage.to_report()
     cells = llm_cells(LlmUsage.model_validate(usage))
     typer.echo(
@@ -89,7 +108,7 @@ def generate(
 
 def import_conversations(
     source: Annotated[Path, typer.Argument(help="JSONL, one message a line: role, text, time.")],
-    out: Annotated[Path, typer.Option("--out", help="JSONL file to write.")],
+    out: Annotated[str, typer.Option("--out", parser=output_file, help="JSONL file to write.")],
     scenario: Annotated[str | None, typer.Option("--scenario", help="Name to tag them.")] = None,
 ) -> None:
     """Turn recorded conversations (one message a line) into a replay file."""
@@ -98,7 +117,7 @@ def import_conversations(
     except RecordingError as exc:
         typer.echo(f"chatstorm: {exc}", err=True)
         raise typer.Exit(2) from None
-    written = write_recordings(out, recordings)
+    written = write_recordings(Path(out), recordings)
     messages = sum(len(recording.messages) for recording in recordings)
     typer.echo(f"wrote {written} conversations ({messages} messages) to {out}")
 

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import configargparse
 import typer
@@ -27,28 +28,20 @@ from rich.console import Console
 from harness.cli.progress import Progress, failure_reason
 from harness.cli.run_summary import print_changes, print_run_summary
 from harness.coord.unavailable import RedisUnavailable
-from harness.options import Option, OptionGroup, add_group, positive_int
+from harness.options import Option, OptionGroup, add_group, fraction, positive_int
 from harness.report import TRANSCRIPT_FILE, prepare_report_dir
 from harness.report.baseline import Change, compare, parse_tolerance, read_baseline
 from harness.report.junit import JUNIT_FILE, write_junit
 from harness.report.model import BaselineChange, MatrixLayout, Report
 from harness.runtime.batch import BatchOutcome, Planned, run_batch
-from harness.runtime.options import GROUPS
+from harness.runtime.options import GROUPS, transport_groups
 from harness.runtime.options import run_settings as settings_from
 from harness.runtime.process import RunSettings
 from harness.scenario import Scenario, ScenarioError, load_scenarios
 from harness.scenario.plans import MAX_COMBINATIONS, load_matrix, load_suite, matrix_cells
-from harness.transport.registry import TRANSPORTS
 
 DEFAULT_SCENARIOS = Path("scenarios")
 BAD_INPUT, FAILED, OBJECTIVE_FAILED = 2, 1, 3
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise ValueError(f"must lie between 0 and 1, got {text}")
-    return value
 
 
 FUNCTIONAL = OptionGroup(
@@ -109,24 +102,31 @@ FUNCTIONAL = OptionGroup(
             "--min-success-rate",
             "Shorthand for an objective over the whole run: at least this share of the "
             "conversations succeed (0..1).",
-            parse=_fraction,
+            parse=fraction,
             metavar="R",
         ),
     ),
 )
 
 
+class OneLineParser(configargparse.ArgumentParser):
+    """A bad option is one line that names it and where to look, not the usage of every
+    option (twenty lines) above it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(BAD_INPUT, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> configargparse.ArgumentParser:
-    parsing = configargparse.ArgumentParser(
+    parsing = OneLineParser(
         prog="harness run",
         description="Run the scenarios' conversations to completion, judged, and report.",
     )
     parsing.add_argument(
         "paths", nargs="*", type=Path, help="Scenario files or folders (default: scenarios/)."
     )
-    for group in (FUNCTIONAL, *GROUPS, *(kind.options for kind in TRANSPORTS.values())):
-        if group is not None:
-            add_group(parsing, group)
+    for group in (FUNCTIONAL, *GROUPS, *transport_groups()):
+        add_group(parsing, group)
     return parsing
 
 

@@ -17,7 +17,7 @@ _HOMES = {
     "MemoryAccounts": "accounts",
     "RedisAccounts": "accounts",
     "append_session": "accounts",
-    "read_sessions_file": "accounts",
+    "read_sessions_file": "sessions",
     "Lease": "leases",
     "LeasePool": "leases",
     "MemoryLeases": "leases",

@@ -18,6 +18,8 @@ from typing import Literal, Protocol
 import orjson
 import redis.asyncio as redis
 
+from harness.coord.sessions import check_session
+
 State = Literal["active", "retired"]
 FLOOD_HISTORY = 20
 
@@ -62,9 +64,7 @@ class AccountStore(Protocol):
 
 def _new_record(session: str, phone: str | None, label: str) -> tuple[str, dict]:
     """(account id, stored record) for a new account; ValueError for a non-session."""
-    session = session.strip()
-    if not session or session.startswith("#") or any(ch.isspace() for ch in session):
-        raise ValueError("not a session string: expected one Telethon StringSession")
+    session = check_session(session)
     record = {
         "session": session,
         "phone_tail": phone_tail(phone),
@@ -176,20 +176,10 @@ def _info(account_id: str, record: dict, floods: tuple) -> AccountInfo:
     )
 
 
-def read_sessions_file(path: Path) -> list[tuple[int, str]]:
-    """(line number, session) for each session in a file: one StringSession per line,
-    blank lines and ``#`` comments skipped. OSError when it cannot be read."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [
-        (number, line.strip())
-        for number, line in enumerate(lines, 1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-
-
 def append_session(path: Path, session: str) -> bool:
     """Append one session to an accounts file, creating it readable by its owner only
     (0600). Returns True when an existing file was open to others and was tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         tightened = bool(os.fstat(descriptor).st_mode & 0o077)

@@ -14,9 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.locust.shape_plan import SHAPES
-from harness.options import Option, OptionGroup, add_group, positive_int
-from harness.runtime.options import GROUPS, RUN
-from harness.transport.registry import TRANSPORTS
+from harness.options import (
+    Option,
+    OptionGroup,
+    add_group,
+    non_negative_int,
+    output_folder,
+    positive_int,
+    timespan,
+)
+from harness.runtime.options import GROUPS, RUN, transport_groups
 
 PER_USER = Option(
     "--conversations-per-user",
@@ -32,6 +39,7 @@ WORKER_REPORT_DIR = Option(
     "On a worker: keep its own report.json and transcripts too, in DIR/<worker id>/ (the "
     "master's --report-dir gets every worker's lines anyway).",
     env="CHATSTORM_WORKER_REPORT_DIR",
+    parse=output_folder,
     metavar="DIR",
 )
 
@@ -43,6 +51,7 @@ SHAPE_OPTIONS = OptionGroup(
         Option(
             "--shape-duration",
             "How long the shape lasts, e.g. 10m (default: --run-time; soak: 1h).",
+            parse=timespan,
             metavar="TIME",
         ),
         Option(
@@ -56,13 +65,14 @@ SHAPE_OPTIONS = OptionGroup(
             "--shape-baseline",
             "spike: users before and after the spike (default 0).",
             default=0,
-            parse=int,
+            parse=non_negative_int,
             metavar="USERS",
         ),
         Option(
             "--shape-spike-length",
             "spike: how long the peak lasts (default 60s).",
             default="60s",
+            parse=timespan,
             metavar="TIME",
         ),
     ),
@@ -72,10 +82,8 @@ SHAPE_OPTIONS = OptionGroup(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options with Locust's parser (``events.init_command_line_parser``)."""
     run = OptionGroup(RUN.title, RUN.description, (*RUN.options, PER_USER, WORKER_REPORT_DIR))
-    groups = (run, *GROUPS[1:], *(kind.options for kind in TRANSPORTS.values()), SHAPE_OPTIONS)
-    for group in groups:
-        if group is not None:
-            add_group(parser, group)
+    for group in (run, *GROUPS[1:], *transport_groups(), SHAPE_OPTIONS):
+        add_group(parser, group)
     # The web UI answers on this machine only unless told otherwise (--web-host, or
     # LOCUST_WEB_HOST as deploy/ sets it); elsewhere, put Locust's --web-login before it.
     parser.set_defaults(class_picker=True, web_host="127.0.0.1")

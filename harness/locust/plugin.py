@@ -60,7 +60,7 @@ def install(default_scenarios: Path, argv: Sequence[str] | None = None) -> dict[
     try:
         scenarios = load_scenarios(paths)
     except ScenarioError as exc:
-        sys.stderr.write(f"chatstorm: invalid scenarios:\n{exc}\n")
+        sys.stderr.write("".join(f"chatstorm: {problem}\n" for problem in exc.problems))
         raise SystemExit(2) from None
     _register(scenarios)
     classes: dict[str, type] = dict(user_classes(scenarios))
@@ -85,13 +85,6 @@ def _register(scenarios: list[Scenario]) -> None:
 
     @events.init.add_listener
     def _init(environment: Environment, **_kwargs) -> None:
-        report_dir = environment.parsed_options.report_dir
-        if report_dir:
-            try:
-                prepare_report_dir(Path(report_dir))
-            except OSError as exc:
-                sys.stderr.write(f"chatstorm: {exc}\n")
-                raise SystemExit(2) from None
         options = environment.parsed_options
         problems = choose_transport(vars(options)).problems()
         if problems:
@@ -101,6 +94,12 @@ def _register(scenarios: list[Scenario]) -> None:
             try:
                 settings_from(options)
             except ValueError as exc:
+                sys.stderr.write(f"chatstorm: {exc}\n")
+                raise SystemExit(2) from None
+        if options.report_dir:  # last: a run refused above leaves no folder behind
+            try:
+                prepare_report_dir(Path(options.report_dir))
+            except OSError as exc:
                 sys.stderr.write(f"chatstorm: {exc}\n")
                 raise SystemExit(2) from None
         # In this, the main, thread: gevent's process machinery, which Telethon's first

@@ -9,7 +9,6 @@ import argparse
 from collections.abc import Sequence
 
 from locust import LoadTestShape
-from locust.util.timespan import parse_timespan
 
 from harness.locust.shape_plan import SOAK_DEFAULT_S, Plan, ShapeSettings, plan_for
 
@@ -24,12 +23,10 @@ def shape_requested(argv: Sequence[str]) -> bool:
 def settings_from(options: argparse.Namespace) -> ShapeSettings:
     """The shape's settings from Locust's parsed options; ValueError says what is missing."""
     duration = options.shape_duration or options.run_time
-    if duration is None:
+    if not duration:  # -t 0 is no run time, to Locust as here
         if options.shape != "soak":
             raise ValueError(f"--shape {options.shape} needs --shape-duration or --run-time")
         duration = SOAK_DEFAULT_S
-    elif isinstance(duration, str):
-        duration = parse_timespan(duration)
     if not options.num_users:
         raise ValueError(f"--shape {options.shape} needs -u/--users (the peak)")
     settings = ShapeSettings(
@@ -38,7 +35,7 @@ def settings_from(options: argparse.Namespace) -> ShapeSettings:
         duration_s=float(duration),
         steps=options.shape_steps,
         baseline=options.shape_baseline,
-        spike_length_s=float(parse_timespan(options.shape_spike_length)),
+        spike_length_s=options.shape_spike_length,
     )
     if settings.shape == "spike" and settings.spike_length_s >= settings.duration_s:
         raise ValueError("--shape-spike-length must be shorter than the shape's duration")

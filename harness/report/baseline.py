@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.options import non_negative_float
 from harness.report.model import Report, ScenarioFigures
 
 
@@ -108,6 +109,6 @@ def parse_tolerance(text: str) -> tuple[str, float]:
             f"{text!r}: write FIGURE=TOLERANCE with FIGURE one of {', '.join(TOLERANCES)}"
         )
     try:
-        return name, float(value)
-    except ValueError:
-        raise ValueError(f"{text!r}: {value!r} is not a number") from None
+        return name, non_negative_float(value)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None

@@ -12,9 +12,12 @@ from harness.options import (
     Option,
     OptionGroup,
     http_url,
+    label,
     non_negative_int,
+    output_folder,
     positive_float,
     positive_int,
+    redis_url,
 )
 from harness.persona.services import DEFAULT_CACHE_DIR, LlmCacheSettings
 from harness.report.slo import parse_override
@@ -64,6 +67,7 @@ RUN = OptionGroup(
             "A name for the run, in every file it writes and in its Redis leases (default: "
             "the start time and a random tag; a Locust master's reaches its workers).",
             env="CHATSTORM_RUN_ID",
+            parse=label,
             metavar="ID",
         ),
         Option(
@@ -99,12 +103,14 @@ SHARED_STATE = OptionGroup(
             "--redis-url",
             "Redis that holds the account pool and its leases, and the LLM response "
             "cache, shared by all workers (default: in memory / on disk, this process only).",
+            parse=redis_url,
             env="REDIS_URL",
         ),
         Option(
             "--redis-prefix",
             "Key prefix of the pool in Redis (default chatstorm).",
             default="chatstorm",
+            parse=label,
         ),
     ),
 )
@@ -142,7 +148,7 @@ LLM = OptionGroup(
             "--llm-cache-dir",
             "Folder of the LLM response cache when there is no --redis-url "
             f"(default {DEFAULT_CACHE_DIR}).",
-            default=str(DEFAULT_CACHE_DIR),
+            parse=output_folder,
             metavar="PATH",
         ),
         Option(
@@ -157,6 +163,12 @@ LLM = OptionGroup(
 
 GROUPS = (RUN, SHARED_STATE, LLM)
 """Every run option, transports' apart (each kind declares its own)."""
+
+
+def transport_groups() -> tuple[OptionGroup, ...]:
+    """Every transport's option group: what Locust's parser and ``harness run`` both
+    render."""
+    return tuple(kind.options for kind in TRANSPORTS.values() if kind.options is not None)
 
 
 def run_settings(values: Mapping[str, Any], report_dir: Path | None) -> RunSettings:

@@ -157,7 +157,7 @@ def _with_new_judging(report: Report, stats: RunStats) -> Report:
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise _missing(path) from None
 
 
@@ -165,7 +165,7 @@ def _lines(path: Path) -> list[dict]:
     """The file's whole lines (a line a killed run cut short is left out)."""
     try:
         return list(read_json_lines(path))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise _missing(path) from None
 
 

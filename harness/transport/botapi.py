@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.botapi.protocol import CHAT_TYPES, TOKEN
-from harness.options import Option, OptionGroup
+from harness.options import Option, OptionGroup, http_url, output_file
 from harness.transport.base import Transport
 from harness.transport.kind import OpenContext, TransportKind
 
@@ -42,6 +42,7 @@ class BotApiKind(TransportKind[BotApiSettings]):
             Option(
                 "--botapi-url",
                 f"Where the emulator listens (default with --botapi-serve: {DEFAULT_URL}).",
+                parse=http_url,
                 env="CHATSTORM_BOTAPI_URL",
             ),
             Option(
@@ -71,6 +72,7 @@ class BotApiKind(TransportKind[BotApiSettings]):
                 "--botapi-state",
                 "With --botapi-serve: where update ids are kept across restarts "
                 "(default: $XDG_STATE_HOME/chatstorm/botapi.json).",
+                parse=output_file,
                 metavar="PATH",
             ),
             Option(

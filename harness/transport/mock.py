@@ -18,7 +18,7 @@ import orjson
 from harness.agent.reference import BatchRecord, ReferenceAgent
 from harness.clock import Clock, Timeline
 from harness.files import LineFile
-from harness.options import Option, OptionGroup
+from harness.options import Option, OptionGroup, output_file
 from harness.scenario.models import Scenario
 from harness.transport.base import Inbox, SentMessage
 from harness.transport.kind import OpenContext, TransportKind
@@ -154,6 +154,7 @@ class MockKind(TransportKind[MockSettings]):
                 "Write the reference agent's own log (every batch it received and sent, "
                 f"with times) here (default: {AGENT_LOG_FILE} in --report-dir, unless "
                 "--no-transcripts).",
+                parse=output_file,
                 metavar="PATH",
                 env="LOCUST_AGENT_LOG",
             ),

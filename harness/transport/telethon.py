@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.options import Option, OptionGroup, positive_float
+from harness.coord.sessions import sessions_file
+from harness.options import Option, OptionGroup, positive_float, telegram_api_id
 from harness.transport.base import Transport
 from harness.transport.kind import OpenContext, TransportKind
 
@@ -35,13 +36,19 @@ class TelethonKind(TransportKind[TelethonSettings]):
         "With --transport telethon: real accounts, the real bot.",
         (
             Option("--bot", "The bot under test: @username or numeric id.", env="LOCUST_BOT"),
-            Option("--api-id", "Telegram API id (my.telegram.org).", parse=int, env="TG_API_ID"),
+            Option(
+                "--api-id",
+                "Telegram API id (my.telegram.org).",
+                parse=telegram_api_id,
+                env="TG_API_ID",
+            ),
             Option(
                 "--api-hash", "Telegram API hash (never logged or reported).", env="TG_API_HASH"
             ),
             Option(
                 "--accounts-file",
                 "One Telethon StringSession per line (# comments allowed).",
+                parse=sessions_file,
                 metavar="PATH",
             ),
             Option(

@@ -94,7 +94,7 @@ def test_a_failed_objective_exits_3(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
-        (["--repeat", "0"], "must be at least 1"),
+        (["--repeat", "0"], "must be from 1"),
         (["--transport", "botapi"], "--transport botapi needs the bot's token"),
         (["missing-folder"], "no such file or folder"),
     ],

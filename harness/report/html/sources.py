@@ -150,7 +150,7 @@ def read_run_folder(folder: Path, transcripts: Path | None = None) -> RunFolder:
 def _read_report(path: Path) -> Report:
     try:
         return Report.model_validate(orjson.loads(path.read_bytes()))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ReportFolderError(
             f"{path} does not exist: give the --report-dir of a finished run"
         ) from None
