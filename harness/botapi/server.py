@@ -9,10 +9,12 @@ print every ``/bot<token>/...`` path, is off) nor in its state file or stats.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import logging
 import os
+import socket
 from pathlib import Path
 
 import orjson
@@ -92,7 +94,13 @@ class Emulator:
             await site.start()
         except OSError as exc:
             await self._runner.cleanup()
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            named = isinstance(exc, socket.gaierror)  # its errno is the resolver's own
+            reason = exc.strerror if named or not exc.errno else os.strerror(exc.errno)
+            if named or exc.errno == errno.EADDRNOTAVAIL:
+                raise OSError(  # the host, not the port
+                    f"the Bot API emulator cannot listen on {host}: not an address of this "
+                    f"machine ({reason.lower()}); give one of its addresses, or 0.0.0.0"
+                ) from None
             raise OSError(
                 f"the Bot API emulator cannot listen on {host}:{port}: {reason.lower()}; "
                 "choose another port"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import pytest
 from aiohttp import web
 
 from harness.botapi.limits import Limits
@@ -306,6 +307,17 @@ def test_serve_on_a_busy_port_is_one_clear_line(tmp_path):
         f"harness: the Bot API emulator cannot listen on 127.0.0.1:{port}: "
         "address already in use; choose another port\n"
     )
+
+
+@pytest.mark.parametrize("host", ["10.254.254.254", "no-such-host.invalid"])
+async def test_serve_on_an_address_not_of_this_machine_names_the_host_not_the_port(host):
+    emulator = Emulator(None, link_token="t")
+    with pytest.raises(OSError) as refused:
+        await emulator.start(host, 0)
+    assert str(refused.value).startswith(
+        f"the Bot API emulator cannot listen on {host}: not an address of this machine ("
+    )
+    assert "choose another port" not in str(refused.value)
 
 
 async def test_a_group_takes_twenty_messages_a_minute():
