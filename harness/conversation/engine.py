@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -119,7 +120,11 @@ class Conversation:
         if _is_judged(scenario, judge_all):
             slots = getattr(self.persona, "slots", {})
             llm = services.judges.get(scenario.name) if services is not None else None
-            self.judge = ConversationJudge(scenario, slots, llm, self._judge_spent)
+            # Not a bound method: the judge holding the conversation would make each one
+            # a reference cycle, freed only by the garbage collector, which the runtime
+            # keeps rare (a soak grew 770 MB an hour).
+            spent = functools.partial(_count_judge_spending, observer, self.id, scenario.name)
+            self.judge = ConversationJudge(scenario, slots, llm, spent)
         self._started = Clock.now()
 
     async def run(self) -> ConversationResult:
@@ -211,10 +216,6 @@ class Conversation:
         )
         self.observer.on_end(result)
         return result
-
-    def _judge_spent(self, turn: int, usage: PersonaUsage) -> None:
-        """The LLM judge's cost counts with the personas' (one budget, one account)."""
-        self.observer.on_persona(PersonaRecord(self.id, self.scenario.name, turn, usage))
 
     async def _play_turn(self, index: int, turn: Turn) -> EndReason | None:
         """Play one turn; why the conversation ends after it (the persona ended it, or a
@@ -416,6 +417,17 @@ class Conversation:
                 self.judge.add(entry)
             self.observer.on_message(entry)
         self._entries.clear()
+
+
+def _count_judge_spending(
+    observer: ConversationObserver,
+    conversation_id: str,
+    scenario: str,
+    turn: int,
+    usage: PersonaUsage,
+) -> None:
+    """The LLM judge's cost counts with the personas' (one budget, one account)."""
+    observer.on_persona(PersonaRecord(conversation_id, scenario, turn, usage))
 
 
 async def run_conversation(
