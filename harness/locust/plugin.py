@@ -246,5 +246,7 @@ def _conclude(environment: Environment, runtime: LocustRuntime) -> None:
     runner = environment.runner
     workers = len(runtime.workers_reported) if isinstance(runner, MasterRunner) else None
     exit_code = runtime.finish_report(users=runner.target_user_count, workers=workers).exit_code
-    if exit_code is not None and not isinstance(runner, WorkerRunner):
+    if exit_code is None or isinstance(runner, WorkerRunner):
+        return
+    if environment.process_exit_code is None:  # a run that could not start said 2 already
         environment.process_exit_code = exit_code

@@ -187,7 +187,10 @@ def test_a_repeated_locust_run_with_the_redis_cache_asks_nothing(server, tmp_pat
     ("args", "message"),
     [
         (("--llm-base-url", "localhost:1"), "expected an http:// or https:// URL"),
-        (("--llm-max-retries", "-1"), "argument --llm-max-retries: must be at least 0, got -1"),
+        (
+            ("--llm-max-retries", "-1"),
+            "argument --llm-max-retries: must be from 0 to 1,000,000, got -1",
+        ),
     ],
 )
 def test_bad_llm_options_fail_in_one_clear_line(args, message):
