@@ -47,6 +47,7 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/harness_run.py
 	CHATSTORM_CHROMIUM=$(CHROMIUM) $(BIN)/python bench/html_report.py
 	$(BIN)/python bench/master_reports.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

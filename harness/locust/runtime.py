@@ -34,6 +34,7 @@ from harness.files import LineFile, LineSink, LineTee
 from harness.locust.fleet import MasterLink, WorkerLink
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
+from harness.locust.stats_trim import KEEP_S, forget_old_seconds
 from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
@@ -233,11 +234,14 @@ class LocustRuntime:
             self.unsent = Unsent(recent=self.unsent.recent)
 
     def _sample_users(self) -> None:
-        """Note, every second, how many users this process (a master: the fleet) runs."""
-        while True:
+        """Note, every second, how many users this process (a master: the fleet) runs;
+        every minute, let Locust forget its per-second counts of long ago."""
+        for tick in itertools.count(1):
             runner = self.environment.runner
             if runner is not None:
                 self.quality.note_users(time.time(), runner.user_count)
+                if tick % KEEP_S == 0:
+                    forget_old_seconds(runner.stats, time.time())
             gevent.sleep(1)
 
     def record_quality(self, burst: BurstMeasurement) -> None:
