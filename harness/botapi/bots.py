@@ -42,6 +42,12 @@ class Update:
     chat: Chat
     fetched: bool = False  # handed to the bot once (a poll's answer, a webhook's 2xx)
 
+    def hand_over(self) -> None:
+        """The bot has the update: its chat's user message is no longer unseen."""
+        if not self.fetched:
+            self.fetched = True
+            self.chat.unfetched -= 1
+
 
 class Bot:
     def __init__(self, bot_id: int, secret: str, ids: IdStore, limits: Limits | None) -> None:
@@ -116,18 +122,11 @@ class Bot:
         taken = []
         for update in self.pending:
             if self.allows(update.kind):
-                self.fetched(update)
+                update.hand_over()
                 taken.append(update)
                 if len(taken) == limit:
                     break
         return taken
-
-    @staticmethod
-    def fetched(update: Update) -> None:
-        """The bot has the update: its chat's user message is no longer unseen."""
-        if not update.fetched:
-            update.fetched = True
-            update.chat.unfetched -= 1
 
     async def get_updates(self, offset: int, limit: int, timeout: float) -> list[Update]:
         """Telegram's long poll: answer at once when updates wait, else hold the request

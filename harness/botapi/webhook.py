@@ -116,7 +116,7 @@ class Webhook:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._failed(f"Connection failed: {type(exc).__name__}")
             return False
-        self.bot.fetched(update)
+        update.hand_over()
         await self._answer(body, t)
         return True
 
