@@ -6,6 +6,14 @@ notes the most users it saw in each window. The report then shows a timeline
 (users, latency, premature and timeout rates per window) and the same figures merged
 per band of concurrent users, so a ramp shows where the agent starts to degrade.
 Windows are counts and buckets, so workers' windows merge exactly on the master.
+
+A run of hours must not grow with its length, so the timeline keeps at most
+``MAX_WINDOWS`` windows: when one more would open, neighbouring windows merge in pairs
+and windows are twice as wide from then on (10 s, 20 s, 40 s...). Window edges are
+multiples of the width in wall-clock time, so a narrower window falls inside exactly one
+wider window, and timelines of different widths (a worker's delta, the master's whole
+run) still merge exactly, at the wider width. Windows no longer being filled are packed
+(``Histogram.pack``): a closed window costs a few kilobytes, not a hundred.
 """
 
 from __future__ import annotations
@@ -19,6 +27,10 @@ from harness.metrics.histogram import Histogram
 from harness.verdicts import Judgment
 
 WINDOW_S = 10
+"""The narrowest window, and the width of every window of a run up to ``MAX_WINDOWS``
+windows long."""
+MAX_WINDOWS = 60
+"""Enough points for the report's charts; an hour's run has windows of 80 s."""
 BANDS = 5
 
 
@@ -58,6 +70,11 @@ class QualityWindow:
         self.judged += other.judged
         self.successes += other.successes
         self.outcomes.update(other.outcomes)
+
+    def pack(self) -> None:
+        """Packs the latency histograms: the window is no longer being filled."""
+        self.first_reply.pack()
+        self.complete_reply.pack()
 
     def to_state(self) -> dict:
         return {
@@ -104,12 +121,14 @@ class QualityTimeline:
     """Windows of figures keyed by wall-clock window, and the users seen in each."""
 
     def __init__(self) -> None:
+        self.window_s = WINDOW_S
         self.windows: dict[int, QualityWindow] = {}
         self.users: dict[int, int] = {}
+        self._filling: set[int] = set()
+        """Windows changed since the last window opened: packed when the next one opens."""
 
-    @staticmethod
-    def window_of(wall_time: float) -> int:
-        return int(wall_time // WINDOW_S)
+    def window_of(self, wall_time: float) -> int:
+        return int(wall_time // self.window_s)
 
     def add_burst(self, wall_time: float, burst: BurstMeasurement) -> None:
         self._window(wall_time).add_burst(burst)
@@ -117,34 +136,83 @@ class QualityTimeline:
     def add_judgment(self, wall_time: float, judgment: Judgment) -> None:
         self._window(wall_time).add_judgment(judgment)
 
-    def _window(self, wall_time: float) -> QualityWindow:
-        key = self.window_of(wall_time)
-        window = self.windows.get(key)
-        if window is None:
-            window = self.windows[key] = QualityWindow()
-        return window
-
     def note_users(self, wall_time: float, users: int) -> None:
+        self._make_room(wall_time)
         key = self.window_of(wall_time)
         self.users[key] = max(users, self.users.get(key, 0))
 
+    def _window(self, wall_time: float) -> QualityWindow:
+        """The window of ``wall_time``, to fill (opened if new)."""
+        self._make_room(wall_time)
+        key = self.window_of(wall_time)
+        window = self.windows.get(key)
+        if window is None:
+            self._pack_filled()
+            window = self.windows[key] = QualityWindow()
+        self._filling.add(key)
+        return window
+
+    def _make_room(self, wall_time: float) -> None:
+        """Widen the windows until ``wall_time``'s window is kept or fits the bound."""
+        while True:
+            key = self.window_of(wall_time)
+            if key in self.windows or key in self.users or self._kept() < MAX_WINDOWS:
+                return
+            self._widen_to(self.window_s * 2)
+
+    def _kept(self) -> int:
+        """Windows kept: with bursts, with a user sample, or both."""
+        return len(self.windows.keys() | self.users.keys())
+
+    def _widen_to(self, window_s: int) -> None:
+        """Merge the windows into windows ``window_s`` wide (a power of two times as
+        wide): each falls inside exactly one."""
+        factor = window_s // self.window_s
+        self.window_s = window_s
+        windows, self.windows = self.windows, {}
+        users, self.users = self.users, {}
+        for key, window in windows.items():
+            self._fold(key // factor, window)
+        for key, count in users.items():
+            self.users[key // factor] = max(count, self.users.get(key // factor, 0))
+        self._filling = set(self.windows)
+        self._pack_filled()
+
+    def _fold(self, key: int, window: QualityWindow) -> None:
+        existing = self.windows.get(key)
+        if existing is None:
+            self.windows[key] = window
+        else:
+            existing.merge(window)
+        self._filling.add(key)
+
+    def _pack_filled(self) -> None:
+        for key in self._filling:
+            self.windows[key].pack()
+        self._filling.clear()
+
     def to_state(self) -> dict:
-        return {str(key): window.to_state() for key, window in self.windows.items()}
+        return {
+            "window_s": self.window_s,
+            "windows": {str(key): window.to_state() for key, window in self.windows.items()},
+        }
 
     def merge_state(self, state: dict) -> None:
-        for key, window_state in state.items():
-            window = QualityWindow.from_state(window_state)
-            existing = self.windows.get(int(key))
-            if existing is None:
-                self.windows[int(key)] = window
-            else:
-                existing.merge(window)
+        """Add another process's windows, at the wider of the two widths."""
+        if state["window_s"] > self.window_s:
+            self._widen_to(state["window_s"])
+        factor = self.window_s // state["window_s"]
+        for key, window_state in state["windows"].items():
+            self._fold(int(key) // factor, QualityWindow.from_state(window_state))
+        while self._kept() > MAX_WINDOWS:
+            self._widen_to(self.window_s * 2)
+        self._pack_filled()
 
     def to_report(self, started_wall: float) -> dict:
         """``timeline`` (one row per window) and ``bands`` (rows merged by users)."""
         first = self.window_of(started_wall)
         timeline = [
-            {"t_s": (key - first) * WINDOW_S, "users": self.users.get(key), **window.summary()}
+            {"t_s": (key - first) * self.window_s, "users": self.users.get(key), **window.summary()}
             for key, window in sorted(self.windows.items())
         ]
         peak = max(self.users.values(), default=0)
@@ -166,7 +234,7 @@ class QualityTimeline:
             }
             for index, band in sorted(bands.items())
         ]
-        return {"window_s": WINDOW_S, "timeline": timeline, "bands": band_rows}
+        return {"window_s": self.window_s, "timeline": timeline, "bands": band_rows}
 
 
 def _users_at(samples: list[tuple[int, int]], key: int) -> int | None:

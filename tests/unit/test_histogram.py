@@ -92,3 +92,51 @@ def test_state_round_trip_through_msgpack_merges_exactly():
         wire = msgpack.unpackb(msgpack.packb(worker.to_state()))
         master.merge_state(wire)
     assert master.to_report() == both.to_report()
+
+
+def _spread(rng: random.Random, n: int) -> list[float]:
+    """Latencies over two decades: hundreds of distinct three-digit buckets."""
+    return [rng.uniform(100, 10_000) for _ in range(n)]
+
+
+def test_a_packed_histogram_reads_merges_and_grows_as_it_did_unpacked():
+    rng = random.Random(3)
+    first, later = _spread(rng, 2000), _spread(rng, 500)
+    packed, plain, other = Histogram(), Histogram(), Histogram()
+    for v in first:
+        packed.add(v)
+        plain.add(v)
+    for v in later:
+        other.add(v)
+    packed.pack()
+    assert packed.summary() == plain.summary()
+    assert packed.to_state() == plain.to_state()
+    into = Histogram()
+    into.merge(packed)  # reading a packed histogram into another
+    assert into.counts() == plain.counts()
+    other.pack()
+    packed.merge(other)  # both packed
+    plain.merge(other)
+    packed.add(12_345.0)
+    plain.add(12_345.0)
+    assert packed.summary() == plain.summary() and packed.counts() == plain.counts()
+
+
+def test_packing_keeps_a_histogram_in_a_fraction_of_the_memory():
+    import tracemalloc
+
+    values = _spread(random.Random(4), 5000)
+
+    def traced_size(pack: bool) -> int:
+        tracemalloc.start()
+        histogram = Histogram()
+        for v in values:
+            histogram.add(v)
+        if pack:
+            histogram.pack()
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert histogram.count == 5000
+        return size
+
+    assert traced_size(pack=True) < traced_size(pack=False) / 2.5  # 16 bytes a bucket, not 54

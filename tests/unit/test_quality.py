@@ -1,7 +1,11 @@
+import random
+import tracemalloc
+
 import msgpack
 
 from harness.metrics.burst import measure_burst
-from harness.metrics.quality import WINDOW_S, QualityTimeline
+from harness.metrics.histogram import Histogram
+from harness.metrics.quality import MAX_WINDOWS, WINDOW_S, QualityTimeline
 
 FAST = measure_burst([0.0], [0.0], [0.1], False, 1.0)  # 100 ms reply
 SLOW = measure_burst([0.0], [0.0], [2.0], False, 1.0)  # 2 s reply
@@ -62,3 +66,67 @@ def test_bursts_in_a_window_without_its_own_user_sample_still_count_in_a_band():
     report = timeline.to_report(START)
     assert sum(band["bursts"] for band in report["bands"]) == 2
     assert [row["users"] for row in report["timeline"]] == [6, None]
+
+
+def _reply_after(seconds: float):
+    return measure_burst([0.0], [0.0], [seconds], False, 1.0)
+
+
+HOUR = [(START + i, _reply_after(0.1 + (i % 997) * 0.01)) for i in range(3600)]
+"""An hour, a burst a second, replies from 0.1 s to 10 s: hundreds of buckets a window."""
+
+
+def test_an_hour_keeps_at_most_max_windows_and_every_burst_in_them():
+    timeline = QualityTimeline()
+    everything = Histogram()
+    for t, burst in HOUR:
+        timeline.note_users(t, 5)
+        timeline.add_burst(t, burst)
+        everything.add(burst.first_reply_ms)
+    report = timeline.to_report(START)
+    assert report["window_s"] == 80  # 40 s windows would be 90 of them
+    rows = report["timeline"]
+    assert len(rows) <= MAX_WINDOWS
+    assert [row["t_s"] for row in rows] == [80 * i for i in range(len(rows))]
+    assert sum(row["bursts"] for row in rows) == 3600
+    assert all(row["users"] == 5 for row in rows)
+    (band,) = report["bands"]  # every window merged back: the whole hour, exactly
+    assert band["first_reply_ms"]["p95"] == everything.percentile(0.95)
+    assert band["first_reply_ms"]["p50"] == everything.percentile(0.5)
+
+
+def test_a_fleet_merges_exactly_whatever_width_each_process_reached():
+    """One worker reports every 30 s (a fresh, narrow timeline each time), another sends
+    its whole hour at once (already widened): the master ends as one process would."""
+    rng = random.Random(5)
+    often, whole, alone = QualityTimeline(), QualityTimeline(), QualityTimeline()
+    master = QualityTimeline()
+    for t, burst in HOUR:
+        if rng.random() < 0.5:
+            often.add_burst(t, burst)
+        else:
+            whole.add_burst(t, burst)
+        alone.add_burst(t, burst)
+        if (t - START) % 30 == 29:
+            master.merge_state(msgpack.unpackb(msgpack.packb(often.to_state())))
+            often = QualityTimeline()
+    master.merge_state(msgpack.unpackb(msgpack.packb(whole.to_state())))
+    for timeline in (master, alone):
+        timeline.note_users(START, 7)
+    assert master.to_report(START) == alone.to_report(START)
+    assert master.window_s == 80
+
+
+def test_a_long_timeline_costs_kilobytes_a_window():
+    """Closed windows are packed: 45 windows of some 800 buckets each take 1.3 MB, where
+    dicts of buckets would take 5 MB."""
+    replies = [_reply_after(0.1 + (i * 7919 % 1000) * 0.01) for i in range(1000)]
+    tracemalloc.start()
+    timeline = QualityTimeline()
+    for second in range(3600):
+        for i in range(10):
+            timeline.add_burst(START + second, replies[(second * 10 + i) % 1000])
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(timeline.windows) == 45
+    assert size < 2_500_000
