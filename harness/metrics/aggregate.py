@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from harness.metrics.burst import BurstMeasurement, DebounceEvidence
-from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce, fair_sample
+from harness.metrics.debounce import SAMPLE_LIMIT, DebounceSamples, estimate_debounce, fair_sample
 from harness.metrics.histogram import Histogram
 from harness.metrics.judging import JudgingStats
 from harness.metrics.persona_usage import PersonaUsage
@@ -60,7 +60,7 @@ class ScenarioStats:
     latency_ms: dict[str, Histogram] = field(
         default_factory=lambda: {name: Histogram() for name in LATENCIES}
     )
-    debounce_samples: list[DebounceEvidence] = field(default_factory=list)
+    debounce_samples: DebounceSamples = field(default_factory=DebounceSamples)
     persona_usage: PersonaUsage = field(default_factory=PersonaUsage)
     judging: JudgingStats = field(default_factory=JudgingStats)
 
@@ -160,10 +160,10 @@ class ScenarioStats:
             reply_groups_per_burst=Histogram.from_state(state["reply_groups_per_burst"]),
             messages_per_reply=Histogram.from_state(state["messages_per_reply"]),
             latency_ms={n: Histogram.from_state(h) for n, h in state["latency_ms"].items()},
-            debounce_samples=[
+            debounce_samples=DebounceSamples(
                 DebounceEvidence(tuple(a), tuple(b), tuple(c), d)
                 for a, b, c, d in state["debounce_samples"]
-            ],
+            ),
             persona_usage=PersonaUsage.from_state(state["persona_usage"]),
             judging=JudgingStats.from_state(state["judging"]),
         )
@@ -234,7 +234,7 @@ class RunStats:
         for stats in self.scenarios.values():
             total.merge(stats)
         samples = [stats.debounce_samples for stats in self.scenarios.values()]
-        total.debounce_samples = fair_sample(samples)
+        total.debounce_samples = DebounceSamples(fair_sample(samples))
         return total
 
     def to_report(self, live: bool = False) -> dict:

@@ -21,20 +21,76 @@ due time; when one did but was nearer the regular answer, the pause is left out 
 unclear rather than guessed. So the bracket comes from clear evidence only, and it
 holds while the agent's reaction time varies by less than the short pauses that
 trigger it. It uses a sample of bursts (the first ``SAMPLE_LIMIT`` of a scenario),
-so memory stays bounded on long runs. The totals take a fair share of every scenario's
-sample (``fair_sample``): one fast scenario does not crowd the others' evidence out.
+kept flat (``DebounceSamples``), so memory stays small and bounded on long runs. The
+totals take a fair share of every scenario's sample (``fair_sample``): one fast
+scenario does not crowd the others' evidence out.
 """
 
 from __future__ import annotations
 
 import itertools
 import statistics
+from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import overload
 
 from harness.metrics.burst import DebounceEvidence
 
 SAMPLE_LIMIT = 2000
+
+
+class DebounceSamples(Sequence[DebounceEvidence]):
+    """A scenario's debounce evidence, kept flat: the times of every sample in one array
+    of doubles, its three lengths in another. As objects (a dataclass, three tuples, a
+    float object per time) a sample takes about 460 bytes; here about 90, so a run's
+    samples (2,000 for each scenario, and a run may have a hundred) stay a few
+    megabytes. Reading a sample builds its ``DebounceEvidence`` again, equal to the one
+    appended."""
+
+    __slots__ = ("_offsets", "_shapes", "_times")
+
+    def __init__(self, samples: Iterable[DebounceEvidence] = ()) -> None:
+        self._times = array("d")
+        self._shapes = array("I")
+        self._offsets = array("Q")
+        self.extend(samples)
+
+    def append(self, sample: DebounceEvidence) -> None:
+        self._offsets.append(len(self._times))
+        self._shapes.extend((len(sample.sends), len(sample.arrivals), len(sample.reply_starts)))
+        for times in (sample.sends, sample.arrivals, sample.reply_starts, (sample.reaction,)):
+            self._times.extend(times)
+
+    def extend(self, samples: Iterable[DebounceEvidence]) -> None:
+        for sample in samples:
+            self.append(sample)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> DebounceEvidence: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[DebounceEvidence]: ...
+    def __getitem__(self, index: int | slice) -> DebounceEvidence | list[DebounceEvidence]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("debounce sample index out of range")
+        sends, arrivals, starts = self._shapes[3 * index : 3 * index + 3]
+        times, first = self._times, self._offsets[index]
+        second = first + sends
+        third = second + arrivals
+        last = third + starts
+        return DebounceEvidence(
+            tuple(times[first:second]),
+            tuple(times[second:third]),
+            tuple(times[third:last]),
+            times[last],
+        )
 
 
 def fair_sample(
@@ -63,6 +119,7 @@ def estimate_debounce(samples: Sequence[DebounceEvidence]) -> tuple[float | None
     """(largest pause without an answer, smallest pause with one), in seconds."""
     if not samples:
         return None, None
+    samples = list(samples)  # built once: a DebounceSamples builds each sample it is read
     reactions = [sample.reaction for sample in samples]
     typical = statistics.median(reactions)
     spread = 3 * statistics.median(abs(r - typical) for r in reactions)

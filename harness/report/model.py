@@ -202,7 +202,7 @@ class Load(_Figures):
     """Quality under load: per window of time, and per band of users."""
 
     window_s: float = Field(
-        description="the timeline's window width: 10 s, doubled whenever a run would pass 60 windows"
+        description="the timeline's window width: 10 s, doubled when a run would pass 60 windows"
     )
     timeline: list[Window]
     bands: list[Band]

@@ -6,7 +6,12 @@ import pytest
 
 from harness.metrics.aggregate import RunStats, ScenarioStats
 from harness.metrics.burst import measure_burst
-from harness.metrics.debounce import SAMPLE_LIMIT, estimate_debounce, fair_sample
+from harness.metrics.debounce import (
+    SAMPLE_LIMIT,
+    DebounceSamples,
+    estimate_debounce,
+    fair_sample,
+)
 
 
 def debouncing_agent(sends, debounce, think):
@@ -117,3 +122,32 @@ def test_a_fair_sample_gives_what_a_small_group_leaves_to_the_others():
     assert sample == [*range(10), *range(100, 103), *range(200, 217)]
     assert fair_sample(groups, limit=1000) == [x for group in groups for x in group]
     assert fair_sample([[], []], limit=5) == []
+
+
+def test_samples_kept_flat_read_back_as_they_were_appended():
+    samples = bursts(0.5, lambda rng: rng.uniform(0.1, 0.2), (0.1, 1.5), count=50)
+    samples.append(evidence([0.0, 0.3], [0.1, 0.2, 0.25, 1.4]))  # replies inside the burst
+    kept = DebounceSamples(samples)
+    assert len(kept) == 51 and list(kept) == samples
+    assert kept[-1] == samples[-1] and kept[-1].arrivals == (0.1, 0.2, 0.25)
+    assert kept[10:13] == samples[10:13] and kept[::-1] == samples[::-1]
+    with pytest.raises(IndexError):
+        kept[51]
+    assert estimate_debounce(kept) == estimate_debounce(samples)
+
+
+def test_a_full_sample_takes_a_fifth_of_the_memory_of_its_objects():
+    import tracemalloc
+
+    def traced(build):
+        tracemalloc.start()
+        kept = build()
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert len(kept) == SAMPLE_LIMIT
+        return size
+
+    spec = dict(debounce=0.5, think=lambda rng: rng.uniform(0.1, 0.2), pauses=(0.1, 1.5))
+    as_objects = traced(lambda: bursts(**spec, count=SAMPLE_LIMIT))
+    samples = bursts(**spec, count=SAMPLE_LIMIT)
+    assert traced(lambda: DebounceSamples(samples)) < as_objects / 5
