@@ -28,7 +28,9 @@ FAST_AGENT = {"debounce_s": 1.0, "think_time_s": 0.5, "reply_parts": 1}
 def judged(name: str, agent: dict | None = None, **fields):
     return make(
         name,
-        **{"max_turns": 6, **fields},
+        # A first reply may take 60 s (3 s at this scale): a loop stall on a shared machine
+        # must not turn a slow answer into a timeout and a second turn.
+        **{"max_turns": 6, "collect": {"first_reply_timeout": 60}, **fields},
         persona={
             "script": {
                 "openers": ["Hello, my order is {order}?"],

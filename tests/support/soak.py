@@ -95,13 +95,18 @@ class Soak:
     @property
     def steady(self) -> list[Sample]:
         """The samples after the warm-up."""
-        return [s for s in self.samples if s.t_s >= self.warmup_s]
+        return self.since(self.warmup_s)
 
-    def slope_per_hour(self, name: str) -> float:
-        """Least-squares slope of one reading over the steady samples, per hour."""
-        points = [(s.t_s, float(getattr(s, name))) for s in self.steady]
+    def since(self, t_s: float) -> list[Sample]:
+        return [s for s in self.samples if s.t_s >= t_s]
+
+    def slope_per_hour(self, name: str, since_s: float | None = None) -> float:
+        """Least-squares slope of one reading per hour, over the samples after the warm-up
+        (or after ``since_s``)."""
+        start = self.warmup_s if since_s is None else since_s
+        points = [(s.t_s, float(getattr(s, name))) for s in self.since(start)]
         if len(points) < 2:
-            raise ValueError(f"too few samples after the {self.warmup_s:.0f} s warm-up")
+            raise ValueError(f"too few samples after {start:.0f} s")
         mean_t = sum(t for t, _ in points) / len(points)
         mean_v = sum(v for _, v in points) / len(points)
         spread = sum((t - mean_t) ** 2 for t, _ in points)
