@@ -80,7 +80,11 @@ def main() -> int:
             asyncio.run(delete_prefix(prefix))
     if soak.returncode != 0 or len(soak.steady) < 2:
         print(soak.stderr[-3000:], file=sys.stderr)
-        print(f"the soak's Locust run failed (exit code {soak.returncode})", file=sys.stderr)
+        print(
+            f"the soak failed: Locust's exit code {soak.returncode}, {len(soak.samples)} "
+            f"samples, {len(soak.steady)} after the warm-up (the probe's lines stopped?)",
+            file=sys.stderr,
+        )
         return 1
     section = describe(soak, minutes)
     print(section)

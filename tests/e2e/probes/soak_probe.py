@@ -25,6 +25,9 @@ globals().update(install(default_scenarios=Path(__file__).resolve().parents[3] /
 
 PREFIX = "soak-probe "
 INTERVAL_S = float(os.environ.get("SOAK_PROBE_INTERVAL_S", "5"))
+STALL_S = 120
+"""How long the count may wait for the harness loop: on a shared machine it stalls, and a
+probe that gave up would end the soak's samples."""
 sampler: list[gevent.Greenlet] = []
 
 
@@ -36,7 +39,7 @@ def _sample_forever(environment) -> None:
     runtime = RUNTIMES[environment]
     started = time.monotonic()
     while True:
-        tasks = runtime.loop.submit(_count_tasks).wait(10)
+        tasks = runtime.loop.submit(_count_tasks).wait(STALL_S)
         finished = sum(s.conversations for s in runtime.recorder.stats.scenarios.values())
         line = {
             "t_s": round(time.monotonic() - started, 3),
