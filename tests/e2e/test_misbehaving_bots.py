@@ -166,7 +166,9 @@ async def test_a_bot_that_crashes_and_restarts(emulator, tmp_path):
     """It dies on its third message: that burst times out; started again, it fetches what
     waited meanwhile and answers the rest."""
     token, log = new_token(), tmp_path / "bot.jsonl"
-    crashing = chat("crash", turns=6, first_reply_timeout=10, think=10)
+    # Seven turns after the crash (some 14 s): a restart on a busy machine (a new Python,
+    # aiogram's imports) took longer than the three turns there were.
+    crashing = chat("crash", turns=10, first_reply_timeout=10, think=10)
     with contextlib.ExitStack() as bots:
         first = bots.enter_context(buggy(emulator, token, "crash", log, "--crash-after", "2"))
 
