@@ -3,26 +3,15 @@
 Latencies are bucketed to three significant digits (at most 0.5 % off, 0.1 ms under
 100 ms); small integer counts (reply groups, messages per reply) are kept exact.
 Percentiles are read from the merged counts, never averaged across processes.
-
-A run holds hundreds of histograms (five latencies a scenario, two a window of the load
-timeline) whose buckets keep filling as rare values arrive, so the counts live in two
-sorted arrays, 16 bytes a bucket, not in a dict (about 54 bytes a bucket: the entry and
-a float object for its key). A soak of 2,000 users finds some 50,000 new buckets an
-hour; as dicts they alone would grow the process by more than 1 % of its memory an
-hour.
+A histogram that will rarely change again can be packed into two arrays (see ``pack``).
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left
 from collections import Counter
-
-MERGE_IN_PLACE = 8
-"""Merging a histogram with at most 1/8 of this one's buckets (a worker's report into
-the master's run) inserts its buckets one by one; a larger one is merged through a
-dict, which is quicker then."""
+from collections.abc import Iterable
 
 
 def bucket_3sig(value: float) -> float:
@@ -33,40 +22,53 @@ def bucket_3sig(value: float) -> float:
 
 
 class Histogram:
-    """Counts of values, exact keys (integers) or three-significant-digit buckets."""
+    """Counts of values, exact keys or three-significant-digit buckets."""
 
-    __slots__ = ("_counts", "_keys", "exact", "max")
+    __slots__ = ("_counts", "_packed", "exact", "max")
 
     def __init__(self, exact: bool = False) -> None:
         self.exact = exact
-        self._keys = array("q" if exact else "d")
-        """The buckets, in ascending order."""
-        self._counts = array("Q")
-        """The count of each bucket, at the same index."""
+        self._counts: Counter[float] = Counter()
+        self._packed: tuple[array, array] | None = None
         self.max: float | None = None
 
     def add(self, value: float) -> None:
-        self._add_count(value if self.exact else bucket_3sig(value), 1)
+        self._live()[value if self.exact else bucket_3sig(value)] += 1
         if self.max is None or value > self.max:
             self.max = value
 
-    def _add_count(self, key: float, n: int) -> None:
-        keys = self._keys
-        index = bisect_left(keys, key)
-        if index < len(keys) and keys[index] == key:
-            self._counts[index] += n
-        else:
-            keys.insert(index, key)
-            self._counts.insert(index, n)
+    def pack(self) -> None:
+        """Keep the counts in two arrays (bucket, count) instead of a dict: 16 bytes a
+        bucket instead of about 54. For histograms that will rarely change again and of
+        which a long run holds many (the closed windows of the load timeline); reading
+        one leaves it packed, adding to or merging into one unpacks it."""
+        if self._packed is None:
+            buckets = sorted(self._counts)
+            self._packed = (array("d", buckets), array("Q", map(self._counts.__getitem__, buckets)))
+            self._counts = Counter()
 
-    def _set(self, counts: dict[float, int]) -> None:
-        keys = sorted(counts)
-        self._keys = array(self._keys.typecode, keys)
-        self._counts = array("Q", map(counts.__getitem__, keys))
+    def _live(self) -> Counter[float]:
+        """The counts, to change: a packed histogram unpacks first."""
+        if self._packed is not None:
+            self._counts = Counter(self._mapping())
+            self._packed = None
+        return self._counts
+
+    def _buckets(self) -> Iterable[tuple[float, int]]:
+        """(bucket, count) in bucket order, read without unpacking."""
+        if self._packed is not None:
+            return zip(*self._packed, strict=True)
+        return sorted(self._counts.items())
+
+    def _mapping(self) -> dict[float, int]:
+        """The counts by bucket, in any order, read without unpacking."""
+        if self._packed is not None:
+            return dict(zip(*self._packed, strict=True))
+        return self._counts
 
     @property
     def count(self) -> int:
-        return sum(self._counts)
+        return sum(self._packed[1] if self._packed is not None else self._counts.values())
 
     def percentile(self, fraction: float) -> float | None:
         """The smallest bucket at or below which ``fraction`` of the values fall."""
@@ -75,26 +77,20 @@ class Histogram:
             return None
         rank = max(1, math.ceil(fraction * total))
         seen = 0
-        for key, n in zip(self._keys, self._counts, strict=True):
+        for key, n in self._buckets():
             seen += n
             if seen >= rank:
                 return key
         return self.max
 
     def merge(self, other: Histogram) -> None:
-        if len(other._keys) * MERGE_IN_PLACE <= len(self._keys):
-            for key, n in zip(other._keys, other._counts, strict=True):
-                self._add_count(key, n)
-        else:
-            counts = Counter(dict(zip(self._keys, self._counts, strict=True)))
-            counts.update(dict(zip(other._keys, other._counts, strict=True)))
-            self._set(counts)
+        self._live().update(other._mapping())
         if other.max is not None and (self.max is None or other.max > self.max):
             self.max = other.max
 
     def counts(self) -> dict[str, int]:
         """The raw counts, JSON-ready (keys as strings), for exact merging elsewhere."""
-        return {_key_text(key): n for key, n in zip(self._keys, self._counts, strict=True)}
+        return {_key_text(key): n for key, n in self._buckets()}
 
     def to_state(self) -> dict:
         """Everything needed to rebuild it exactly elsewhere (msgpack- and JSON-safe)."""
@@ -103,8 +99,7 @@ class Histogram:
     @classmethod
     def from_state(cls, state: dict) -> Histogram:
         histogram = cls(state["exact"])
-        parse = int if histogram.exact else float
-        histogram._set({parse(key): n for key, n in state["counts"].items()})
+        histogram._counts.update({float(key): n for key, n in state["counts"].items()})
         histogram.max = state["max"]
         return histogram
 

@@ -12,7 +12,8 @@ A run of hours must not grow with its length, so the timeline keeps at most
 and windows are twice as wide from then on (10 s, 20 s, 40 s...). Window edges are
 multiples of the width in wall-clock time, so a narrower window falls inside exactly one
 wider window, and timelines of different widths (a worker's delta, the master's whole
-run) still merge exactly, at the wider width.
+run) still merge exactly, at the wider width. Windows no longer being filled are packed
+(``Histogram.pack``): a closed window costs a few kilobytes, not a hundred.
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ class QualityWindow:
         self.successes += other.successes
         self.outcomes.update(other.outcomes)
 
+    def pack(self) -> None:
+        """Packs the latency histograms: the window is no longer being filled."""
+        self.first_reply.pack()
+        self.complete_reply.pack()
+
     def to_state(self) -> dict:
         return {
             "bursts": self.bursts,
@@ -118,6 +124,8 @@ class QualityTimeline:
         self.window_s = WINDOW_S
         self.windows: dict[int, QualityWindow] = {}
         self.users: dict[int, int] = {}
+        self._filling: set[int] = set()
+        """Windows changed since the last window opened: packed when the next one opens."""
 
     def window_of(self, wall_time: float) -> int:
         return int(wall_time // self.window_s)
@@ -139,7 +147,9 @@ class QualityTimeline:
         key = self.window_of(wall_time)
         window = self.windows.get(key)
         if window is None:
+            self._pack_filled()
             window = self.windows[key] = QualityWindow()
+        self._filling.add(key)
         return window
 
     def _make_room(self, wall_time: float) -> None:
@@ -165,6 +175,8 @@ class QualityTimeline:
             self._fold(key // factor, window)
         for key, count in users.items():
             self.users[key // factor] = max(count, self.users.get(key // factor, 0))
+        self._filling = set(self.windows)
+        self._pack_filled()
 
     def _fold(self, key: int, window: QualityWindow) -> None:
         existing = self.windows.get(key)
@@ -172,6 +184,12 @@ class QualityTimeline:
             self.windows[key] = window
         else:
             existing.merge(window)
+        self._filling.add(key)
+
+    def _pack_filled(self) -> None:
+        for key in self._filling:
+            self.windows[key].pack()
+        self._filling.clear()
 
     def to_state(self) -> dict:
         return {
@@ -188,6 +206,7 @@ class QualityTimeline:
             self._fold(int(key) // factor, QualityWindow.from_state(window_state))
         while self._kept() > MAX_WINDOWS:
             self._widen_to(self.window_s * 2)
+        self._pack_filled()
 
     def to_report(self, started_wall: float) -> dict:
         """``timeline`` (one row per window) and ``bands`` (rows merged by users)."""

@@ -99,49 +99,44 @@ def _spread(rng: random.Random, n: int) -> list[float]:
     return [rng.uniform(100, 10_000) for _ in range(n)]
 
 
-def test_a_small_histogram_merges_into_a_large_one_as_a_large_one_into_a_small_one():
-    """The two ways of merging (bucket by bucket, through a dict) give the same counts."""
+def test_a_packed_histogram_reads_merges_and_grows_as_it_did_unpacked():
     rng = random.Random(3)
-    large_values, small_values = _spread(rng, 3000), _spread(rng, 20)
-    large, small, whole = Histogram(), Histogram(), Histogram()
-    for v in large_values:
-        large.add(v)
-    for v in small_values:
-        small.add(v)
-    for v in large_values + small_values:
-        whole.add(v)
-    into_large, into_small = Histogram(), Histogram()
-    into_large.merge(large)
-    into_large.merge(small)  # in place
-    into_small.merge(small)
-    into_small.merge(large)  # through a dict
-    for merged in (into_large, into_small):
-        assert merged.counts() == whole.counts() and merged.summary() == whole.summary()
+    first, later = _spread(rng, 2000), _spread(rng, 500)
+    packed, plain, other = Histogram(), Histogram(), Histogram()
+    for v in first:
+        packed.add(v)
+        plain.add(v)
+    for v in later:
+        other.add(v)
+    packed.pack()
+    assert packed.summary() == plain.summary()
+    assert packed.to_state() == plain.to_state()
+    into = Histogram()
+    into.merge(packed)  # reading a packed histogram into another
+    assert into.counts() == plain.counts()
+    other.pack()
+    packed.merge(other)  # both packed
+    plain.merge(other)
+    packed.add(12_345.0)
+    plain.add(12_345.0)
+    assert packed.summary() == plain.summary() and packed.counts() == plain.counts()
 
 
-def test_exact_histograms_keep_integers_through_a_merge_and_the_wire():
-    import msgpack
-
-    h = Histogram(exact=True)
-    for v in (1, 1, 2, 5):
-        h.add(v)
-    wire = Histogram.from_state(msgpack.unpackb(msgpack.packb(h.to_state())))
-    merged = Histogram(exact=True)
-    merged.merge(wire)
-    assert merged.counts() == {"1": 2, "2": 1, "5": 1}
-    assert type(merged.percentile(0.99)) is int and merged.percentile(0.99) == 5
-
-
-def test_a_bucket_costs_sixteen_bytes_not_a_dict_entry_and_a_float():
+def test_packing_keeps_a_histogram_in_a_fraction_of_the_memory():
     import tracemalloc
 
     values = _spread(random.Random(4), 5000)
-    tracemalloc.start()
-    histogram = Histogram()
-    for v in values:
-        histogram.add(v)
-    size = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    buckets = len(histogram.counts())
-    assert buckets > 1000
-    assert size / buckets < 24  # a dict of float keys takes about 54
+
+    def traced_size(pack: bool) -> int:
+        tracemalloc.start()
+        histogram = Histogram()
+        for v in values:
+            histogram.add(v)
+        if pack:
+            histogram.pack()
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert histogram.count == 5000
+        return size
+
+    assert traced_size(pack=True) < traced_size(pack=False) / 2.5  # 16 bytes a bucket, not 54
