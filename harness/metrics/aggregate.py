@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.metrics.burst import BurstMeasurement, DebounceEvidence
+from harness.metrics.burst import BurstMeasurement
 from harness.metrics.debounce import SAMPLE_LIMIT, DebounceSamples, estimate_debounce, fair_sample
 from harness.metrics.histogram import Histogram
 from harness.metrics.judging import JudgingStats
@@ -143,10 +143,7 @@ class ScenarioStats:
             "reply_groups_per_burst": self.reply_groups_per_burst.to_state(),
             "messages_per_reply": self.messages_per_reply.to_state(),
             "latency_ms": {name: h.to_state() for name, h in self.latency_ms.items()},
-            "debounce_samples": [
-                [list(s.sends), list(s.arrivals), list(s.reply_starts), s.reaction]
-                for s in self.debounce_samples
-            ],
+            "debounce_samples": self.debounce_samples.to_state(),
             "persona_usage": self.persona_usage.to_state(),
             "judging": self.judging.to_state(),
         }
@@ -160,10 +157,7 @@ class ScenarioStats:
             reply_groups_per_burst=Histogram.from_state(state["reply_groups_per_burst"]),
             messages_per_reply=Histogram.from_state(state["messages_per_reply"]),
             latency_ms={n: Histogram.from_state(h) for n, h in state["latency_ms"].items()},
-            debounce_samples=DebounceSamples(
-                DebounceEvidence(tuple(a), tuple(b), tuple(c), d)
-                for a, b, c, d in state["debounce_samples"]
-            ),
+            debounce_samples=DebounceSamples.from_state(state["debounce_samples"]),
             persona_usage=PersonaUsage.from_state(state["persona_usage"]),
             judging=JudgingStats.from_state(state["judging"]),
         )

@@ -57,14 +57,48 @@ class DebounceSamples(Sequence[DebounceEvidence]):
         self.extend(samples)
 
     def append(self, sample: DebounceEvidence) -> None:
-        self._offsets.append(len(self._times))
-        self._shapes.extend((len(sample.sends), len(sample.arrivals), len(sample.reply_starts)))
-        for times in (sample.sends, sample.arrivals, sample.reply_starts, (sample.reaction,)):
-            self._times.extend(times)
+        self._append(sample.sends, sample.arrivals, sample.reply_starts, sample.reaction)
 
     def extend(self, samples: Iterable[DebounceEvidence]) -> None:
         for sample in samples:
             self.append(sample)
+
+    def to_state(self) -> list[list]:
+        """The wire form, a row ``[sends, arrivals, reply_starts, reaction]`` a sample:
+        read from the arrays, without building the samples."""
+        return [
+            [sends.tolist(), arrivals.tolist(), starts.tolist(), reaction]
+            for sends, arrivals, starts, reaction in map(self._parts, range(len(self)))
+        ]
+
+    @classmethod
+    def from_state(cls, rows: Iterable[Sequence]) -> DebounceSamples:
+        samples = cls()
+        for sends, arrivals, starts, reaction in rows:
+            samples._append(sends, arrivals, starts, reaction)
+        return samples
+
+    def _append(
+        self,
+        sends: Sequence[float],
+        arrivals: Sequence[float],
+        starts: Sequence[float],
+        reaction: float,
+    ) -> None:
+        self._offsets.append(len(self._times))
+        self._shapes.extend((len(sends), len(arrivals), len(starts)))
+        for times in (sends, arrivals, starts):
+            self._times.extend(times)
+        self._times.append(reaction)
+
+    def _parts(self, index: int) -> tuple[array, array, array, float]:
+        """Sample ``index``'s sends, arrivals and reply starts (as arrays) and reaction."""
+        sends, arrivals, starts = self._shapes[3 * index : 3 * index + 3]
+        times, first = self._times, self._offsets[index]
+        second = first + sends
+        third = second + arrivals
+        last = third + starts
+        return times[first:second], times[second:third], times[third:last], times[last]
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -80,17 +114,8 @@ class DebounceSamples(Sequence[DebounceEvidence]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("debounce sample index out of range")
-        sends, arrivals, starts = self._shapes[3 * index : 3 * index + 3]
-        times, first = self._times, self._offsets[index]
-        second = first + sends
-        third = second + arrivals
-        last = third + starts
-        return DebounceEvidence(
-            tuple(times[first:second]),
-            tuple(times[second:third]),
-            tuple(times[third:last]),
-            times[last],
-        )
+        sends, arrivals, starts, reaction = self._parts(index)
+        return DebounceEvidence(tuple(sends), tuple(arrivals), tuple(starts), reaction)
 
 
 def fair_sample(

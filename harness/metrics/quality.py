@@ -138,19 +138,29 @@ class QualityTimeline:
 
     def note_users(self, wall_time: float, users: int) -> None:
         self._make_room(wall_time)
-        key = self.window_of(wall_time)
+        self._note_users(self.window_of(wall_time), users)
+
+    def _note_users(self, key: int, users: int) -> None:
+        """A window's users: the most seen in it."""
         self.users[key] = max(users, self.users.get(key, 0))
 
     def _window(self, wall_time: float) -> QualityWindow:
         """The window of ``wall_time``, to fill (opened if new)."""
         self._make_room(wall_time)
-        key = self.window_of(wall_time)
-        window = self.windows.get(key)
-        if window is None:
+        return self._open(self.window_of(wall_time))
+
+    def _open(self, key: int, window: QualityWindow | None = None) -> QualityWindow:
+        """Window ``key``, to fill, with ``window``'s figures added. A window that opens
+        packs the ones filled before it: the run has moved past them. (A worker's report
+        of the current window, folded in again and again, leaves it unpacked.)"""
+        existing = self.windows.get(key)
+        if existing is None:
             self._pack_filled()
-            window = self.windows[key] = QualityWindow()
+            existing = self.windows[key] = window if window is not None else QualityWindow()
+        elif window is not None:
+            existing.merge(window)
         self._filling.add(key)
-        return window
+        return existing
 
     def _make_room(self, wall_time: float) -> None:
         """Widen the windows until ``wall_time``'s window is kept or fits the bound."""
@@ -171,20 +181,11 @@ class QualityTimeline:
         self.window_s = window_s
         windows, self.windows = self.windows, {}
         users, self.users = self.users, {}
+        self._filling = set()
         for key, window in windows.items():
-            self._fold(key // factor, window)
+            self._open(key // factor, window)
         for key, count in users.items():
-            self.users[key // factor] = max(count, self.users.get(key // factor, 0))
-        self._filling = set(self.windows)
-        self._pack_filled()
-
-    def _fold(self, key: int, window: QualityWindow) -> None:
-        existing = self.windows.get(key)
-        if existing is None:
-            self.windows[key] = window
-        else:
-            existing.merge(window)
-        self._filling.add(key)
+            self._note_users(key // factor, count)
 
     def _pack_filled(self) -> None:
         for key in self._filling:
@@ -203,10 +204,9 @@ class QualityTimeline:
             self._widen_to(state["window_s"])
         factor = self.window_s // state["window_s"]
         for key, window_state in state["windows"].items():
-            self._fold(int(key) // factor, QualityWindow.from_state(window_state))
+            self._open(int(key) // factor, QualityWindow.from_state(window_state))
         while self._kept() > MAX_WINDOWS:
             self._widen_to(self.window_s * 2)
-        self._pack_filled()
 
     def to_report(self, started_wall: float) -> dict:
         """``timeline`` (one row per window) and ``bands`` (rows merged by users)."""

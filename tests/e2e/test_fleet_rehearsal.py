@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +130,16 @@ class Fleet:
     def log(self, role: str) -> str:
         return (self.folder / f"{role}.log").read_text(errors="replace")
 
+    def wait_for(self, predicate: Callable[[], object], timeout: float, what: str) -> None:
+        """``wait_for``, whose failure shows how far each process had got."""
+        try:
+            wait_for(predicate, timeout, what)
+        except AssertionError as timed_out:
+            tails = "".join(
+                f"\n--- {role}.log\n{self.log(role)[-1500:]}" for role in self.processes
+            )
+            raise AssertionError(f"{timed_out}{tails}") from None
+
     def stop(self, role: str, how: int = signal.SIGTERM) -> None:
         process = self.processes[role]
         if process.poll() is None:
@@ -165,7 +175,7 @@ def fleet(
                 _start_services(running)
             else:
                 running.start("redis", "redis")
-                wait_for(lambda: _redis_answers(running), 15, "redis-server to answer")
+                running.wait_for(lambda: _redis_answers(running), 15, "redis-server to answer")
             yield running
         finally:
             running.close()
@@ -174,14 +184,14 @@ def fleet(
 def _start_services(running: Fleet) -> None:
     """Redis, the emulator and the bot, each once the one before it answers."""
     running.start("redis", "redis")
-    wait_for(lambda: _redis_answers(running), 15, "redis-server to answer")
+    running.wait_for(lambda: _redis_answers(running), 15, "redis-server to answer")
     running.start("emulator", "emulator")
     emulator = _emulator_url(running)
-    wait_for(lambda: _answers(emulator), 30, "the emulator to answer")
+    running.wait_for(lambda: _answers(emulator), 30, "the emulator to answer")
     running.start("bot", "bot")
     bot_id = running.secrets["CHATSTORM_BOT_TOKEN"].split(":")[0]
     link = running.secrets["CHATSTORM_LINK_TOKEN"]
-    wait_for(
+    running.wait_for(
         lambda: emulator_stats(emulator, link)["bots"].get(bot_id, {}).get("polling"),
         60,
         "the example bot to poll the emulator",
@@ -280,16 +290,16 @@ def test_a_rough_run_survives_a_killed_worker_a_redis_restart_and_a_late_joiner(
         doomed = _worker(running, "w2", *llm)
         _worker(running, "w3", *llm)
         streamed = running.folder / "reports" / "transcripts.jsonl"
-        wait_for(lambda: has_streamed(streamed, doomed), 60, "the doomed worker's lines")
+        running.wait_for(lambda: has_streamed(streamed, doomed), 60, "the doomed worker's lines")
         doomed.send_signal(signal.SIGKILL)
         running.stop("redis")  # down until a worker notices, then back
 
         def noticed() -> bool:
             return any("cache failed" in running.log(r) for r in ("w1", "w3"))
 
-        wait_for(noticed, 30, "a worker to say the LLM cache failed")
+        running.wait_for(noticed, 30, "a worker to say the LLM cache failed")
         running.start("redis", "redis")
-        wait_for(lambda: _redis_answers(running), 15, "redis-server to answer again")
+        running.wait_for(lambda: _redis_answers(running), 15, "redis-server to answer again")
         _worker(running, "w4", *llm)  # half time: a worker joins
         master.wait(timeout=120)
         exited_at = time.time()
@@ -370,21 +380,23 @@ def test_over_telegram_a_killed_workers_accounts_come_back_and_so_does_the_pool(
         def doomed_leases() -> list[str]:
             return [h for h in _lease_holders(running).values() if h.endswith(f":{doomed.pid}")]
 
-        wait_for(doomed_leases, 60, "the doomed worker to lease accounts")
+        running.wait_for(doomed_leases, 60, "the doomed worker to lease accounts")
         run_id = next(iter(_lease_holders(running).values())).split("/")[0]
         doomed.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_for(lambda: not doomed_leases(), LEASE_TTL_S + 10, "the dead worker's leases to lapse")
+        running.wait_for(
+            lambda: not doomed_leases(), LEASE_TTL_S + 10, "the dead worker's leases to lapse"
+        )
         freed_after_s = time.monotonic() - killed_at
         running.stop("redis")
         running.start("redis", "redis")  # no persistence: it comes back empty
-        wait_for(lambda: _redis_answers(running), 15, "redis-server to answer again")
+        running.wait_for(lambda: _redis_answers(running), 15, "redis-server to answer again")
 
         def refilled() -> bool:
             return any("added back the 9 accounts" in running.log(r) for r in ("w1", "w3"))
 
-        wait_for(refilled, 30, "a worker to put the account pool back")
-        wait_for(lambda: _lease_holders(running), 30, "accounts leased again")
+        running.wait_for(refilled, 30, "a worker to put the account pool back")
+        running.wait_for(lambda: _lease_holders(running), 30, "accounts leased again")
         master.wait(timeout=120)
         logs = {role: running.log(role) for role in ("master", "w1", "w3")}
         report = json.loads((running.folder / "reports" / "report.json").read_text())

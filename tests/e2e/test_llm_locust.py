@@ -229,7 +229,7 @@ def test_a_master_reports_the_llm_figures_of_its_workers_exactly(server, tmp_pat
     """Two workers ask the API; the master's report holds every request and token the
     server answered, and equals the sum of the workers' own reports."""
     two_turns = LLM.replace("max_turns: 3", "max_turns: 2")
-    fleet, workers, outputs = run_llm_fleet(server, tmp_path, two_turns, SCALE, "4s")
+    fleet, workers, outputs = run_llm_fleet(server, tmp_path, two_turns, SCALE, "12s")
     served = [seen.usage for seen in server.api.answered]
     assert fleet["requests"] == len(served) == 8  # 4 conversations x 2 turns
     assert fleet["tokens"]["input"] == sum(u["input_tokens"] for u in served)
@@ -240,7 +240,8 @@ def test_a_master_reports_the_llm_figures_of_its_workers_exactly(server, tmp_pat
 
 
 # 24 quick turns (about 0.7 s each at scale 0.5): long enough for the master to hear of
-# the fleet's spend, every 3 s, and stop it while conversations still go on.
+# the fleet's spend, every 3 s, and stop it while conversations still go on. The run's 36 s
+# leave a machine twice as slow the time to reach the budget before the run ends.
 FLEET_LLM = (
     LLM.replace("max_turns: 3", "max_turns: 24")
     .replace(
@@ -256,7 +257,7 @@ def test_the_llm_budget_holds_for_the_whole_fleet_of_workers(server, tmp_path):
     budget of $0.074 neither worker ever reaches it alone; the master sees the fleet
     reach it and stops both."""
     fleet, workers, outputs = run_llm_fleet(
-        server, tmp_path, FLEET_LLM, 0.5, "22s", "--llm-budget-usd", "0.074"
+        server, tmp_path, FLEET_LLM, 0.5, "36s", "--llm-budget-usd", "0.074"
     )
     assert all(w["cost_usd"] < 0.074 for w in workers)
     assert fleet["cost_usd"] >= 0.074

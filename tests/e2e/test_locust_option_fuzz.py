@@ -24,9 +24,10 @@ from tests.support.locust_runs import LOCUSTFILE, REPO
 
 PROBE = Path(__file__).parent / "probes" / "option_probe.py"
 CPU_S = 1.0
-IMPORT_CPU_S = 2.0
-"""Locust's and chatstorm's imports, which every run pays before it reads an option
-(about 0.8 s on the 2-core machine the suite runs on)."""
+"""What a refused case may cost past the imports; Locust's and chatstorm's imports, which
+every run pays before it reads an option (about 0.8 s of CPU on the 2-core machine, more
+on a busy one), are printed, not bounded: what chatstorm imports is held light by
+tests/integration/test_imports.py."""
 HEADLESS = ("--headless", "-u", "1", "-r", "1", "-t", "1s", "--scenario", "{scenarios}")
 
 LOCUST_ONLY: dict[str, list[Case]] = {
@@ -110,7 +111,6 @@ def test_every_chatstorm_option_of_locust_refuses_bad_values_in_one_line(tmp_pat
     answer = json.loads(probe.stdout)
     covered = set(RUN) | set(LOCUST_ONLY) | set(FREE_TEXT)
     assert set(answer["options"]) == covered
-    assert answer["import_cpu_s"] < IMPORT_CPU_S
     for (what, argv, _, said), result in zip(cases, answer["results"], strict=True):
         assert result["code"] == 2, (what, argv, result)
         assert "Traceback" not in result["stderr"] + result["stdout"], (what, result)

@@ -2,6 +2,7 @@
 
 import random
 
+import msgpack
 import pytest
 
 from harness.metrics.aggregate import RunStats, ScenarioStats
@@ -134,6 +135,9 @@ def test_samples_kept_flat_read_back_as_they_were_appended():
     with pytest.raises(IndexError):
         kept[51]
     assert estimate_debounce(kept) == estimate_debounce(samples)
+    wire = msgpack.unpackb(msgpack.packb(kept.to_state()))
+    assert wire[-1] == [[0.0, 0.3], [0.1, 0.2, 0.25], [0.1, 1.4], kept[-1].reaction]
+    assert list(DebounceSamples.from_state(wire)) == samples
 
 
 def test_a_full_sample_takes_a_fifth_of_the_memory_of_its_objects():

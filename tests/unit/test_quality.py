@@ -117,16 +117,36 @@ def test_a_fleet_merges_exactly_whatever_width_each_process_reached():
     assert master.window_s == 80
 
 
-def test_a_long_timeline_costs_kilobytes_a_window():
-    """Closed windows are packed: 45 windows of some 800 buckets each take 1.3 MB, where
-    dicts of buckets would take 5 MB."""
+def _hour_of_busy_windows(report_every_s: int | None) -> tuple[QualityTimeline, int]:
+    """An hour of ten bursts a second, filed in one process or (``report_every_s``) in a
+    worker whose deltas a master merges: the master's timeline and its traced size."""
     replies = [_reply_after(0.1 + (i * 7919 % 1000) * 0.01) for i in range(1000)]
     tracemalloc.start()
     timeline = QualityTimeline()
+    filed = timeline if report_every_s is None else QualityTimeline()
     for second in range(3600):
         for i in range(10):
-            timeline.add_burst(START + second, replies[(second * 10 + i) % 1000])
+            filed.add_burst(START + second, replies[(second * 10 + i) % 1000])
+        if report_every_s is not None and second % report_every_s == report_every_s - 1:
+            timeline.merge_state(filed.to_state())
+            filed = QualityTimeline()
     size = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
+    return timeline, size
+
+
+def test_a_long_timeline_costs_kilobytes_a_window():
+    """Closed windows are packed: 45 windows of some 800 buckets each take 1.3 MB, where
+    dicts of buckets would take 5 MB."""
+    timeline, size = _hour_of_busy_windows(None)
+    assert len(timeline.windows) == 45
+    assert size < 2_500_000
+
+
+def test_a_master_packs_the_windows_its_workers_have_moved_past():
+    """A worker's delta every 3 s folds into the master's current window (left as it is
+    for the next delta) and, once the run moves on, the window is packed like a single
+    process's."""
+    timeline, size = _hour_of_busy_windows(3)
     assert len(timeline.windows) == 45
     assert size < 2_500_000
