@@ -3,15 +3,26 @@
 Latencies are bucketed to three significant digits (at most 0.5 % off, 0.1 ms under
 100 ms); small integer counts (reply groups, messages per reply) are kept exact.
 Percentiles are read from the merged counts, never averaged across processes.
-A histogram that will rarely change again can be packed into two arrays (see ``pack``).
+
+A latency histogram counts in one array per decade of values, a slot for each of its
+900 three-digit buckets (100 to 999 times a power of ten), made when the decade's first
+value comes, as HdrHistogram does. Its memory is set by the decades its values span,
+not by how many distinct values it has seen: a long run's histograms stop growing in its
+first minutes, where a dict of buckets grew by some 90 bytes a new bucket for hours.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterator
+from itertools import accumulate, compress
+
+SLOTS = 900
+"""Three-digit buckets in a decade: 100 to 999."""
 
 
 def bucket_3sig(value: float) -> float:
@@ -21,54 +32,81 @@ def bucket_3sig(value: float) -> float:
     return round(value, 2 - math.floor(math.log10(value)))
 
 
+def _slot(bucket: float) -> tuple[int, int]:
+    """A positive bucket's decade and slot: it is ``(slot + 100) * 10 ** (decade - 2)``."""
+    decade = math.floor(math.log10(bucket))
+    return decade, round(bucket / 10.0 ** (decade - 2)) - 100
+
+
+_SLOT_OF_TEXT: dict[str, tuple[int, int]] = {}
+"""A bucket's text, as ``counts`` writes it, -> its decade and slot, for every decade a
+histogram has counted in: a master reads thousands of buckets a worker report."""
+
+
+@functools.cache
+def _decade(decade: int) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """A decade's buckets, slot by slot, each the very float ``bucket_3sig`` gives, and
+    their texts: made once (a run's values span a few decades), so that reading and
+    writing counts allocates nothing a bucket."""
+    buckets = tuple(round((slot + 100) * 10.0 ** (decade - 2), 2 - decade) for slot in range(SLOTS))
+    texts = tuple(map(_key_text, buckets))
+    _SLOT_OF_TEXT.update((text, (decade, slot)) for slot, text in enumerate(texts))
+    return buckets, texts
+
+
 class Histogram:
     """Counts of values, exact keys or three-significant-digit buckets."""
 
-    __slots__ = ("_counts", "_packed", "exact", "max")
+    __slots__ = ("_counts", "_decades", "_zeros", "exact", "max")
 
     def __init__(self, exact: bool = False) -> None:
         self.exact = exact
         self._counts: Counter[float] = Counter()
-        self._packed: tuple[array, array] | None = None
+        """An exact histogram's counts."""
+        self._decades: dict[int, array] = {}
+        """A latency histogram's counts: a decade's array of ``SLOTS`` counts."""
+        self._zeros = 0
+        """A latency histogram's values of zero or less (bucket 0)."""
         self.max: float | None = None
 
     def add(self, value: float) -> None:
-        self._live()[value if self.exact else bucket_3sig(value)] += 1
+        if self.exact:
+            self._counts[value] += 1
+        else:
+            self._tally(bucket_3sig(value), 1)
         if self.max is None or value > self.max:
             self.max = value
 
-    def pack(self) -> None:
-        """Keep the counts in two arrays (bucket, count) instead of a dict: 16 bytes a
-        bucket instead of about 54. For histograms that will rarely change again and of
-        which a long run holds many (the closed windows of the load timeline); reading
-        one leaves it packed, adding to or merging into one unpacks it."""
-        if self._packed is None:
-            buckets = sorted(self._counts)
-            self._packed = (array("d", buckets), array("Q", map(self._counts.__getitem__, buckets)))
-            self._counts = Counter()
+    def _tally(self, bucket: float, n: int) -> None:
+        if bucket <= 0:
+            self._zeros += n
+        else:
+            self._tally_slot(*_slot(bucket), n)
 
-    def _live(self) -> Counter[float]:
-        """The counts, to change: a packed histogram unpacks first."""
-        if self._packed is not None:
-            self._counts = Counter(self._mapping())
-            self._packed = None
-        return self._counts
+    def _tally_slot(self, decade: int, slot: int, n: int) -> None:
+        counts = self._decades.get(decade)
+        if counts is None:
+            counts = self._decades[decade] = array("Q", bytes(8 * SLOTS))
+            _decade(decade)  # its buckets' texts are known from now on
+        counts[slot] += n
 
-    def _buckets(self) -> Iterable[tuple[float, int]]:
-        """(bucket, count) in bucket order, read without unpacking."""
-        if self._packed is not None:
-            return zip(*self._packed, strict=True)
-        return sorted(self._counts.items())
-
-    def _mapping(self) -> dict[float, int]:
-        """The counts by bucket, in any order, read without unpacking."""
-        if self._packed is not None:
-            return dict(zip(*self._packed, strict=True))
-        return self._counts
+    def _buckets(self) -> Iterator[tuple[float, int]]:
+        """(bucket, count) in bucket order, counts above zero only."""
+        if self.exact:
+            yield from sorted(self._counts.items())
+            return
+        if self._zeros:
+            yield 0.0, self._zeros
+        for decade, counts in sorted(self._decades.items()):
+            buckets = _decade(decade)[0]
+            for slot in compress(range(SLOTS), counts):
+                yield buckets[slot], counts[slot]
 
     @property
     def count(self) -> int:
-        return sum(self._packed[1] if self._packed is not None else self._counts.values())
+        if self.exact:
+            return sum(self._counts.values())
+        return self._zeros + sum(map(sum, self._decades.values()))
 
     def percentile(self, fraction: float) -> float | None:
         """The smallest bucket at or below which ``fraction`` of the values fall."""
@@ -76,21 +114,47 @@ class Histogram:
         if not total:
             return None
         rank = max(1, math.ceil(fraction * total))
-        seen = 0
-        for key, n in self._buckets():
-            seen += n
-            if seen >= rank:
-                return key
+        if self.exact:
+            seen = 0
+            for key, n in self._buckets():
+                seen += n
+                if seen >= rank:
+                    return key
+            return self.max
+        if rank <= self._zeros:
+            return 0.0
+        seen = self._zeros
+        for decade, counts in sorted(self._decades.items()):
+            in_decade = sum(counts)
+            if seen + in_decade >= rank:
+                return _decade(decade)[0][bisect_left(list(accumulate(counts)), rank - seen)]
+            seen += in_decade
         return self.max
 
     def merge(self, other: Histogram) -> None:
-        self._live().update(other._mapping())
+        if self.exact:
+            self._counts.update(other._counts)
+        else:
+            self._zeros += other._zeros
+            for decade, theirs in other._decades.items():
+                ours = self._decades.get(decade)
+                if ours is None:
+                    self._decades[decade] = array("Q", theirs)
+                    continue
+                for slot in compress(range(SLOTS), theirs):
+                    ours[slot] += theirs[slot]
         if other.max is not None and (self.max is None or other.max > self.max):
             self.max = other.max
 
     def counts(self) -> dict[str, int]:
         """The raw counts, JSON-ready (keys as strings), for exact merging elsewhere."""
-        return {_key_text(key): n for key, n in self._buckets()}
+        if self.exact:
+            return {_key_text(key): n for key, n in self._buckets()}
+        texts = {"0": self._zeros} if self._zeros else {}
+        for decade, counts in sorted(self._decades.items()):
+            names = _decade(decade)[1]
+            texts.update((names[slot], counts[slot]) for slot in compress(range(SLOTS), counts))
+        return texts
 
     def to_state(self) -> dict:
         """Everything needed to rebuild it exactly elsewhere (msgpack- and JSON-safe)."""
@@ -99,7 +163,16 @@ class Histogram:
     @classmethod
     def from_state(cls, state: dict) -> Histogram:
         histogram = cls(state["exact"])
-        histogram._counts.update({float(key): n for key, n in state["counts"].items()})
+        counts = state["counts"]
+        if histogram.exact:
+            histogram._counts.update({float(key): n for key, n in counts.items()})
+        else:
+            for key, n in counts.items():
+                where = _SLOT_OF_TEXT.get(key)
+                if where is None:  # zero, or a decade no histogram has counted in yet
+                    histogram._tally(float(key), n)
+                else:
+                    histogram._tally_slot(*where, n)
         histogram.max = state["max"]
         return histogram
 

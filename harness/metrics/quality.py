@@ -12,8 +12,9 @@ A run of hours must not grow with its length, so the timeline keeps at most
 and windows are twice as wide from then on (10 s, 20 s, 40 s...). Window edges are
 multiples of the width in wall-clock time, so a narrower window falls inside exactly one
 wider window, and timelines of different widths (a worker's delta, the master's whole
-run) still merge exactly, at the wider width. Windows no longer being filled are packed
-(``Histogram.pack``): a closed window costs a few kilobytes, not a hundred.
+run) still merge exactly, at the wider width. A window's latency histograms take a fixed
+few kilobytes for each decade their values span, however wide the window
+(``Histogram``), so the timeline stops growing once its windows are all there.
 """
 
 from __future__ import annotations
@@ -71,11 +72,6 @@ class QualityWindow:
         self.successes += other.successes
         self.outcomes.update(other.outcomes)
 
-    def pack(self) -> None:
-        """Packs the latency histograms: the window is no longer being filled."""
-        self.first_reply.pack()
-        self.complete_reply.pack()
-
     def to_state(self) -> dict:
         return {
             "bursts": self.bursts,
@@ -124,8 +120,6 @@ class QualityTimeline:
         self.window_s = WINDOW_S
         self.windows: dict[int, QualityWindow] = {}
         self.users: dict[int, int] = {}
-        self._filling: set[int] = set()
-        """Windows changed since the last window opened: packed when the next one opens."""
 
     def window_of(self, wall_time: float) -> int:
         return int(wall_time // self.window_s)
@@ -150,16 +144,12 @@ class QualityTimeline:
         return self._open(self.window_of(wall_time))
 
     def _open(self, key: int, window: QualityWindow | None = None) -> QualityWindow:
-        """Window ``key``, to fill, with ``window``'s figures added. A window that opens
-        packs the ones filled before it: the run has moved past them. (A worker's report
-        of the current window, folded in again and again, leaves it unpacked.)"""
+        """Window ``key`` (opened if new), with ``window``'s figures added."""
         existing = self.windows.get(key)
         if existing is None:
-            self._pack_filled()
             existing = self.windows[key] = window if window is not None else QualityWindow()
         elif window is not None:
             existing.merge(window)
-        self._filling.add(key)
         return existing
 
     def _make_room(self, wall_time: float) -> None:
@@ -181,16 +171,10 @@ class QualityTimeline:
         self.window_s = window_s
         windows, self.windows = self.windows, {}
         users, self.users = self.users, {}
-        self._filling = set()
         for key, window in windows.items():
             self._open(key // factor, window)
         for key, count in users.items():
             self._note_users(key // factor, count)
-
-    def _pack_filled(self) -> None:
-        for key in self._filling:
-            self.windows[key].pack()
-        self._filling.clear()
 
     def to_state(self) -> dict:
         return {

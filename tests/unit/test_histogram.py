@@ -99,44 +99,48 @@ def _spread(rng: random.Random, n: int) -> list[float]:
     return [rng.uniform(100, 10_000) for _ in range(n)]
 
 
-def test_a_packed_histogram_reads_merges_and_grows_as_it_did_unpacked():
-    rng = random.Random(3)
-    first, later = _spread(rng, 2000), _spread(rng, 500)
-    packed, plain, other = Histogram(), Histogram(), Histogram()
-    for v in first:
-        packed.add(v)
-        plain.add(v)
-    for v in later:
-        other.add(v)
-    packed.pack()
-    assert packed.summary() == plain.summary()
-    assert packed.to_state() == plain.to_state()
-    into = Histogram()
-    into.merge(packed)  # reading a packed histogram into another
-    assert into.counts() == plain.counts()
-    other.pack()
-    packed.merge(other)  # both packed
-    plain.merge(other)
-    packed.add(12_345.0)
-    plain.add(12_345.0)
-    assert packed.summary() == plain.summary() and packed.counts() == plain.counts()
+def test_every_three_digit_bucket_has_its_own_slot_and_comes_back_as_itself():
+    """From 0.001 ms to 10^7 ms: the value a slot reads back is the very float
+    ``bucket_3sig`` gives, so counts merge with, and report as, the old dict's keys."""
+    h = Histogram()
+    buckets = {bucket_3sig(m * 10.0**e) for e in range(-5, 5) for m in range(100, 1000)}
+    for bucket in buckets:
+        h.add(bucket)
+    h.add(999.6)  # rounds up into the next decade
+    h.add(0.0)
+    read = dict(h._buckets())
+    assert read.keys() == buckets | {0.0}
+    assert read[1000.0] == 2 and read[0.0] == 1 and h.count == len(buckets) + 2
+    assert Histogram.from_state(h.to_state()).counts() == h.counts()
 
 
-def test_packing_keeps_a_histogram_in_a_fraction_of_the_memory():
+def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
+    """Ten times the values, and tens of times the distinct buckets, over the same two
+    decades: the same memory (a dict of buckets grew by some 90 bytes a bucket)."""
     import tracemalloc
 
-    values = _spread(random.Random(4), 5000)
+    rng = random.Random(4)
 
-    def traced_size(pack: bool) -> int:
+    def traced_size(values: list[float]) -> int:
         tracemalloc.start()
         histogram = Histogram()
         for v in values:
             histogram.add(v)
-        if pack:
-            histogram.pack()
         size = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
-        assert histogram.count == 5000
+        assert histogram.count == len(values)
         return size
 
-    assert traced_size(pack=True) < traced_size(pack=False) / 2.5  # 16 bytes a bucket, not 54
+    few = [rng.choice((150.0, 1500.0)) for _ in range(500)]  # two buckets
+    many = [rng.uniform(150, 9000) for _ in range(5000)]  # some 1,700 buckets
+    assert traced_size(many) <= traced_size(few) + 1024
+    assert traced_size(many) < 20_000  # two decades of 900 eight-byte counts
+
+
+def test_percentiles_read_across_decades_and_zeros():
+    h = Histogram()
+    for value in [0.0] * 10 + [5.0] * 40 + [50.0] * 40 + [5000.0] * 10:
+        h.add(value)
+    assert (h.percentile(0.1), h.percentile(0.11), h.percentile(0.5)) == (0.0, 5.0, 5.0)
+    assert (h.percentile(0.51), h.percentile(0.9), h.percentile(0.91)) == (50.0, 50.0, 5000.0)
+    assert Histogram().percentile(0.5) is None
