@@ -99,7 +99,8 @@ def describe(soak: Soak, minutes: float) -> str:
     start, end = steady[0], steady[-1]
     share = soak.slope_per_hour("rss_mb") / start.rss_mb
     held = "holds" if share <= RSS_BOUND else "does NOT hold"
-    early = soak.slope_per_hour("rss_mb", since_s=min(EARLY_S, soak.warmup_s))
+    early_s = min(EARLY_S, soak.warmup_s)
+    early = soak.slope_per_hour("rss_mb", since_s=early_s)
     rate = soak.steady_conversations / (soak.steady_hours * 3600)
     rows = "\n".join(
         f"| {label} | {getattr(start, name):,.0f} | {getattr(end, name):,.0f} "
@@ -123,7 +124,7 @@ warm-up). Slopes are least squares over the {len(steady)} samples after the warm
 
 - **Resident memory: {soak.slope_per_hour("rss_mb"):+,.1f} MB per hour, {share:+.2%} of its
   starting {start.rss_mb:,.0f} MB**: the bound of {RSS_BOUND:.0%} per hour {held}.
-- From {EARLY_S / 60:g} minutes on, the fills of the warm-up included: {early:+,.1f} MB per
+- From {early_s / 60:g} minutes on, the fills of the warm-up included: {early:+,.1f} MB per
   hour.
 """
 

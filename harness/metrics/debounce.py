@@ -43,7 +43,7 @@ SAMPLE_LIMIT = 2000
 class DebounceSamples(Sequence[DebounceEvidence]):
     """A scenario's debounce evidence, kept flat: the times of every sample in one array
     of doubles, its three lengths in another. As objects (a dataclass, three tuples, a
-    float object per time) a sample takes about 460 bytes; here about 90, so a run's
+    float object per time) a sample takes about 500 bytes; here about 85, so a run's
     samples (2,000 for each scenario, and a run may have a hundred) stay a few
     megabytes. Reading a sample builds its ``DebounceEvidence`` again, equal to the one
     appended."""

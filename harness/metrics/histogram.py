@@ -4,11 +4,13 @@ Latencies are bucketed to three significant digits (at most 0.5 % off, 0.1 ms un
 100 ms); small integer counts (reply groups, messages per reply) are kept exact.
 Percentiles are read from the merged counts, never averaged across processes.
 
-A latency histogram counts in one array per decade of values, a slot for each of its
-900 three-digit buckets (100 to 999 times a power of ten), made when the decade's first
-value comes, as HdrHistogram does. Its memory is set by the decades its values span,
-not by how many distinct values it has seen: a long run's histograms stop growing in its
-first minutes, where a dict of buckets grew by some 90 bytes a new bucket for hours.
+A latency histogram counts per decade of values, in slots for its 900 three-digit
+buckets (100 to 999 times a power of ten): a dict of the slots seen while they are few,
+then an array of all 900, as HdrHistogram keeps them. Its memory is then set by the
+decades its values span, not by how many distinct values it has seen: a long run's
+histograms stop growing in its first minutes, where a dict of buckets grew by some 90
+bytes a new bucket for hours; and a scenario of a few conversations (a matrix has
+hundreds) keeps a few dict entries, not 7 KB a decade.
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ from __future__ import annotations
 import functools
 import math
 from array import array
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
-from itertools import accumulate, compress
+from itertools import compress
 
 SLOTS = 900
 """Three-digit buckets in a decade: 100 to 999."""
+DENSE_AT = 64
+"""Slots seen in a decade at which its dict becomes an array: 64 dict entries cost about
+what the array's 7.2 KB does, and the array never grows."""
+TINY = 1e-300
+"""Values below this count as zero: no latency is this small, and a decade's arithmetic
+needs normal floats."""
+
+Slots = dict[int, int] | array
+"""A decade's counts: slot -> count while few, else an array of ``SLOTS`` counts."""
 
 
 def bucket_3sig(value: float) -> float:
@@ -63,8 +73,8 @@ class Histogram:
         self.exact = exact
         self._counts: Counter[float] = Counter()
         """An exact histogram's counts."""
-        self._decades: dict[int, array] = {}
-        """A latency histogram's counts: a decade's array of ``SLOTS`` counts."""
+        self._decades: dict[int, Slots] = {}
+        """A latency histogram's counts, by decade."""
         self._zeros = 0
         """A latency histogram's values of zero or less (bucket 0)."""
         self.max: float | None = None
@@ -78,7 +88,7 @@ class Histogram:
             self.max = value
 
     def _tally(self, bucket: float, n: int) -> None:
-        if bucket <= 0:
+        if bucket < TINY:
             self._zeros += n
         else:
             self._tally_slot(*_slot(bucket), n)
@@ -86,9 +96,14 @@ class Histogram:
     def _tally_slot(self, decade: int, slot: int, n: int) -> None:
         counts = self._decades.get(decade)
         if counts is None:
-            counts = self._decades[decade] = array("Q", bytes(8 * SLOTS))
+            counts = self._decades[decade] = {}
             _decade(decade)  # its buckets' texts are known from now on
-        counts[slot] += n
+        if isinstance(counts, dict):
+            counts[slot] = counts.get(slot, 0) + n
+            if len(counts) >= DENSE_AT:
+                self._decades[decade] = _dense(counts)
+        else:
+            counts[slot] += n
 
     def _buckets(self) -> Iterator[tuple[float, int]]:
         """(bucket, count) in bucket order, counts above zero only."""
@@ -99,14 +114,14 @@ class Histogram:
             yield 0.0, self._zeros
         for decade, counts in sorted(self._decades.items()):
             buckets = _decade(decade)[0]
-            for slot in compress(range(SLOTS), counts):
+            for slot in _occupied(counts):
                 yield buckets[slot], counts[slot]
 
     @property
     def count(self) -> int:
         if self.exact:
             return sum(self._counts.values())
-        return self._zeros + sum(map(sum, self._decades.values()))
+        return self._zeros + sum(map(_total, self._decades.values()))
 
     def percentile(self, fraction: float) -> float | None:
         """The smallest bucket at or below which ``fraction`` of the values fall."""
@@ -114,20 +129,23 @@ class Histogram:
         if not total:
             return None
         rank = max(1, math.ceil(fraction * total))
+        seen = 0
         if self.exact:
-            seen = 0
             for key, n in self._buckets():
                 seen += n
                 if seen >= rank:
                     return key
             return self.max
-        if rank <= self._zeros:
-            return 0.0
         seen = self._zeros
+        if seen >= rank:
+            return 0.0
         for decade, counts in sorted(self._decades.items()):
-            in_decade = sum(counts)
-            if seen + in_decade >= rank:
-                return _decade(decade)[0][bisect_left(list(accumulate(counts)), rank - seen)]
+            in_decade = _total(counts)
+            if seen + in_decade >= rank:  # in this decade: no need to read the others
+                for slot in _occupied(counts):
+                    seen += counts[slot]
+                    if seen >= rank:
+                        return _decade(decade)[0][slot]
             seen += in_decade
         return self.max
 
@@ -139,10 +157,15 @@ class Histogram:
             for decade, theirs in other._decades.items():
                 ours = self._decades.get(decade)
                 if ours is None:
-                    self._decades[decade] = array("Q", theirs)
-                    continue
-                for slot in compress(range(SLOTS), theirs):
-                    ours[slot] += theirs[slot]
+                    self._decades[decade] = (
+                        theirs.copy() if isinstance(theirs, dict) else array("Q", theirs)
+                    )
+                elif isinstance(ours, dict):  # may become an array on the way
+                    for slot in _occupied(theirs):
+                        self._tally_slot(decade, slot, theirs[slot])
+                else:
+                    for slot in _occupied(theirs):
+                        ours[slot] += theirs[slot]
         if other.max is not None and (self.max is None or other.max > self.max):
             self.max = other.max
 
@@ -153,7 +176,7 @@ class Histogram:
         texts = {"0": self._zeros} if self._zeros else {}
         for decade, counts in sorted(self._decades.items()):
             names = _decade(decade)[1]
-            texts.update((names[slot], counts[slot]) for slot in compress(range(SLOTS), counts))
+            texts.update((names[slot], counts[slot]) for slot in _occupied(counts))
         return texts
 
     def to_state(self) -> dict:
@@ -185,6 +208,22 @@ class Histogram:
             "p99": self.percentile(0.99),
             "max": self.max,
         }
+
+
+def _dense(counts: dict[int, int]) -> array:
+    dense = array("Q", bytes(8 * SLOTS))
+    for slot, n in counts.items():
+        dense[slot] = n
+    return dense
+
+
+def _occupied(counts: Slots) -> Iterator[int]:
+    """A decade's slots that have a count, in order."""
+    return iter(sorted(counts)) if isinstance(counts, dict) else compress(range(SLOTS), counts)
+
+
+def _total(counts: Slots) -> int:
+    return sum(counts.values()) if isinstance(counts, dict) else sum(counts)
 
 
 def _key_text(key: float) -> str:

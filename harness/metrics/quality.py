@@ -1,10 +1,11 @@
 """Quality under load: the figures that degrade, per window of time and per band of users.
 
-Every completed burst is counted in the 10-second wall-clock window it ended in. The
-process that knows how many users the whole fleet runs (a master, or a single process)
-notes the most users it saw in each window. The report then shows a timeline
-(users, latency, premature and timeout rates per window) and the same figures merged
-per band of concurrent users, so a ramp shows where the agent starts to degrade.
+Every completed burst is counted in the wall-clock window it ended in (10 s wide, wider
+on long runs: see below). The process that knows how many users the whole fleet runs (a
+master, or a single process) notes the most users it saw in each window. The report then
+shows a timeline (users, latency, premature and timeout rates per window) and the same
+figures merged per band of concurrent users, so a ramp shows where the agent starts to
+degrade.
 Windows are counts and buckets, so workers' windows merge exactly on the master.
 
 A run of hours must not grow with its length, so the timeline keeps at most

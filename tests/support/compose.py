@@ -53,10 +53,10 @@ def service(
     env = {k: v for k, v in image_env().items() if k != "PATH"} if "build" in spec else {}
     env.update(secrets)
     env.update({k: _interpolate(str(v), secrets) for k, v in spec.get("environment", {}).items()})
-    argv = [_interpolate(arg, secrets) for arg in spec["command"]]
-    argv[0] = _executable(argv[0])
+    program, *args = (_interpolate(arg, secrets) for arg in spec["command"])
     rewrite = _rewriter(paths, hosts or {}, ports or {})
-    return Service(name, [rewrite(arg) for arg in argv], {k: rewrite(v) for k, v in env.items()})
+    argv = [_executable(program), *map(rewrite, args)]  # the program is this machine's own
+    return Service(name, argv, {k: rewrite(v) for k, v in env.items()})
 
 
 def _interpolate(text: str, secrets: Mapping[str, str]) -> str:

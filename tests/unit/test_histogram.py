@@ -1,10 +1,11 @@
 import random
+from collections import Counter
 
 import pytest
 
 from harness.metrics.aggregate import ScenarioStats
 from harness.metrics.burst import measure_burst
-from harness.metrics.histogram import Histogram, bucket_3sig
+from harness.metrics.histogram import Histogram, _key_text, bucket_3sig
 
 
 def test_buckets_keep_three_significant_digits():
@@ -101,7 +102,7 @@ def _spread(rng: random.Random, n: int) -> list[float]:
 
 def test_every_three_digit_bucket_has_its_own_slot_and_comes_back_as_itself():
     """From 0.001 ms to 10^7 ms: the value a slot reads back is the very float
-    ``bucket_3sig`` gives, so counts merge with, and report as, the old dict's keys."""
+    ``bucket_3sig`` gives, so counts merge with, and report as, a dict of buckets did."""
     h = Histogram()
     buckets = {bucket_3sig(m * 10.0**e) for e in range(-5, 5) for m in range(100, 1000)}
     for bucket in buckets:
@@ -111,12 +112,41 @@ def test_every_three_digit_bucket_has_its_own_slot_and_comes_back_as_itself():
     read = dict(h._buckets())
     assert read.keys() == buckets | {0.0}
     assert read[1000.0] == 2 and read[0.0] == 1 and h.count == len(buckets) + 2
-    assert Histogram.from_state(h.to_state()).counts() == h.counts()
+
+
+def test_counts_go_on_the_wire_as_a_dict_of_buckets_did():
+    """The keys' texts, their order and counts are those of a Counter of ``bucket_3sig``
+    values; read back, even in a decade no histogram has counted in yet, they are the
+    same histogram."""
+    rng = random.Random(7)
+    values = [rng.lognormvariate(3, 2) for _ in range(3000)] + [0.0, -1.0, 1e-12, 3e-12]
+    h = Histogram()
+    for v in values:
+        h.add(v)
+    by_bucket = sorted(Counter(map(bucket_3sig, values)).items())
+    assert list(h.counts().items()) == [(_key_text(k), n) for k, n in by_bucket]
+    state = h.to_state()
+    state["counts"]["2.5e-15"] = 4  # a decade never counted in, in this process
+    read = Histogram.from_state(state)
+    assert read.counts() == {**h.counts(), "2.5e-15": 4} and read.count == h.count + 4
+
+
+def test_a_histogram_merges_alike_whether_its_decades_are_dicts_or_arrays():
+    rng = random.Random(8)
+    for left_n, right_n in ((10, 3000), (3000, 10), (10, 10), (3000, 3000), (40, 40)):
+        left, right, whole = Histogram(), Histogram(), Histogram()
+        for histogram, n in ((left, left_n), (right, right_n)):
+            for v in [rng.uniform(100, 999) for _ in range(n)]:
+                histogram.add(v)
+                whole.add(v)
+        left.merge(right)
+        assert left.counts() == whole.counts() and left.summary() == whole.summary()
 
 
 def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
-    """Ten times the values, and tens of times the distinct buckets, over the same two
-    decades: the same memory (a dict of buckets grew by some 90 bytes a bucket)."""
+    """Ten times the values, and many more distinct buckets, over the same two decades:
+    the same memory (a dict of buckets grew by some 90 bytes a bucket); and a histogram
+    of a few values, as a matrix's small scenarios have, keeps a few dict entries."""
     import tracemalloc
 
     rng = random.Random(4)
@@ -131,10 +161,13 @@ def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
         assert histogram.count == len(values)
         return size
 
-    few = [rng.choice((150.0, 1500.0)) for _ in range(500)]  # two buckets
-    many = [rng.uniform(150, 9000) for _ in range(5000)]  # some 1,700 buckets
-    assert traced_size(many) <= traced_size(few) + 1024
-    assert traced_size(many) < 20_000  # two decades of 900 eight-byte counts
+    def spread(n: int) -> list[float]:
+        return [rng.uniform(150, 9000) for _ in range(n)]
+
+    traced_size(spread(100))  # the decades' buckets, made once for the process
+    assert traced_size(spread(50_000)) <= traced_size(spread(5_000)) + 1024
+    assert traced_size(spread(5_000)) < 20_000  # two decades of 900 eight-byte counts
+    assert traced_size(spread(20)) < 3_000
 
 
 def test_percentiles_read_across_decades_and_zeros():
