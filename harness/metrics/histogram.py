@@ -105,17 +105,19 @@ class Histogram:
         else:
             counts[slot] += n
 
-    def _buckets(self) -> Iterator[tuple[float, int]]:
-        """(bucket, count) in bucket order, counts above zero only."""
+    def _buckets(self, as_text: bool = False) -> Iterator[tuple[float | str, int]]:
+        """(bucket, count) in bucket order, counts above zero only; the bucket as its text
+        (``counts``' keys) with ``as_text``."""
         if self.exact:
-            yield from sorted(self._counts.items())
+            for key, n in sorted(self._counts.items()):
+                yield (_key_text(key) if as_text else key), n
             return
         if self._zeros:
-            yield 0.0, self._zeros
+            yield ("0" if as_text else 0.0), self._zeros
         for decade, counts in sorted(self._decades.items()):
-            buckets = _decade(decade)[0]
+            names = _decade(decade)[as_text]
             for slot in _occupied(counts):
-                yield buckets[slot], counts[slot]
+                yield names[slot], counts[slot]
 
     @property
     def count(self) -> int:
@@ -171,13 +173,7 @@ class Histogram:
 
     def counts(self) -> dict[str, int]:
         """The raw counts, JSON-ready (keys as strings), for exact merging elsewhere."""
-        if self.exact:
-            return {_key_text(key): n for key, n in self._buckets()}
-        texts = {"0": self._zeros} if self._zeros else {}
-        for decade, counts in sorted(self._decades.items()):
-            names = _decade(decade)[1]
-            texts.update((names[slot], counts[slot]) for slot in _occupied(counts))
-        return texts
+        return dict(self._buckets(as_text=True))
 
     def to_state(self) -> dict:
         """Everything needed to rebuild it exactly elsewhere (msgpack- and JSON-safe)."""
