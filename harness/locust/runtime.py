@@ -34,7 +34,7 @@ from harness.files import LineFile, LineSink, LineTee
 from harness.locust.fleet import MasterLink, WorkerLink
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
-from harness.locust.stats_trim import KEEP_S, forget_old_seconds
+from harness.locust.stats_trim import KEEP_S, forget_old_seconds, thin_history
 from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
@@ -235,13 +235,15 @@ class LocustRuntime:
 
     def _sample_users(self) -> None:
         """Note, every second, how many users this process (a master: the fleet) runs;
-        every minute, let Locust forget its per-second counts of long ago."""
+        every minute, hold what Locust keeps for the whole run to its bounds
+        (harness/locust/stats_trim.py)."""
         for tick in itertools.count(1):
             runner = self.environment.runner
             if runner is not None:
                 self.quality.note_users(time.time(), runner.user_count)
                 if tick % KEEP_S == 0:
                     forget_old_seconds(runner.stats, time.time())
+                    thin_history(runner.stats)
             gevent.sleep(1)
 
     def record_quality(self, burst: BurstMeasurement) -> None:
