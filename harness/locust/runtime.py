@@ -44,6 +44,7 @@ from harness.report import CONVERSATIONS_FILE, TRANSCRIPT_FILE, Recorder, SloRes
 from harness.report.model import Fleet, LiveView, Report
 from harness.runtime import Conclusion, ProcessRuntime, RunSettings, conclude
 from harness.runtime.bounds import say_ran_out
+from harness.runtime.heap import give_back_freed_memory
 from harness.runtime.options import run_settings
 from harness.runtime.process import new_run_id
 from harness.scenario import Scenario
@@ -236,7 +237,8 @@ class LocustRuntime:
     def _sample_users(self) -> None:
         """Note, every second, how many users this process (a master: the fleet) runs;
         every minute, hold what Locust keeps for the whole run to its bounds
-        (harness/locust/stats_trim.py)."""
+        (harness/locust/stats_trim.py) and give the heap's free pages back
+        (harness/runtime/heap.py)."""
         for tick in itertools.count(1):
             runner = self.environment.runner
             if runner is not None:
@@ -244,6 +246,7 @@ class LocustRuntime:
                 if tick % KEEP_S == 0:
                     forget_old_seconds(runner.stats, time.time())
                     thin_history(runner.stats)
+                    give_back_freed_memory()
             gevent.sleep(1)
 
     def record_quality(self, burst: BurstMeasurement) -> None:
