@@ -34,7 +34,7 @@ from harness.files import LineFile, LineSink, LineTee
 from harness.locust.fleet import MasterLink, WorkerLink
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
-from harness.locust.stats_trim import KEEP_S, forget_old_seconds, thin_history
+from harness.locust.stats_trim import KEEP_S, ChartHistory, forget_old_seconds
 from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
@@ -101,6 +101,8 @@ class LocustRuntime:
         self.stopping = False
         self.quality = QualityTimeline()
         self._user_sampler: gevent.Greenlet | None = None
+        self.chart_history = ChartHistory()
+        """Locust's chart points, held evenly spaced on long runs."""
         self.active: Counter[str] = Counter()
         self.active_by_worker: dict[str, dict[str, int]] = {}
         self.recent: deque[TranscriptEntry | dict] = deque(maxlen=RECENT_LINES)
@@ -245,7 +247,7 @@ class LocustRuntime:
                 self.quality.note_users(time.time(), runner.user_count)
                 if tick % KEEP_S == 0:
                     forget_old_seconds(runner.stats, time.time())
-                    thin_history(runner.stats)
+                    self.chart_history.thin(runner.stats)
                     give_back_freed_memory()
             gevent.sleep(1)
 

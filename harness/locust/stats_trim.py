@@ -6,11 +6,14 @@ the dictionaries grow by one key a row a second, some 20 MB an hour for chatstor
 sixty-odd rows. Seconds older than a minute are forgotten.
 
 It also keeps a point of its charts (percentiles, rate, users: about 1 KB) every five
-seconds, which its web UI and HTML report draw: 0.7 MB an hour, 17 MB a day. Past
-``HISTORY_POINTS`` points every other one is dropped, so the charts still span the
-whole run, at half the resolution each time the bound is reached again."""
+seconds, which its web UI and HTML report draw: 0.7 MB an hour, 17 MB a day. The charts
+keep at most ``HISTORY_POINTS`` points, evenly spaced over the whole run: past the
+bound, every other point goes and the spacing doubles (10 s after an hour, 80 s after
+eight), and Locust's new points are kept at that spacing from then on."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from locust.stats import RequestStats, StatsEntry
 
@@ -29,8 +32,29 @@ def forget_old_seconds(stats: RequestStats, now: float) -> None:
                 del per_second[second]
 
 
-def thin_history(stats: RequestStats) -> None:
-    """Past ``HISTORY_POINTS``, keep every other chart point, counted back from the newest
-    (the charts end where the run is)."""
-    if len(stats.history) > HISTORY_POINTS:
-        stats.history[:] = stats.history[::-2][::-1]
+@dataclass
+class ChartHistory:
+    """Locust's chart points, held evenly spaced. The n-th point Locust added (from 0)
+    is kept while n is a multiple of ``stride``; ``kept`` points at the head of the list
+    have been through this already, the rest are new since the last call."""
+
+    stride: int = 1
+    kept: int = 0
+    added: int = 0
+    """Points Locust has added so far: the index of the first new one."""
+    history: list[dict] = field(default_factory=list)
+    """The list being held: Locust replaces it when its statistics are reset."""
+
+    def thin(self, stats: RequestStats) -> None:
+        if stats.history is not self.history or len(stats.history) < self.kept:
+            self.stride, self.kept, self.added, self.history = 1, 0, 0, stats.history
+        history = self.history
+        new = history[self.kept :]
+        history[self.kept :] = [
+            point for n, point in enumerate(new, self.added) if n % self.stride == 0
+        ]
+        self.added += len(new)
+        while len(history) > HISTORY_POINTS:
+            history[:] = history[::2]
+            self.stride *= 2
+        self.kept = len(history)

@@ -13,7 +13,7 @@ from tests.support.locust_runs import REPO
 SCRIPT = """
 import json
 from locust.stats import RequestStats
-from harness.locust.stats_trim import HISTORY_POINTS, KEEP_S, forget_old_seconds, thin_history
+from harness.locust.stats_trim import HISTORY_POINTS, KEEP_S, ChartHistory, forget_old_seconds
 
 NOW = 1_800_000_000
 stats = RequestStats()
@@ -29,24 +29,28 @@ def rates():
 
 before = rates()
 forget_old_seconds(stats, NOW + 0.5)
+after = rates()
 seconds = [
     sorted(row.num_reqs_per_sec) + sorted(row.num_fail_per_sec) for row in (stats.total, entry)
 ]
 
-stats.history.extend({"time": t} for t in range(HISTORY_POINTS))
-thin_history(stats)
-at_bound = [p["time"] for p in stats.history]
-stats.history.append({"time": HISTORY_POINTS})
-thin_history(stats)
-once = [p["time"] for p in stats.history]
-spans = []
-for _ in range(10):  # ten hours more
-    while len(stats.history) <= HISTORY_POINTS:
-        stats.history.append({"time": stats.history[-1]["time"] + 1})
-    thin_history(stats)
-    spans.append([len(stats.history), stats.history[0]["time"], stats.history[-1]["time"]])
-print(json.dumps(dict(now=NOW, keep=KEEP_S, points=HISTORY_POINTS, before=before, after=rates(),
-    seconds=seconds, at_bound=at_bound, once=once, spans=spans)))
+charts = ChartHistory()
+spacings = {}
+for n in range(8 * 720):  # eight hours of Locust's points, 5 s apart
+    stats.history.append({"time": 5 * n})
+    if n % 12 == 11:  # chatstorm's minute
+        charts.thin(stats)
+        if n + 1 in (720, 1440, 2880, 5760):
+            times = [point["time"] for point in stats.history]
+            spacings[(n + 1) // 720] = [len(times), times[0], times[-1], sorted({
+                later - earlier for earlier, later in zip(times, times[1:])})]
+replaced = stats.history
+stats.reset_all()  # Locust's reset gives it a new list: held afresh
+stats.history.extend({"time": t} for t in range(30))
+charts.thin(stats)
+after_reset = [len(replaced), [point["time"] for point in stats.history]]
+print(json.dumps(dict(now=NOW, keep=KEEP_S, points=HISTORY_POINTS, before=before, after=after,
+    seconds=seconds, spacings=spacings, after_reset=after_reset)))
 """
 
 
@@ -63,10 +67,13 @@ def test_what_locust_keeps_all_run_is_bounded_and_reads_the_same() -> None:
     for row in seen["seconds"]:  # requests' seconds, then failures'
         assert row == [*range(now - keep, now + 1)] * 2
 
-    assert seen["at_bound"] == list(range(points))  # at the bound, nothing is dropped
-    assert seen["once"] == list(range(0, points + 1, 2))  # the first and the newest kept
-    for length, first, last in seen["spans"]:
-        assert length <= points
-        assert first == 0  # the charts still start where the run did
-        assert last >= length  # and reach its end, past what they hold
-    assert seen["spans"][-1][2] > 5 * points
+    # The charts span the run, evenly spaced (the spacing doubles with each hour's worth),
+    # and end within one spacing of the newest point.
+    hours = {int(hour): figures for hour, figures in seen["spacings"].items()}
+    assert hours == {
+        1: [points, 0, 3595, [5]],
+        2: [points, 0, 7190, [10]],
+        4: [points, 0, 14380, [20]],
+        8: [points, 0, 28760, [40]],
+    }
+    assert seen["after_reset"] == [points, list(range(30))]
