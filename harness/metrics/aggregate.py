@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from harness.metrics.burst import BurstMeasurement
-from harness.metrics.debounce import SAMPLE_LIMIT, DebounceSamples, estimate_debounce, fair_sample
+from harness.metrics.debounce import SAMPLE_LIMIT, DebounceSamples, estimate_debounce
 from harness.metrics.histogram import Histogram
 from harness.metrics.judging import JudgingStats
 from harness.metrics.persona_usage import PersonaUsage
@@ -130,7 +130,7 @@ class ScenarioStats:
         for name, histogram in other.latency_ms.items():
             self.latency_ms[name].merge(histogram)
         room = SAMPLE_LIMIT - len(self.debounce_samples)
-        self.debounce_samples.extend(other.debounce_samples[:room])
+        self.debounce_samples.extend_from(other.debounce_samples, room)
         self.persona_usage.merge(other.persona_usage)
         self.judging.merge(other.judging)
 
@@ -228,7 +228,7 @@ class RunStats:
         for stats in self.scenarios.values():
             total.merge(stats)
         samples = [stats.debounce_samples for stats in self.scenarios.values()]
-        total.debounce_samples = DebounceSamples(fair_sample(samples))
+        total.debounce_samples = DebounceSamples.fair_share(samples)
         return total
 
     def to_report(self, live: bool = False) -> dict:

@@ -22,7 +22,7 @@ unclear rather than guessed. So the bracket comes from clear evidence only, and 
 holds while the agent's reaction time varies by less than the short pauses that
 trigger it. It uses a sample of bursts (the first ``SAMPLE_LIMIT`` of a scenario),
 kept flat (``DebounceSamples``), so memory stays small and bounded on long runs. The
-totals take a fair share of every scenario's sample (``fair_sample``): one fast
+totals take a fair share of every scenario's sample (``fair_quotas``): one fast
 scenario does not crowd the others' evidence out.
 """
 
@@ -62,6 +62,24 @@ class DebounceSamples(Sequence[DebounceEvidence]):
     def extend(self, samples: Iterable[DebounceEvidence]) -> None:
         for sample in samples:
             self.append(sample)
+
+    def extend_from(self, other: DebounceSamples, count: int) -> None:
+        """Append ``other``'s first ``count`` samples, array to array: merging figures
+        (every worker report on a master) builds no sample objects."""
+        for index in range(min(count, len(other))):
+            self._append(*other._parts(index))
+
+    @classmethod
+    def fair_share(
+        cls, groups: Sequence[DebounceSamples], limit: int = SAMPLE_LIMIT
+    ) -> DebounceSamples:
+        """At most ``limit`` samples, a fair share of every group's (``fair_quotas``):
+        one fast scenario does not crowd the others' evidence out of the totals."""
+        shared = cls()
+        quotas = fair_quotas([len(group) for group in groups], limit)
+        for group, quota in zip(groups, quotas, strict=True):
+            shared.extend_from(group, quota)
+        return shared
 
     def to_state(self) -> list[list]:
         """The wire form, a row ``[sends, arrivals, reply_starts, reaction]`` a sample:
@@ -118,26 +136,25 @@ class DebounceSamples(Sequence[DebounceEvidence]):
         return DebounceEvidence(tuple(sends), tuple(arrivals), tuple(starts), reaction)
 
 
-def fair_sample(
-    groups: Sequence[Sequence[DebounceEvidence]], limit: int = SAMPLE_LIMIT
-) -> list[DebounceEvidence]:
-    """At most ``limit`` samples taken from every group alike: each group gives an equal
-    share, and what a small group cannot fill goes to the others. Deterministic, so a
-    master and its workers, given the same per-scenario samples, sample alike."""
-    quotas = [0] * len(groups)
+def fair_quotas(sizes: Sequence[int], limit: int = SAMPLE_LIMIT) -> list[int]:
+    """How many samples to take from each group, at most ``limit`` in all: each group
+    gives an equal share, and what a small group cannot fill goes to the others.
+    Deterministic, so a master and its workers, given the same per-scenario samples,
+    sample alike."""
+    quotas = [0] * len(sizes)
     left = limit
-    open_groups = [index for index, group in enumerate(groups) if group]
+    open_groups = [index for index, size in enumerate(sizes) if size]
     while left and open_groups:
         share = max(left // len(open_groups), 1)
         for index in list(open_groups):
-            take = min(share, len(groups[index]) - quotas[index], left)
+            take = min(share, sizes[index] - quotas[index], left)
             quotas[index] += take
             left -= take
-            if quotas[index] == len(groups[index]):
+            if quotas[index] == sizes[index]:
                 open_groups.remove(index)
             if not left:
                 break
-    return [sample for group, quota in zip(groups, quotas, strict=True) for sample in group[:quota]]
+    return quotas
 
 
 def estimate_debounce(samples: Sequence[DebounceEvidence]) -> tuple[float | None, float | None]:

@@ -11,7 +11,7 @@ from harness.metrics.debounce import (
     SAMPLE_LIMIT,
     DebounceSamples,
     estimate_debounce,
-    fair_sample,
+    fair_quotas,
 )
 
 
@@ -117,12 +117,15 @@ def test_the_totals_hear_every_scenario_not_only_the_first_to_fill_the_sample():
     assert with_answer is not None  # the slow scenario's triggered pauses are in
 
 
-def test_a_fair_sample_gives_what_a_small_group_leaves_to_the_others():
-    groups = [list(range(10)), list(range(100, 103)), list(range(200, 250))]
-    sample = fair_sample(groups, limit=30)
-    assert sample == [*range(10), *range(100, 103), *range(200, 217)]
-    assert fair_sample(groups, limit=1000) == [x for group in groups for x in group]
-    assert fair_sample([[], []], limit=5) == []
+def test_a_fair_share_gives_what_a_small_group_leaves_to_the_others():
+    assert fair_quotas([10, 3, 50], limit=30) == [10, 3, 17]
+    assert fair_quotas([10, 3, 50], limit=1000) == [10, 3, 50]
+    assert fair_quotas([0, 0], limit=5) == [0, 0]
+    assert fair_quotas([4, 4, 4], limit=5) == [2, 2, 1]
+
+    groups = [DebounceSamples(bursts(0.5, lambda rng: 0.2, (0.1, 1.5), count=n)) for n in (9, 40)]
+    shared = DebounceSamples.fair_share(groups, limit=20)
+    assert list(shared) == [*groups[0], *groups[1][:11]]  # copied array to array, as they were
 
 
 def test_samples_kept_flat_read_back_as_they_were_appended():
