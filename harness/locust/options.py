@@ -28,7 +28,8 @@ from harness.runtime.options import GROUPS, RUN, transport_groups
 PER_USER = Option(
     "--conversations-per-user",
     "Each user stops after N conversations (default: until the run ends). With it, a run "
-    "can finish every conversation instead of interrupting them.",
+    "can finish every conversation instead of interrupting them, and it ends once every "
+    "user is done.",
     parse=positive_int,
     metavar="N",
     env="LOCUST_CONVERSATIONS_PER_USER",

@@ -23,7 +23,7 @@ from pathlib import Path
 import gevent
 from gevent.event import Event
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, MasterRunner, Runner, WorkerRunner
 
 from harness.clock import Clock
 from harness.conversation import (
@@ -237,19 +237,40 @@ class LocustRuntime:
             self.unsent = Unsent(recent=self.unsent.recent)
 
     def _sample_users(self) -> None:
-        """Note, every second, how many users this process (a master: the fleet) runs;
-        every minute, hold what Locust keeps for the whole run to its bounds
-        (harness/locust/stats_trim.py) and give the heap's free pages back
-        (harness/runtime/heap.py)."""
+        """Note, every second, how many users this process (a master: the fleet) runs,
+        and end the run once every user has held its conversations; every minute, hold
+        what Locust keeps for the whole run to its bounds (harness/locust/stats_trim.py)
+        and give the heap's free pages back (harness/runtime/heap.py)."""
         for tick in itertools.count(1):
             runner = self.environment.runner
             if runner is not None:
                 self.quality.note_users(time.time(), runner.user_count)
+                if self._every_user_is_done(runner):
+                    self._end_the_run(runner)
                 if tick % KEEP_S == 0:
                     forget_old_seconds(runner.stats, time.time())
                     self.chart_history.thin(runner.stats)
                     give_back_freed_memory()
             gevent.sleep(1)
+
+    def _every_user_is_done(self, runner: Runner) -> bool:
+        """With --conversations-per-user, every user has held its N and stopped: the
+        fleet's count, on a master. A load shape decides its own users, and an end."""
+        return (
+            self.conversations_per_user is not None
+            and not self.is_worker
+            and self.environment.shape_class is None
+            and runner.state == STATE_RUNNING
+            and runner.user_count == 0
+        )
+
+    def _end_the_run(self, runner: Runner) -> None:
+        """As the time limit would: a headless run quits, one in the web UI stops (the
+        UI stays up to read, and to start another)."""
+        limit = self.conversations_per_user
+        log.info("every user held its %d conversation(s): the run ends", limit)
+        headless = self.environment.parsed_options.headless
+        gevent.spawn(runner.quit if headless else runner.stop)
 
     def record_quality(self, burst: BurstMeasurement) -> None:
         now = time.time()

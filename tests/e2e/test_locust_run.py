@@ -317,9 +317,32 @@ def test_locusts_own_csv_html_and_json_carry_our_rows(tmp_path):
     assert "first_reply" in (tmp_path / "run.html").read_text()
 
 
+def test_a_run_ends_once_every_user_has_held_its_conversations(tmp_path):
+    """--conversations-per-user: the run ends when the last user is done, the way -t
+    would end it, not at -t (two minutes here)."""
+    scenarios = scenario_dir(tmp_path, batched=BATCHED)
+    report_dir = tmp_path / "report"
+    started = time.monotonic()
+    result = run_headless(
+        scenarios,
+        *["--conversations-per-user", "2", "--report-dir", str(report_dir)],
+        users=3,
+        duration="120s",
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-2000:]
+    totals = json.loads((report_dir / "report.json").read_text())["totals"]
+    assert (totals["conversations"], totals["conversations_interrupted"]) == (6, 0)
+    assert "every user held its 2 conversation(s): the run ends" in result.stderr
+    assert elapsed < 60, f"the run went on for {elapsed:.0f} s after its users were done"
+
+
 def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
+    """A master and two workers (--processes); the master ends the run once the fleet's
+    users are all done, long before -t."""
     scenarios = scenario_dir(tmp_path, batched=BATCHED)
     report_dir, own = tmp_path / "report", tmp_path / "own"
+    started = time.monotonic()
     result = run_headless(
         scenarios,
         "--processes",
@@ -331,12 +354,16 @@ def test_processes_aggregate_into_one_report_with_a_folder_per_worker(tmp_path):
         "--worker-report-dir",
         str(own),
         users=6,
-        duration="8s",
+        duration="120s",
     )
+    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-2000:]
+    assert elapsed < 60, f"the run went on for {elapsed:.0f} s after its users were done"
     report = json.loads((report_dir / "report.json").read_text())
     folders = sorted(p.name for p in own.iterdir())
     assert report["run"]["workers"] == 2, (folders, result.stderr[-4000:])
+    totals = report["totals"]
+    assert (totals["conversations"], totals["conversations_interrupted"]) == (6, 0)
     workers = [json.loads(p.read_text()) for p in own.glob("*/report.json")]
     assert len(workers) == 2  # processes sharing a folder: one folder each
     assert report["totals"]["bursts"] == sum(w["totals"]["bursts"] for w in workers) > 0
