@@ -75,7 +75,9 @@ class ScenarioStats:
         self.client_messages += burst.client_messages
         self.agent_messages += burst.agent_messages
 
-    def add_burst(self, burst: BurstMeasurement) -> None:
+    def add_burst(self, burst: BurstMeasurement, sample_debounce: bool = True) -> None:
+        """``sample_debounce`` False keeps the burst's debounce evidence out of the
+        sample (a worker's report, once the worker's own sample is full)."""
         self.bursts += 1
         self.client_messages += burst.client_messages
         self.agent_messages += burst.agent_messages
@@ -98,7 +100,11 @@ class ScenarioStats:
             latency["reply_gap"].add(value)
         if burst.first_action_ms is not None:
             latency["first_action"].add(burst.first_action_ms)
-        if burst.debounce_evidence is not None and len(self.debounce_samples) < SAMPLE_LIMIT:
+        if (
+            sample_debounce
+            and burst.debounce_evidence is not None
+            and len(self.debounce_samples) < SAMPLE_LIMIT
+        ):
             self.debounce_samples.append(burst.debounce_evidence)
 
     def add_conversation(

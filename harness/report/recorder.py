@@ -16,6 +16,7 @@ import orjson
 from harness.clock import Timeline
 from harness.files import LineFile, LineSink
 from harness.metrics.aggregate import RunStats
+from harness.metrics.debounce import SAMPLE_LIMIT
 from harness.records import (
     ConversationResult,
     LateReplies,
@@ -27,8 +28,11 @@ from harness.records import (
 
 class Recorder:
     """``mirror``, when given, receives every figure too: a Locust worker keeps there what
-    it has not yet sent to its master. Transcript and verdict lines go to a file (a path)
-    or any other sink; ``run_id`` is stamped on each."""
+    it has not yet sent to its master. Of the debounce evidence it receives only what
+    ``stats`` keeps (a scenario's first ``SAMPLE_LIMIT`` bursts of the run): the master
+    keeps the first it is sent, so a worker sends no more than it could use. Transcript
+    and verdict lines go to a file (a path) or any other sink; ``run_id`` is stamped on
+    each."""
 
     def __init__(
         self,
@@ -71,12 +75,13 @@ class Recorder:
         self._transcript.write(orjson.dumps(line) + b"\n")
 
     def on_turn(self, record: TurnRecord) -> None:
+        kept = len(self.stats.scenario(record.scenario).debounce_samples) < SAMPLE_LIMIT
         for stats in self._sinks:
             scenario = stats.scenario(record.scenario)
             if record.reconnected:
                 scenario.add_reconnected(record.burst)
             else:
-                scenario.add_burst(record.burst)
+                scenario.add_burst(record.burst, sample_debounce=kept)
 
     def on_interrupted_turn(self, record: TurnRecord) -> None:
         for stats in self._sinks:

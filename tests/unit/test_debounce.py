@@ -13,6 +13,8 @@ from harness.metrics.debounce import (
     estimate_debounce,
     fair_quotas,
 )
+from harness.records import TurnRecord
+from harness.report import Recorder
 
 
 def debouncing_agent(sends, debounce, think):
@@ -158,3 +160,25 @@ def test_a_full_sample_takes_a_fifth_of_the_memory_of_its_objects():
     as_objects = traced(lambda: bursts(**spec, count=SAMPLE_LIMIT))
     samples = bursts(**spec, count=SAMPLE_LIMIT)
     assert traced(lambda: DebounceSamples(samples)) < as_objects / 5
+
+
+def test_a_worker_sends_only_the_debounce_samples_it_keeps_itself():
+    """A worker's reports (its mirror, replaced after each report) carry a scenario's first
+    SAMPLE_LIMIT samples of the run and no more, since its master keeps the first it gets;
+    every burst is still counted in them."""
+    burst = measure_burst([0.0, 0.3], [0.0, 0.3], [0.1, 1.4], False, 0.5)
+    assert burst.debounce_evidence is not None
+    delta = RunStats()
+    recorder = Recorder(mirror=delta)
+    sent_samples = sent_bursts = 0
+    for n in range(SAMPLE_LIMIT + 1500):
+        recorder.on_turn(TurnRecord("c1", "Batched", 1, burst))
+        if n % 700 == 699:  # a report to the master, and a fresh delta
+            sent_samples += len(delta.scenario("Batched").debounce_samples)
+            sent_bursts += delta.scenario("Batched").bursts
+            delta = RunStats()
+            recorder.replace_mirror(delta)
+    sent_samples += len(delta.scenario("Batched").debounce_samples)
+    sent_bursts += delta.scenario("Batched").bursts
+    assert sent_samples == SAMPLE_LIMIT
+    assert sent_bursts == SAMPLE_LIMIT + 1500
