@@ -101,6 +101,9 @@ class LocustRuntime:
         self.stopping = False
         self.quality = QualityTimeline()
         self._user_sampler: gevent.Greenlet | None = None
+        self.users_seen = False
+        """This test's users have been counted (a master: its workers have reported some):
+        only then does a count of none mean they are done."""
         self.chart_history = ChartHistory()
         """Locust's chart points, held evenly spaced on long runs."""
         self.active: Counter[str] = Counter()
@@ -153,6 +156,7 @@ class LocustRuntime:
         self.conversations_per_user = self.environment.parsed_options.conversations_per_user
         self.concluded.clear()
         self.stopping = False
+        self.users_seen = False
         self.active.clear()  # a user stopped before its conversation began never ended one
         self._gevent_side.ignoring_ends = False
         self._fresh_process_figures()
@@ -245,28 +249,32 @@ class LocustRuntime:
             runner = self.environment.runner
             if runner is not None:
                 self.quality.note_users(time.time(), runner.user_count)
+                self.users_seen = self.users_seen or runner.user_count > 0
                 if self._every_user_is_done(runner):
                     self._end_the_run(runner)
                 if tick % KEEP_S == 0:
                     forget_old_seconds(runner.stats, time.time())
                     self.chart_history.thin(runner.stats)
-                    give_back_freed_memory()
+                    gevent.get_hub().threadpool.spawn(give_back_freed_memory)
             gevent.sleep(1)
 
     def _every_user_is_done(self, runner: Runner) -> bool:
         """With --conversations-per-user, every user has held its N and stopped: the
-        fleet's count, on a master. A load shape decides its own users, and an end."""
+        fleet's count, on a master, once its workers have reported users (they report
+        none until their test has started, which may take a while). A load shape decides
+        its own users, and an end."""
         return (
             self.conversations_per_user is not None
             and not self.is_worker
             and self.environment.shape_class is None
             and runner.state == STATE_RUNNING
+            and self.users_seen
             and runner.user_count == 0
         )
 
     def _end_the_run(self, runner: Runner) -> None:
         """As the time limit would: a headless run quits, one in the web UI stops (the
-        UI stays up to read, and to start another)."""
+        UI stays up to read, and to start another; Locust counts --autoquit from -t)."""
         limit = self.conversations_per_user
         log.info("every user held its %d conversation(s): the run ends", limit)
         headless = self.environment.parsed_options.headless

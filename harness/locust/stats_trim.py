@@ -7,9 +7,11 @@ sixty-odd rows. Seconds older than a minute are forgotten.
 
 It also keeps a point of its charts (percentiles, rate, users: about 1 KB) every five
 seconds, which its web UI and HTML report draw: 0.7 MB an hour, 17 MB a day. The charts
-keep at most ``HISTORY_POINTS`` points, evenly spaced over the whole run: past the
-bound, every other point goes and the spacing doubles (10 s after an hour, 80 s after
-eight), and Locust's new points are kept at that spacing from then on."""
+keep ``HISTORY_POINTS`` points (and the minute's new ones, between two thinnings),
+evenly spaced over the whole run: past the bound, every other point goes and the
+spacing doubles (10 s after an hour, 80 s after eight), and Locust's new points are kept
+at that spacing from then on. Spacing is counted in Locust's points, not read from their
+times: an HTML report opened mid-run adds one, a few seconds off the beat."""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class ChartHistory:
     """The list being held: Locust replaces it when its statistics are reset."""
 
     def thin(self, stats: RequestStats) -> None:
-        if stats.history is not self.history or len(stats.history) < self.kept:
+        if stats.history is not self.history:  # Locust's reset makes a new list
             self.stride, self.kept, self.added, self.history = 1, 0, 0, stats.history
         history = self.history
         new = history[self.kept :]

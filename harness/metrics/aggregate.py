@@ -126,7 +126,9 @@ class ScenarioStats:
         if judgment is not None:
             self.judging.add(judgment, turns)
 
-    def merge(self, other: ScenarioStats) -> None:
+    def merge(self, other: ScenarioStats, samples: bool = True) -> None:
+        """Add ``other``'s figures; its debounce samples too, up to ``SAMPLE_LIMIT``,
+        unless ``samples`` is False (the totals take a fair share of them instead)."""
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.end_reasons.update(other.end_reasons)
@@ -135,8 +137,9 @@ class ScenarioStats:
         self.messages_per_reply.merge(other.messages_per_reply)
         for name, histogram in other.latency_ms.items():
             self.latency_ms[name].merge(histogram)
-        room = SAMPLE_LIMIT - len(self.debounce_samples)
-        self.debounce_samples.extend_from(other.debounce_samples, room)
+        if samples:
+            room = SAMPLE_LIMIT - len(self.debounce_samples)
+            self.debounce_samples.extend_from(other.debounce_samples, room)
         self.persona_usage.merge(other.persona_usage)
         self.judging.merge(other.judging)
 
@@ -232,7 +235,7 @@ class RunStats:
     def totals(self) -> ScenarioStats:
         total = ScenarioStats()
         for stats in self.scenarios.values():
-            total.merge(stats)
+            total.merge(stats, samples=False)
         samples = [stats.debounce_samples for stats in self.scenarios.values()]
         total.debounce_samples = DebounceSamples.fair_share(samples)
         return total

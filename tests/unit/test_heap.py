@@ -3,7 +3,9 @@ keeps resident on its own, leave the resident set when the harness asks."""
 
 from pathlib import Path
 
-from harness.runtime.heap import give_back_freed_memory
+import pytest
+
+from harness.runtime.heap import can_give_back, give_back_freed_memory
 
 PAGE = 4096
 
@@ -12,6 +14,7 @@ def _resident_mb() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE / 2**20
 
 
+@pytest.mark.skipif(not can_give_back(), reason="no malloc_trim in this C library (not glibc)")
 def test_the_free_pages_inside_the_heap_leave_the_resident_set() -> None:
     give_back_freed_memory()
     # Made one by one (a constant would be one object), 200 MB of malloc'd, written pages.
@@ -19,6 +22,6 @@ def test_the_free_pages_inside_the_heap_leave_the_resident_set() -> None:
     kept = blocks[::16]  # one block in sixteen stays: the free runs lie inside the heap
     del blocks
     held = _resident_mb()
-    assert give_back_freed_memory() is True
+    give_back_freed_memory()
     assert held - _resident_mb() > 100, "glibc kept the freed pages: malloc_trim did not run"
     assert len(kept) == 3125
