@@ -1,5 +1,6 @@
-"""How long a headless Locust run took to exit after its -t ran out, read from its log
-(read as it comes, to wait on)."""
+"""How long a headless Locust run took to exit after it was told to end (its -t ran out,
+or every user had held its --conversations-per-user), read from its log (read as it
+comes, to wait on)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from datetime import datetime
 
 from tests.support.locust_runs import wait_for
 
-RUN_TIME_REACHED = re.compile(r"^\[(\S+ \S+)\] .*--run-time limit reached", re.MULTILINE)
+RUN_TIME_REACHED = re.compile(
+    r"^\[(\S+ \S+)\] .*(--run-time limit reached|every user held its \d+ conversation)",
+    re.MULTILINE,
+)
 
 
 def seconds_after_run_time(printed: str, exited_at: float) -> float:
-    """Seconds from Locust's "--run-time limit reached" line to ``exited_at`` (epoch
-    seconds, taken when the process was seen to exit)."""
+    """Seconds from the line that ends the run (Locust's "--run-time limit reached", or
+    chatstorm's "every user held its N conversation(s)") to ``exited_at`` (epoch seconds,
+    taken when the process was seen to exit)."""
     match = RUN_TIME_REACHED.search(printed)
-    assert match is not None, f"the run never reached its -t: {printed[-2000:]}"
+    assert match is not None, f"the run was never told to end: {printed[-2000:]}"
     reached = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
     return exited_at - reached
 
