@@ -30,10 +30,9 @@ class Recorder:
     """``mirror``, when given, receives every figure too: a Locust worker keeps there what
     it has not yet sent to its master. Of the debounce evidence it receives only what
     ``stats`` keeps (a scenario's first ``SAMPLE_LIMIT`` bursts with evidence since the
-    run's start or its --reset-stats): the master
-    keeps the first it is sent, so a worker sends no more than it could use. Transcript
-    and verdict lines go to a file (a path) or any other sink; ``run_id`` is stamped on
-    each."""
+    run's start or its --reset-stats): the master keeps the first it is sent, so a
+    worker sends no more than it could use. Transcript and verdict lines go to a file (a
+    path) or any other sink; ``run_id`` is stamped on each."""
 
     def __init__(
         self,
