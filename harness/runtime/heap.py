@@ -27,10 +27,6 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-def can_give_back() -> bool:
-    return _malloc_trim() is not None
-
-
 def give_back_freed_memory() -> None:
     """Return the free pages of every malloc arena to the system (where the C library
     can); blocking: call it off the event loops."""
