@@ -34,7 +34,7 @@ from harness.files import LineFile, LineSink, LineTee
 from harness.locust.fleet import MasterLink, WorkerLink
 from harness.locust.loop_thread import LoopThread, Submission
 from harness.locust.observers import Handoff, LocustObserver
-from harness.locust.stats_trim import KEEP_S, ChartHistory, forget_old_seconds
+from harness.locust.stats_trim import KEEP_S, ChartHistory, forget_old_seconds, stop_row_copies
 from harness.metrics import RunStats, ScenarioStats
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.loop_lag import WINDOW_S, LoopLagFigures, LoopLagMonitor
@@ -254,6 +254,8 @@ class LocustRuntime:
                     self._end_the_run(runner)
                 if tick % KEEP_S == 0:
                     forget_old_seconds(runner.stats, time.time())
+                    if not self.environment.parsed_options.stats_history_enabled:
+                        stop_row_copies(runner.stats)
                     self.chart_history.thin(runner.stats)
                     gevent.get_hub().threadpool.spawn(give_back_freed_memory)
             gevent.sleep(1)

@@ -77,3 +77,80 @@ def test_what_locust_keeps_all_run_is_bounded_and_reads_the_same() -> None:
         8: [points, 0, 28760, [40]],
     }
     assert seen["after_reset"] == [points, list(range(30))]
+
+
+COPIES_SCRIPT = """
+import json
+import locust.stats
+from locust.stats import RequestStats
+from harness.locust.stats_trim import stop_row_copies
+
+class Clock:
+    now = 1_800_000_000.0
+    def time(self):
+        return self.now
+
+clock = locust.stats.time = Clock()
+held, untouched = RequestStats(), RequestStats()
+
+def second(n):
+    clock.now = 1_800_000_000.0 + n
+    for stats in (held, untouched):
+        for row in range(12):
+            for k in range(5):  # ever new response times: the copies grow with them
+                ms = 100 + (n * 5 + k) % 4000 + row
+                stats.log_request("first_reply", f"scenario {row}", ms, 0)
+
+def copies(stats):
+    return sum(
+        sum(len(cached.response_times) for cached in (entry.response_times_cache or {}).values())
+        for entry in stats.entries.values()
+    )
+
+for n in range(30):
+    second(n)
+stop_row_copies(held)  # chatstorm's minute
+held.get("late row", "first_reply")  # a row made after the call: the next call stops it
+held.log_request("first_reply", "late row", 250, 0)
+untouched.log_request("first_reply", "late row", 250, 0)
+for n in range(30, 90):
+    second(n)
+stop_row_copies(held)
+before_reset = [copies(held), copies(untouched)]
+held.reset_all()  # Locust's reset: the rows stay stopped
+untouched.reset_all()
+for n in range(90, 120):
+    second(n)
+
+def figures(stats):
+    rows = [stats.total, *stats.entries.values()]
+    return [
+        stats.total.get_current_response_time_percentile(0.95),
+        stats.total.get_current_response_time_percentile(0.5),
+        [[row.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99)] for row in rows],
+        [row.num_requests for row in rows],
+    ]
+
+print(json.dumps(dict(
+    copies=[before_reset, [copies(held), copies(untouched)]],
+    total_copies=[len(held.total.response_times_cache), len(untouched.total.response_times_cache)],
+    figures=[figures(held), figures(untouched)],
+)))
+"""
+
+
+def test_only_the_total_copies_its_response_times_and_locust_reads_the_same() -> None:
+    """Locust copies every row's response-time counts each second and keeps twenty
+    copies, though it reads only the total's (its charts' current percentiles): the rows'
+    copies go, rows made later and rows after a reset too, and every figure Locust shows
+    is what it shows untrimmed."""
+    done = subprocess.run(
+        [sys.executable, "-c", COPIES_SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    for held, untouched in seen["copies"]:  # before Locust's reset, and after
+        assert held == 0 and untouched > 12 * 20 * 5  # twenty copies a row, of 5+ counts
+    assert seen["total_copies"] == [20, 20]
+    assert seen["figures"][0] == seen["figures"][1]
+    assert seen["figures"][0][0] is not None  # the current percentile was read
