@@ -10,7 +10,9 @@ then an array of all 900, as HdrHistogram keeps them. Its memory is then set by 
 decades its values span, not by how many distinct values it has seen: a long run's
 histograms stop growing in its first minutes, where a dict of buckets grew by some 90
 bytes a new bucket for hours; and a scenario of a few conversations (a matrix has
-hundreds) keeps a few dict entries, not 7 KB a decade.
+hundreds) keeps a few dict entries, not 3.6 KB a decade. The array's counts take 4 bytes
+each, as HdrHistogram's int counts do, and 8 once one passes 4,294,967,295: the load
+timeline alone held some 270 such arrays in the soak (and every scenario's figures 90).
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterator
+from copy import copy
 from itertools import compress
 
 SLOTS = 900
 """Three-digit buckets in a decade: 100 to 999."""
 DENSE_AT = 64
-"""Slots seen in a decade at which its dict becomes an array: 64 dict entries cost about
-what the array's 7.2 KB does, and the array never grows."""
+"""Slots seen in a decade at which its dict becomes an array: 64 dict entries (2.3 KB, and
+28 bytes a slot above 256) cost about what the array's 3.6 KB does, and the array never
+grows."""
+NARROW_MAX = 2**32 - 1
+"""The most a 4-byte count holds: a decade's array widens to 8 bytes a count past it."""
 TINY = 1e-300
 """Values below this count as zero: no latency is this small, and a decade's arithmetic
 needs normal floats."""
@@ -102,8 +108,31 @@ class Histogram:
             counts[slot] = counts.get(slot, 0) + n
             if len(counts) >= DENSE_AT:
                 self._decades[decade] = _dense(counts)
-        else:
+            return
+        try:
             counts[slot] += n
+        except OverflowError:
+            self._widen(decade, slot, n)
+
+    def _widen(self, decade: int, slot: int, n: int) -> array:
+        """``decade``'s array in 8-byte counts, with ``n`` added at ``slot``: that count
+        would pass ``NARROW_MAX``."""
+        wide = self._decades[decade] = array("Q", self._decades[decade])
+        wide[slot] += n
+        return wide
+
+    def clear(self) -> None:
+        """No values, keeping the decades' arrays (zeroed) to count in again: a long
+        run's timeline refills the windows it merged away, rather than freeing their
+        memory and making it again a few minutes later."""
+        self._counts.clear()
+        self._zeros = 0
+        self.max = None
+        for counts in self._decades.values():
+            if isinstance(counts, dict):
+                counts.clear()
+            else:
+                counts[:] = _ZEROS[counts.typecode]
 
     def _buckets(self, as_text: bool = False) -> Iterator[tuple[float | str, int]]:
         """(bucket, count) in bucket order, counts above zero only; the bucket as its text
@@ -159,15 +188,16 @@ class Histogram:
             for decade, theirs in other._decades.items():
                 ours = self._decades.get(decade)
                 if ours is None:
-                    self._decades[decade] = (
-                        theirs.copy() if isinstance(theirs, dict) else array("Q", theirs)
-                    )
+                    self._decades[decade] = copy(theirs)
                 elif isinstance(ours, dict):  # may become an array on the way
                     for slot in _occupied(theirs):
                         self._tally_slot(decade, slot, theirs[slot])
-                else:
+                else:  # array to array, without _tally_slot's checks: a master's every report
                     for slot in _occupied(theirs):
-                        ours[slot] += theirs[slot]
+                        try:
+                            ours[slot] += theirs[slot]
+                        except OverflowError:
+                            ours = self._widen(decade, slot, theirs[slot])
         if other.max is not None and (self.max is None or other.max > self.max):
             self.max = other.max
 
@@ -206,8 +236,12 @@ class Histogram:
         }
 
 
+_ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in "IQ"}
+"""A decade's array of no counts, in 4- and 8-byte counts: copied to make or clear one."""
+
+
 def _dense(counts: dict[int, int]) -> array:
-    dense = array("Q", bytes(8 * SLOTS))
+    dense = _ZEROS["I" if max(counts.values()) <= NARROW_MAX else "Q"][:]
     for slot, n in counts.items():
         dense[slot] = n
     return dense

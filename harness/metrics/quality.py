@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from harness.metrics.burst import BurstMeasurement
 from harness.metrics.histogram import Histogram
@@ -46,6 +46,15 @@ class QualityWindow:
     judged: int = 0
     successes: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+
+    def clear(self) -> None:
+        """No figures, keeping the histograms' memory (``Histogram.clear``)."""
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, int):
+                setattr(self, item.name, 0)
+            else:
+                value.clear()
 
     def add_judgment(self, judgment: Judgment) -> None:
         """A judged conversation that ended in this window: what the agent said, under
@@ -121,6 +130,11 @@ class QualityTimeline:
         self.window_s = WINDOW_S
         self.windows: dict[int, QualityWindow] = {}
         self.users: dict[int, int] = {}
+        self._emptied: list[QualityWindow] = []
+        """Windows a widening merged into their neighbours, cleared, for the windows that
+        open next: the timeline's memory stays what its first ``MAX_WINDOWS`` windows
+        took, where freeing half of it at each widening and making it again over the next
+        minutes showed as resident memory growing for the whole 30-minute soak."""
 
     def window_of(self, wall_time: float) -> int:
         return int(wall_time // self.window_s)
@@ -148,7 +162,9 @@ class QualityTimeline:
         """Window ``key`` (opened if new), with ``window``'s figures added."""
         existing = self.windows.get(key)
         if existing is None:
-            existing = self.windows[key] = window if window is not None else QualityWindow()
+            if window is None:
+                window = self._emptied.pop() if self._emptied else QualityWindow()
+            existing = self.windows[key] = window
         elif window is not None:
             existing.merge(window)
         return existing
@@ -173,7 +189,9 @@ class QualityTimeline:
         windows, self.windows = self.windows, {}
         users, self.users = self.users, {}
         for key, window in windows.items():
-            self._open(key // factor, window)
+            if self._open(key // factor, window) is not window:  # merged into another
+                window.clear()
+                self._emptied.append(window)
         for key, count in users.items():
             self._note_users(key // factor, count)
 

@@ -166,8 +166,59 @@ def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
 
     traced_size(spread(100))  # the decades' buckets, made once for the process
     assert traced_size(spread(50_000)) <= traced_size(spread(5_000)) + 1024
-    assert traced_size(spread(5_000)) < 20_000  # two decades of 900 eight-byte counts
+    assert traced_size(spread(5_000)) < 10_000  # two decades of 900 four-byte counts
     assert traced_size(spread(20)) < 3_000
+
+
+def test_a_cleared_histogram_counts_again_as_a_new_one_in_the_memory_it_had():
+    """A timeline clears the windows it merged away and fills them again: nothing of the
+    old values may show, and refilling the same decades makes no new arrays."""
+    import tracemalloc
+
+    rng = random.Random(9)
+    first = [rng.lognormvariate(7, 1) for _ in range(5000)]
+    second = [rng.lognormvariate(7, 1) for _ in range(3000)] + [0.0, 12.5]
+    reused, fresh = Histogram(), Histogram()
+    for v in first:
+        reused.add(v)
+    exact = Histogram(exact=True)
+    exact.add(3)
+    exact.clear()
+    assert exact.count == 0 and exact.counts() == {} and exact.max is None
+    reused.clear()
+    assert reused.count == 0 and reused.counts() == {} and reused.summary()["p50"] is None
+    sizes = []
+    for histogram in (reused, fresh):
+        tracemalloc.start()
+        for v in second:
+            histogram.add(v)
+        sizes.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+    assert reused.counts() == fresh.counts() and reused.summary() == fresh.summary()
+    grown, made = sizes
+    assert grown < made / 3, sizes  # the arrays were there: the sparse decades grow again
+
+
+def test_a_count_past_four_bytes_widens_its_decade_and_stays_exact():
+    """Dense decades count in 4 bytes a slot; a count past 4,294,967,295 (a merge of long
+    runs, or a day of one bucket) widens that decade to 8 bytes, losing nothing."""
+    big = 2**32 + 5
+    dense = Histogram()
+    for slot in range(100, 200):  # 100 distinct buckets: the decade is an array
+        dense.add(float(slot))
+    dense.merge(Histogram.from_state({"exact": False, "counts": {"150": big}, "max": 150.0}))
+    dense.add(150.0)
+    assert dense.counts()["150"] == big + 2 and dense.count == 100 + big + 1
+    assert dense.percentile(0.5) == 150.0
+
+    # a dict decade holding a huge count when it turns into an array
+    counts = {str(slot): 1 for slot in range(300, 400)} | {"310": 2**33}
+    read = Histogram.from_state({"exact": False, "counts": counts, "max": 399.0})
+    assert read.counts() == counts and read.count == 99 + 2**33
+    merged = Histogram()
+    merged.merge(read)
+    merged.merge(dense)
+    assert merged.count == read.count + dense.count
 
 
 def test_percentiles_read_across_decades_and_zeros():

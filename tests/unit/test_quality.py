@@ -95,6 +95,19 @@ def test_an_hour_keeps_at_most_max_windows_and_every_burst_in_them():
     assert band["first_reply_ms"]["p50"] == everything.percentile(0.5)
 
 
+def test_after_its_first_fill_the_timeline_refills_the_windows_it_merged_away():
+    """Each widening merges half the windows into the others: those are cleared and are
+    the next windows to open, so the timeline makes no window (and no histogram memory)
+    after its first ``MAX_WINDOWS``, and the figures are still every burst's, exactly
+    (the test above)."""
+    timeline = QualityTimeline()
+    ever: dict[int, object] = {}
+    for t, burst in HOUR:
+        timeline.add_burst(t, burst)
+        ever.update((id(window), window) for window in timeline.windows.values())
+    assert timeline.window_s == 80 and len(ever) == MAX_WINDOWS
+
+
 def test_a_fleet_merges_exactly_whatever_width_each_process_reached():
     """One worker reports every 30 s (a fresh, narrow timeline each time), another sends
     its whole hour at once (already widened): the master ends as one process would."""
