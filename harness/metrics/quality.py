@@ -159,13 +159,12 @@ class QualityTimeline:
         return self._open(self.window_of(wall_time))
 
     def _open(self, key: int, window: QualityWindow | None = None) -> QualityWindow:
-        """Window ``key`` (opened if new), with ``window``'s figures added."""
+        """Window ``key`` (opened if new, an emptied one if any), with ``window``'s
+        figures added."""
         existing = self.windows.get(key)
         if existing is None:
-            if window is None:
-                window = self._emptied.pop() if self._emptied else QualityWindow()
-            existing = self.windows[key] = window
-        elif window is not None:
+            existing = self.windows[key] = self._emptied.pop() if self._emptied else QualityWindow()
+        if window is not None:
             existing.merge(window)
         return existing
 
@@ -189,7 +188,9 @@ class QualityTimeline:
         windows, self.windows = self.windows, {}
         users, self.users = self.users, {}
         for key, window in windows.items():
-            if self._open(key // factor, window) is not window:  # merged into another
+            wider = self.windows.setdefault(key // factor, window)
+            if wider is not window:
+                wider.merge(window)
                 window.clear()
                 self._emptied.append(window)
         for key, count in users.items():
@@ -205,11 +206,10 @@ class QualityTimeline:
         """Add another process's windows, at the wider of the two widths."""
         if state["window_s"] > self.window_s:
             self._widen_to(state["window_s"])
-        factor = self.window_s // state["window_s"]
         for key, window_state in state["windows"].items():
-            self._open(int(key) // factor, QualityWindow.from_state(window_state))
-        while self._kept() > MAX_WINDOWS:
-            self._widen_to(self.window_s * 2)
+            starts = int(key) * state["window_s"]
+            self._make_room(starts)  # first, so that a widening's emptied windows take it in
+            self._open(self.window_of(starts), QualityWindow.from_state(window_state))
 
     def to_report(self, started_wall: float) -> dict:
         """``timeline`` (one row per window) and ``bands`` (rows merged by users)."""

@@ -97,15 +97,22 @@ def test_an_hour_keeps_at_most_max_windows_and_every_burst_in_them():
 
 def test_after_its_first_fill_the_timeline_refills_the_windows_it_merged_away():
     """Each widening merges half the windows into the others: those are cleared and are
-    the next windows to open, so the timeline makes no window (and no histogram memory)
-    after its first ``MAX_WINDOWS``, and the figures are still every burst's, exactly
-    (the test above)."""
-    timeline = QualityTimeline()
-    ever: dict[int, object] = {}
+    the next windows to open, in one process and on a master adding its workers' windows,
+    so the timeline makes no window (and no histogram memory) after its first
+    ``MAX_WINDOWS``, and the figures are still every burst's, exactly."""
+    alone, master, worker = QualityTimeline(), QualityTimeline(), QualityTimeline()
+    ever: dict[str, dict[int, object]] = {"alone": {}, "master": {}}
     for t, burst in HOUR:
-        timeline.add_burst(t, burst)
-        ever.update((id(window), window) for window in timeline.windows.values())
-    assert timeline.window_s == 80 and len(ever) == MAX_WINDOWS
+        alone.add_burst(t, burst)
+        worker.add_burst(t, burst)
+        if (t - START) % 30 == 29:  # a master merges a worker's delta every 30 s
+            master.merge_state(worker.to_state())
+            worker = QualityTimeline()
+        for name, timeline in (("alone", alone), ("master", master)):
+            ever[name].update((id(window), window) for window in timeline.windows.values())
+    assert alone.window_s == master.window_s == 80
+    assert len(ever["alone"]) == len(ever["master"]) == MAX_WINDOWS
+    assert master.to_report(START) == alone.to_report(START)
 
 
 def test_a_fleet_merges_exactly_whatever_width_each_process_reached():
