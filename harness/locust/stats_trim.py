@@ -15,10 +15,9 @@ times: an HTML report opened mid-run adds one, a few seconds off the beat.
 
 And every second it copies each row's response-time counts, keeping twenty copies, to
 read the row's percentiles over the last ten seconds. Only the total's are read (its
-charts), unless ``--csv-full-history`` writes every row's: the other rows' copies go. They
-were 20 times some 3,000 counts for chatstorm's rows, growing with every new rounded
-response time: the soak's probes found them the largest part of Locust's memory still
-growing after ten minutes."""
+charts), unless ``--csv-full-history`` writes every row's: the other rows' copies go. In
+the soak they held 61,000 to 65,000 counts between its 10th and 30th minutes, growing
+with every new rounded response time; the total's copies hold 5,700."""
 
 from __future__ import annotations
 
