@@ -5,7 +5,7 @@ resident until ``malloc_trim`` hands them back. A run frees millions of messages
 bursts and conversations an hour, on two threads (Locust's and the harness loop's), each
 with an arena of its own, and the freed pages of those arenas stay resident. Handing them
 back once a minute keeps resident memory nearer what the run holds (the 30-minute soak:
-+3.9 MB an hour before, +3.3 after; the rest is memory in use, see the README). The call
++3.9 MB an hour before, +3.3 after; what still grows is memory in use, see the README). The call
 walks every arena's free chunks (45-95 ms on a 1.1 GB heap of 300,000 free chunks), so
 it runs on a thread of its own: glibc locks one arena at a time, and ctypes lets go of
 the GIL. Elsewhere than glibc (musl, macOS) there is no such call, and nothing to do.

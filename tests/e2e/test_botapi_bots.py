@@ -43,7 +43,7 @@ from tests.support.locust_runs import (
 )
 from tests.support.observers import Collected
 from tests.support.scenarios import scenario
-from tests.support.stop_timing import Lines, seconds_after_run_time
+from tests.support.stop_timing import Lines, seconds_after_run_end
 
 BOTS = REPO / "examples" / "bots"
 SCALE = 0.2  # pauses of 60 ms inside a burst, quiet windows of 300 ms, in real time
@@ -358,7 +358,7 @@ def test_an_emulator_killed_mid_run_ends_conversations_and_users_back_off(tmp_pa
                 exited_at = time.time()
             answered_after = len(read_jsonl(log))
     err = printed.text()
-    stop_s = seconds_after_run_time(err, exited_at)
+    stop_s = seconds_after_run_end(err, exited_at)
     print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s
     assert stop_s < 30
     assert "Traceback" not in err and len(err.splitlines()) < 200, err[-3000:]

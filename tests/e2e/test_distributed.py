@@ -20,7 +20,7 @@ import pytest
 from tests.support.fleet import Fleet, has_streamed, locust_master
 from tests.support.locust_runs import read_jsonl, wait_for, worker_file
 from tests.support.scenarios import BATCHED
-from tests.support.stop_timing import Lines, seconds_after_run_time
+from tests.support.stop_timing import Lines, seconds_after_run_end
 
 SCENARIO = BATCHED.replace("max_turns: 3", "max_turns: 2") + (
     "outcomes: [{label: quoted, agent_keywords: [You said]}]\n"
@@ -164,7 +164,7 @@ def test_a_worker_killed_mid_run_does_not_hold_the_masters_report(tmp_path):
         exited_at = time.time()
         out = fleet.master.stdout.read()
     err = printed.text()
-    stop_s = seconds_after_run_time(err, exited_at)
+    stop_s = seconds_after_run_end(err, exited_at)
     print(f"stop_s={stop_s:.2f}")  # for the figures: pytest -s
     assert stop_s < 30, err[-3000:]
     assert "Traceback" not in err

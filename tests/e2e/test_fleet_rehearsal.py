@@ -42,7 +42,7 @@ from tests.support.compose import service
 from tests.support.fleet import has_streamed
 from tests.support.locust_runs import free_port, read_jsonl, wait_for
 from tests.support.netns import Host, Network
-from tests.support.stop_timing import seconds_after_run_time
+from tests.support.stop_timing import seconds_after_run_end
 
 ROLES = ["redis", "emulator", "bot", "master", "w1", "w2", "w3", "w4"]
 SCALE = "0.5"
@@ -305,7 +305,7 @@ def test_a_rough_run_survives_a_killed_worker_a_redis_restart_and_a_late_joiner(
         exited_at = time.time()
         logs = {role: running.log(role) for role in ("master", "w1", "w3", "w4")}
         report = json.loads((running.folder / "reports" / "report.json").read_text())
-    assert seconds_after_run_time(logs["master"], exited_at) < 30, logs["master"][-3000:]
+    assert seconds_after_run_end(logs["master"], exited_at) < 30, logs["master"][-3000:]
     assert not any("Traceback" in text for text in logs.values())
     assert report["run"]["workers"] == 4
     figures = report["fleet"]

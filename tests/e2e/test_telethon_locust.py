@@ -24,7 +24,7 @@ from harness.scenario import Scenario
 from tests.support.locust_runs import REPO
 from tests.support.redis_support import private_redis
 from tests.support.scenarios import scenario
-from tests.support.stop_timing import seconds_after_run_time
+from tests.support.stop_timing import seconds_after_run_end
 
 SCALE = 0.1
 NETWORK_MS = 15.0  # the bot's log stamps the send; the harness, the arrival over loopback
@@ -98,7 +98,7 @@ async def locust_over_telegram(
             process.kill()
             await process.wait()
     printed = out + err
-    stop_s = seconds_after_run_time(printed.decode(errors="replace"), exited_at)
+    stop_s = seconds_after_run_end(printed.decode(errors="replace"), exited_at)
     return process.returncode, printed, report, stop_s
 
 

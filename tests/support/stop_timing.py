@@ -11,17 +11,17 @@ from datetime import datetime
 
 from tests.support.locust_runs import wait_for
 
-RUN_TIME_REACHED = re.compile(
+RUN_ENDS = re.compile(
     r"^\[(\S+ \S+)\] .*(--run-time limit reached|every user held its \d+ conversation)",
     re.MULTILINE,
 )
 
 
-def seconds_after_run_time(printed: str, exited_at: float) -> float:
+def seconds_after_run_end(printed: str, exited_at: float) -> float:
     """Seconds from the line that ends the run (Locust's "--run-time limit reached", or
     chatstorm's "every user held its N conversation(s)") to ``exited_at`` (epoch seconds,
     taken when the process was seen to exit)."""
-    match = RUN_TIME_REACHED.search(printed)
+    match = RUN_ENDS.search(printed)
     assert match is not None, f"the run was never told to end: {printed[-2000:]}"
     reached = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
     return exited_at - reached
