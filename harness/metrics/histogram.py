@@ -5,14 +5,20 @@ Latencies are bucketed to three significant digits (at most 0.5 % off, 0.1 ms un
 Percentiles are read from the merged counts, never averaged across processes.
 
 A latency histogram counts per decade of values, in slots for its 900 three-digit
-buckets (100 to 999 times a power of ten): a dict of the slots seen while they are few,
-then an array of all 900, as HdrHistogram keeps them. Its memory is then set by the
-decades its values span, not by how many distinct values it has seen: a long run's
+buckets (100 to 999 times a power of ten): the slots seen, in order, while they are few
+(``Sparse``), then an array of all 900, as HdrHistogram keeps them. Its memory is then set
+by the decades its values span, not by how many distinct values it has seen: a long run's
 histograms stop growing in its first minutes, where a dict of buckets grew by some 90
 bytes a new bucket for hours; and a scenario of a few conversations (a matrix has
-hundreds) keeps a few dict entries, not 3.6 KB a decade. The array's counts take 4 bytes
-each, as HdrHistogram's int counts do, and 8 once one passes 4,294,967,295: the load
-timeline alone held some 270 such arrays in the soak (and every scenario's figures 90).
+hundreds) keeps a few slots, not 3.6 KB a decade. The array's counts take 4 bytes each, as
+HdrHistogram's int counts do, and 8 once one passes 4,294,967,295: the load timeline alone
+held some 270 such arrays in the soak (and every scenario's figures 90).
+
+A few slots take 10 bytes each (``Sparse``), where a dict took 60 to 100 (an int object
+for a slot above 256, an entry, the table's spare room). It matters on long runs: the
+load timeline's windows widen as the run goes on, each wider window sees more distinct
+buckets, and the soak's timeline went from 1,400 such slots at its 10th minute to over
+2,000 at its 15th.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import functools
 import math
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from copy import copy
@@ -27,18 +34,46 @@ from itertools import compress
 
 SLOTS = 900
 """Three-digit buckets in a decade: 100 to 999."""
-DENSE_AT = 64
-"""Slots seen in a decade at which its dict becomes an array: 64 dict entries (2.3 KB, and
-28 bytes a slot above 256) cost about what the array's 3.6 KB does, and the array never
-grows."""
+DENSE_AT = 128
+"""Slots seen in a decade at which it becomes an array of all 900: a ``Sparse`` decade's
+1.3 KB is then a third of the array's 3.6 KB, but each new slot costs a search and an
+insertion, where the array's costs nothing."""
 NARROW_MAX = 2**32 - 1
 """The most a 4-byte count holds: a decade's array widens to 8 bytes a count past it."""
 TINY = 1e-300
 """Values below this count as zero: no latency is this small, and a decade's arithmetic
 needs normal floats."""
 
-Slots = dict[int, int] | array
-"""A decade's counts: slot -> count while few, else an array of ``SLOTS`` counts."""
+
+class Sparse:
+    """A decade's few counts: the slots seen, in order, and their counts (8 bytes each,
+    which no count outgrows)."""
+
+    __slots__ = ("counts", "slots")
+
+    def __init__(self) -> None:
+        self.slots = array("H")
+        self.counts = array("Q")
+
+    def add(self, slot: int, n: int) -> None:
+        at = bisect_left(self.slots, slot)
+        if at < len(self.slots) and self.slots[at] == slot:
+            self.counts[at] += n
+        else:
+            self.slots.insert(at, slot)
+            self.counts.insert(at, n)
+
+    def clear(self) -> None:
+        del self.slots[:], self.counts[:]
+
+    def __copy__(self) -> Sparse:
+        other = Sparse()
+        other.slots, other.counts = self.slots[:], self.counts[:]
+        return other
+
+
+Slots = Sparse | array
+"""A decade's counts: a few slots' while few, else an array of ``SLOTS`` counts."""
 
 
 def bucket_3sig(value: float) -> float:
@@ -102,11 +137,11 @@ class Histogram:
     def _tally_slot(self, decade: int, slot: int, n: int) -> None:
         counts = self._decades.get(decade)
         if counts is None:
-            counts = self._decades[decade] = {}
+            counts = self._decades[decade] = Sparse()
             _decade(decade)  # its buckets' texts are known from now on
-        if isinstance(counts, dict):
-            counts[slot] = counts.get(slot, 0) + n
-            if len(counts) >= DENSE_AT:
+        if isinstance(counts, Sparse):
+            counts.add(slot, n)
+            if len(counts.slots) >= DENSE_AT:
                 self._decades[decade] = _dense(counts)
             return
         try:
@@ -129,7 +164,7 @@ class Histogram:
         self._zeros = 0
         self.max = None
         for counts in self._decades.values():
-            if isinstance(counts, dict):
+            if isinstance(counts, Sparse):
                 counts.clear()
             else:
                 counts[:] = _ZEROS[counts.typecode]
@@ -145,8 +180,8 @@ class Histogram:
             yield ("0" if as_text else 0.0), self._zeros
         for decade, counts in sorted(self._decades.items()):
             names = _decade(decade)[as_text]
-            for slot in _occupied(counts):
-                yield names[slot], counts[slot]
+            for slot, n in _occupied(counts):
+                yield names[slot], n
 
     @property
     def count(self) -> int:
@@ -173,8 +208,8 @@ class Histogram:
         for decade, counts in sorted(self._decades.items()):
             in_decade = _total(counts)
             if seen + in_decade >= rank:  # in this decade: no need to read the others
-                for slot in _occupied(counts):
-                    seen += counts[slot]
+                for slot, n in _occupied(counts):
+                    seen += n
                     if seen >= rank:
                         return _decade(decade)[0][slot]
             seen += in_decade
@@ -189,15 +224,15 @@ class Histogram:
                 ours = self._decades.get(decade)
                 if ours is None:
                     self._decades[decade] = copy(theirs)
-                elif isinstance(ours, dict):  # may become an array on the way
-                    for slot in _occupied(theirs):
-                        self._tally_slot(decade, slot, theirs[slot])
-                else:  # array to array, without _tally_slot's checks: a master's every report
-                    for slot in _occupied(theirs):
+                elif isinstance(ours, Sparse):  # may become an array on the way
+                    for slot, n in _occupied(theirs):
+                        self._tally_slot(decade, slot, n)
+                else:  # into an array, without _tally_slot's checks: a master's every report
+                    for slot, n in _occupied(theirs):
                         try:
-                            ours[slot] += theirs[slot]
+                            ours[slot] += n
                         except OverflowError:
-                            ours = self._widen(decade, slot, theirs[slot])
+                            ours = self._widen(decade, slot, n)
         if other.max is not None and (self.max is None or other.max > self.max):
             self.max = other.max
 
@@ -240,20 +275,22 @@ _ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in "IQ"}
 """A decade's array of no counts, in 4- and 8-byte counts: copied to make or clear one."""
 
 
-def _dense(counts: dict[int, int]) -> array:
-    dense = _ZEROS["I" if max(counts.values()) <= NARROW_MAX else "Q"][:]
-    for slot, n in counts.items():
+def _dense(counts: Sparse) -> array:
+    dense = _ZEROS["I" if max(counts.counts) <= NARROW_MAX else "Q"][:]
+    for slot, n in zip(counts.slots, counts.counts, strict=True):
         dense[slot] = n
     return dense
 
 
-def _occupied(counts: Slots) -> Iterator[int]:
-    """A decade's slots that have a count, in order."""
-    return iter(sorted(counts)) if isinstance(counts, dict) else compress(range(SLOTS), counts)
+def _occupied(counts: Slots) -> Iterator[tuple[int, int]]:
+    """A decade's slots that have a count, in order, with their counts."""
+    if isinstance(counts, Sparse):
+        return zip(counts.slots, counts.counts, strict=True)
+    return zip(compress(range(SLOTS), counts), filter(None, counts), strict=True)
 
 
 def _total(counts: Slots) -> int:
-    return sum(counts.values()) if isinstance(counts, dict) else sum(counts)
+    return sum(counts.counts) if isinstance(counts, Sparse) else sum(counts)
 
 
 def _key_text(key: float) -> str:

@@ -5,7 +5,7 @@ import pytest
 
 from harness.metrics.aggregate import ScenarioStats
 from harness.metrics.burst import measure_burst
-from harness.metrics.histogram import Histogram, _key_text, bucket_3sig
+from harness.metrics.histogram import DENSE_AT, Histogram, _key_text, bucket_3sig
 
 
 def test_buckets_keep_three_significant_digits():
@@ -131,7 +131,7 @@ def test_counts_go_on_the_wire_as_a_dict_of_buckets_did():
     assert read.counts() == {**h.counts(), "2.5e-15": 4} and read.count == h.count + 4
 
 
-def test_a_histogram_merges_alike_whether_its_decades_are_dicts_or_arrays():
+def test_a_histogram_merges_alike_whether_its_decades_are_sparse_or_arrays():
     rng = random.Random(8)
     for left_n, right_n in ((10, 3000), (3000, 10), (10, 10), (3000, 3000), (40, 40)):
         left, right, whole = Histogram(), Histogram(), Histogram()
@@ -146,7 +146,8 @@ def test_a_histogram_merges_alike_whether_its_decades_are_dicts_or_arrays():
 def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
     """Ten times the values, and many more distinct buckets, over the same two decades:
     the same memory (a dict of buckets grew by some 90 bytes a bucket); and a histogram
-    of a few values, as a matrix's small scenarios have, keeps a few dict entries."""
+    of a few values, as a matrix's small scenarios have, keeps a few slots, 10 bytes each
+    (a dict took 60 to 100 a slot)."""
     import tracemalloc
 
     rng = random.Random(4)
@@ -167,7 +168,9 @@ def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
     traced_size(spread(100))  # the decades' buckets, made once for the process
     assert traced_size(spread(50_000)) <= traced_size(spread(5_000)) + 1024
     assert traced_size(spread(5_000)) < 10_000  # two decades of 900 four-byte counts
-    assert traced_size(spread(20)) < 3_000
+    assert traced_size(spread(20)) < 1_500  # as dicts of slots, 2.5 KB
+    few = [float(ms) for ms in range(300, 300 + 4 * (DENSE_AT - 1), 4)]  # one decade's slots
+    assert traced_size(few) < 2_000  # as a dict of slots, 8 KB
 
 
 def test_a_cleared_histogram_counts_again_as_a_new_one_in_the_memory_it_had():
