@@ -277,7 +277,7 @@ _ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in "IQ"}
 
 def _dense(counts: Sparse) -> array:
     dense = _ZEROS["I" if max(counts.counts) <= NARROW_MAX else "Q"][:]
-    for slot, n in zip(counts.slots, counts.counts, strict=True):
+    for slot, n in _occupied(counts):
         dense[slot] = n
     return dense
 
