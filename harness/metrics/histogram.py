@@ -36,8 +36,8 @@ SLOTS = 900
 """Three-digit buckets in a decade: 100 to 999."""
 DENSE_AT = 128
 """Slots seen in a decade at which it becomes an array of all 900: a ``Sparse`` decade's
-1.3 KB is then a third of the array's 3.6 KB, but each new slot costs a search and an
-insertion, where the array's costs nothing."""
+1.5 KB (its buffers and objects) is then under half the array's 3.6 KB, but each new
+slot costs a search and an insertion, where the array's costs nothing."""
 NARROW_MAX = 2**32 - 1
 """The most a 4-byte count holds: a decade's array widens to 8 bytes a count past it."""
 TINY = 1e-300

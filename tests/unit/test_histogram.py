@@ -133,7 +133,7 @@ def test_counts_go_on_the_wire_as_a_dict_of_buckets_did():
 
 def test_a_histogram_merges_alike_whether_its_decades_are_sparse_or_arrays():
     rng = random.Random(8)
-    for left_n, right_n in ((10, 3000), (3000, 10), (10, 10), (3000, 3000), (40, 40)):
+    for left_n, right_n in ((10, 3000), (3000, 10), (10, 10), (3000, 3000), (40, 40), (100, 100)):
         left, right, whole = Histogram(), Histogram(), Histogram()
         for histogram, n in ((left, left_n), (right, right_n)):
             for v in [rng.uniform(100, 999) for _ in range(n)]:
