@@ -10,9 +10,12 @@ buckets (100 to 999 times a power of ten): the slots seen, in order, while they 
 by the decades its values span, not by how many distinct values it has seen: a long run's
 histograms stop growing in its first minutes, where a dict of buckets grew by some 90
 bytes a new bucket for hours; and a scenario of a few conversations (a matrix has
-hundreds) keeps a few slots, not 3.6 KB a decade. The array's counts take 4 bytes each, as
-HdrHistogram's int counts do, and 8 once one passes 4,294,967,295: the load timeline alone
-held some 270 such arrays in the soak (and every scenario's figures 90).
+hundreds) keeps a few slots, not 900 a decade. The array's counts take the fewest bytes
+that hold them: 2 (1.8 KB a decade), 4 past 65,535 (as HdrHistogram's int counts) and 8
+past 4,294,967,295. The load timeline alone held some 270 such arrays in the soak (and
+every scenario's figures 90), and a long run keeps making them: a decade whose tail sees
+its 128th slot in the 20th minute turns into an array then, and at 2 bytes a count that
+costs what its sparse slots did.
 
 A few slots take 10 bytes each (``Sparse``), where a dict took 60 to 100 (an int object
 for a slot above 256, an entry, the table's spare room). It matters on long runs: the
@@ -36,10 +39,11 @@ SLOTS = 900
 """Three-digit buckets in a decade: 100 to 999."""
 DENSE_AT = 128
 """Slots seen in a decade at which it becomes an array of all 900: a ``Sparse`` decade's
-1.5 KB (its buffers and objects) is then under half the array's 3.6 KB, but each new
-slot costs a search and an insertion, where the array's costs nothing."""
-NARROW_MAX = 2**32 - 1
-"""The most a 4-byte count holds: a decade's array widens to 8 bytes a count past it."""
+1.5 KB (its buffers and objects) is then about the array's 1.8 KB in 2-byte counts, and
+each new slot would cost a search and an insertion, where the array's costs nothing."""
+WIDER = {"H": "I", "I": "Q"}
+"""A decade's array, in 2-, 4- and 8-byte counts, widens to the next when a count
+outgrows it."""
 TINY = 1e-300
 """Values below this count as zero: no latency is this small, and a decade's arithmetic
 needs normal floats."""
@@ -150,11 +154,16 @@ class Histogram:
             self._widen(decade, slot, n)
 
     def _widen(self, decade: int, slot: int, n: int) -> array:
-        """``decade``'s array in 8-byte counts, with ``n`` added at ``slot``: that count
-        would pass ``NARROW_MAX``."""
-        wide = self._decades[decade] = array("Q", self._decades[decade])
-        wide[slot] += n
-        return wide
+        """``decade``'s array in wider counts, with ``n`` added at ``slot``: that count
+        outgrew its counts' bytes."""
+        wide = self._decades[decade]
+        while True:
+            wide = self._decades[decade] = array(WIDER[wide.typecode], wide)
+            try:
+                wide[slot] += n
+            except OverflowError:  # past the next width too (a merge's huge count)
+                continue
+            return wide
 
     def clear(self) -> None:
         """No values, keeping the decades' arrays (zeroed) to count in again: a long
@@ -271,12 +280,15 @@ class Histogram:
         }
 
 
-_ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in "IQ"}
-"""A decade's array of no counts, in 4- and 8-byte counts: copied to make or clear one."""
+_ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in "HIQ"}
+"""A decade's array of no counts, in 2-, 4- and 8-byte counts: copied to make or clear one."""
 
 
 def _dense(counts: Sparse) -> array:
-    dense = _ZEROS["I" if max(counts.counts) <= NARROW_MAX else "Q"][:]
+    """A sparse decade as an array in the narrowest counts that hold its largest."""
+    largest = max(counts.counts)
+    typecode = next(code for code in "HIQ" if largest < 1 << (8 * _ZEROS[code].itemsize))
+    dense = _ZEROS[typecode][:]
     for slot, n in _occupied(counts):
         dense[slot] = n
     return dense

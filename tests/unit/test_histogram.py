@@ -167,7 +167,7 @@ def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
 
     traced_size(spread(100))  # the decades' buckets, made once for the process
     assert traced_size(spread(50_000)) <= traced_size(spread(5_000)) + 1024
-    assert traced_size(spread(5_000)) < 10_000  # two decades of 900 four-byte counts
+    assert traced_size(spread(5_000)) < 5_000  # two decades of 900 two-byte counts (4-byte: 7.5 KB)
     assert traced_size(spread(20)) < 1_200  # as dicts of slots, 1.5 KB
     few = [float(ms) for ms in range(300, 300 + 4 * (DENSE_AT - 1), 4)]  # one decade's slots
     assert traced_size(few) < 2_000  # as the 900-slot array, 4 KB; as a dict, 8 KB
@@ -202,22 +202,34 @@ def test_a_cleared_histogram_counts_again_as_a_new_one_in_the_memory_it_had():
     assert grown < made / 3, sizes  # the arrays were there: the sparse decades grow again
 
 
-def test_a_count_past_four_bytes_widens_its_decade_and_stays_exact():
-    """Dense decades count in 4 bytes a slot; a count past 4,294,967,295 (a merge of long
-    runs, or a day of one bucket) widens that decade to 8 bytes, losing nothing."""
-    big = 2**32 + 5
+def test_counts_widen_from_two_bytes_to_four_and_eight_and_stay_exact():
+    """Dense decades count in 2 bytes a slot; a count past 65,535 widens that decade to
+    4 bytes, one past 4,294,967,295 (a merge of long runs, or a day of one bucket) to 8,
+    losing nothing; a merge's huge count into 2-byte counts widens twice at once."""
     dense = Histogram()
-    for slot in range(100, 200):  # 100 distinct buckets: the decade is an array
+    for slot in range(100, 400):  # 300 distinct buckets: the decade is an array
         dense.add(float(slot))
-    dense.merge(Histogram.from_state({"exact": False, "counts": {"150": big}, "max": 150.0}))
-    dense.add(150.0)
-    assert dense.counts()["150"] == big + 2 and dense.count == 100 + big + 1
-    assert dense.percentile(0.5) == 150.0
+    assert dense._decades[2].typecode == "H"
+    dense.merge(Histogram.from_state({"exact": False, "counts": {"150": 70_000}, "max": 150.0}))
+    assert dense._decades[2].typecode == "I" and dense.counts()["150"] == 70_001
+    big = 2**32 + 5
+    dense.merge(Histogram.from_state({"exact": False, "counts": {"151": big}, "max": 151.0}))
+    dense.add(151.0)
+    assert dense._decades[2].typecode == "Q"
+    assert dense.counts()["151"] == big + 2 and dense.count == 300 + 70_000 + big + 1
+    assert dense.percentile(0.5) == 151.0
 
-    # a dict decade holding a huge count when it turns into an array
-    counts = {str(slot): 1 for slot in range(300, 400)} | {"310": 2**33}
-    read = Histogram.from_state({"exact": False, "counts": counts, "max": 399.0})
-    assert read.counts() == counts and read.count == 99 + 2**33
+    jump = Histogram()
+    for slot in range(100, 400):
+        jump.add(float(slot))
+    jump.merge(Histogram.from_state({"exact": False, "counts": {"200": big}, "max": 200.0}))
+    assert jump._decades[2].typecode == "Q" and jump.counts()["200"] == big + 1
+
+    # a sparse decade holding a huge count when it turns into an array
+    counts = {str(slot): 1 for slot in range(300, 500)} | {"310": 2**33}
+    read = Histogram.from_state({"exact": False, "counts": counts, "max": 499.0})
+    assert read._decades[2].typecode == "Q"
+    assert read.counts() == counts and read.count == 199 + 2**33
     merged = Histogram()
     merged.merge(read)
     merged.merge(dense)
