@@ -13,9 +13,9 @@ A run of hours must not grow with its length, so the timeline keeps at most
 and windows are twice as wide from then on (10 s, 20 s, 40 s...). Window edges are
 multiples of the width in wall-clock time, so a narrower window falls inside exactly one
 wider window, and timelines of different widths (a worker's delta, the master's whole
-run) still merge exactly, at the wider width. A window's latency histograms take a fixed
-few kilobytes for each decade their values span, however wide the window
-(``Histogram``), so the timeline stops growing once its windows are all there.
+run) still merge exactly, at the wider width. A window's latency histograms take 1.8 KB
+for each decade their values span, from their first values and however wide the window
+(``Histogram(dense=True)``), so the timeline stops growing once its windows are all there.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class QualityWindow:
     bursts: int = 0
     premature_bursts: int = 0
     timeouts: int = 0
-    first_reply: Histogram = field(default_factory=Histogram)
-    complete_reply: Histogram = field(default_factory=Histogram)
+    first_reply: Histogram = field(default_factory=lambda: Histogram(dense=True))
+    complete_reply: Histogram = field(default_factory=lambda: Histogram(dense=True))
     judged: int = 0
     successes: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)

@@ -1,4 +1,5 @@
 import random
+from array import array
 from collections import Counter
 
 import pytest
@@ -141,6 +142,23 @@ def test_a_histogram_merges_alike_whether_its_decades_are_sparse_or_arrays():
                 whole.add(v)
         left.merge(right)
         assert left.counts() == whole.counts() and left.summary() == whole.summary()
+
+
+def test_a_dense_histogram_keeps_arrays_from_its_first_value_and_counts_the_same():
+    rng = random.Random(6)
+    values = [rng.lognormvariate(6, 1.5) for _ in range(300)]
+    dense, sparse = Histogram(dense=True), Histogram()
+    for v in values[:150]:
+        dense.add(v)
+        sparse.add(v)
+    assert all(isinstance(counts, array) for counts in dense._decades.values())
+    later = Histogram()  # a sparse one merged in turns into arrays too
+    for v in values[150:]:
+        later.add(v)
+        sparse.add(v)
+    dense.merge(later)
+    assert all(isinstance(counts, array) for counts in dense._decades.values())
+    assert dense.counts() == sparse.counts() and dense.summary() == sparse.summary()
 
 
 def test_a_latency_histogram_stops_growing_once_its_decades_are_there():

@@ -163,6 +163,27 @@ def test_a_long_timeline_costs_kilobytes_a_window():
     assert size < 2_500_000
 
 
+def test_after_its_first_fill_the_timeline_holds_still_as_its_windows_widen():
+    """Twenty bursts a second from the same two decades for an hour: once its 60 windows
+    are there (10 minutes), the timeline's memory holds still, however wide its windows
+    grow and however many distinct values each then sees. With sparse decades it grew
+    130 KB more (windows of 80 s see four times the slots of windows of 20 s), as the
+    soak's timeline grew 16 KB a minute from its 10th minute."""
+    rng = random.Random(3)
+    replies = [_reply_after(rng.uniform(0.15, 9.0)) for _ in range(5000)]
+    tracemalloc.start()
+    timeline = QualityTimeline()
+    traced = {}
+    for second in range(3600):
+        for i in range(20):
+            timeline.add_burst(START + second, replies[(second * 20 + i) % 5000])
+        if second + 1 in (600, 3600):
+            traced[second + 1] = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert timeline.window_s == 80
+    assert traced[3600] - traced[600] < 30_000, traced
+
+
 def test_a_master_that_merges_its_workers_deltas_holds_what_one_process_would():
     """A worker's delta every 30 s, folded into the master's windows: the same windows,
     the same memory."""
