@@ -18,10 +18,11 @@ its 128th slot in the 20th minute turns into an array then, and at 2 bytes a cou
 costs what its sparse slots did.
 
 A few slots take 10 bytes each (``Sparse``), where a dict took 60 to 100 (an int object
-for a slot above 256, an entry, the table's spare room). It matters on long runs: the
-load timeline's windows widen as the run goes on, each wider window sees more distinct
-buckets, and the soak's timeline went from 1,400 such slots at its 10th minute to over
-2,000 at its 15th.
+for a slot above 256, an entry, the table's spare room). Histograms that each see
+hundreds of values, as the load timeline's windows do, take arrays from their first value
+(``dense``): as sparse decades, the soak's timeline kept gaining slots (1,400 at its 10th
+minute, over 2,000 at its 15th) and arrays as its widening windows saw more distinct
+values.
 """
 
 from __future__ import annotations
