@@ -34,7 +34,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from copy import copy
-from itertools import compress
+from itertools import compress, pairwise
 
 SLOTS = 900
 """Three-digit buckets in a decade: 100 to 999."""
@@ -42,9 +42,10 @@ DENSE_AT = 128
 """Slots seen in a decade at which it becomes an array of all 900: a ``Sparse`` decade's
 1.5 KB (its buffers and objects) is then about the array's 1.8 KB in 2-byte counts, and
 each new slot would cost a search and an insertion, where the array's costs nothing."""
-WIDER = {"H": "I", "I": "Q"}
-"""A decade's array, in 2-, 4- and 8-byte counts, widens to the next when a count
-outgrows it."""
+WIDTHS = "HIQ"
+"""A decade's array's counts, narrowest first: 2, 4 and 8 bytes."""
+WIDER = dict(pairwise(WIDTHS))
+"""Each width's next: an array widens to it when a count outgrows it."""
 TINY = 1e-300
 """Values below this count as zero: no latency is this small, and a decade's arithmetic
 needs normal floats."""
@@ -149,7 +150,7 @@ class Histogram:
     def _tally_slot(self, decade: int, slot: int, n: int) -> None:
         counts = self._decades.get(decade)
         if counts is None:
-            counts = self._decades[decade] = _ZEROS["H"][:] if self.dense else Sparse()
+            counts = self._decades[decade] = _ZEROS[WIDTHS[0]][:] if self.dense else Sparse()
             _decade(decade)  # its buckets' texts are known from now on
         if isinstance(counts, Sparse):
             counts.add(slot, n)
@@ -288,14 +289,14 @@ class Histogram:
         }
 
 
-_ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in "HIQ"}
+_ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in WIDTHS}
 """A decade's array of no counts, in 2-, 4- and 8-byte counts: copied to make or clear one."""
 
 
 def _dense(counts: Sparse) -> array:
     """A sparse decade as an array in the narrowest counts that hold its largest."""
     largest = max(counts.counts)
-    typecode = next(code for code in "HIQ" if largest < 1 << (8 * _ZEROS[code].itemsize))
+    typecode = next(code for code in WIDTHS if largest < 1 << (8 * _ZEROS[code].itemsize))
     dense = _ZEROS[typecode][:]
     for slot, n in _occupied(counts):
         dense[slot] = n
