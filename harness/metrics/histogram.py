@@ -18,11 +18,13 @@ its 128th slot in the 20th minute turns into an array then, and at 2 bytes a cou
 costs what its sparse slots did.
 
 A few slots take 10 bytes each (``Sparse``), where a dict took 60 to 100 (an int object
-for a slot above 256, an entry, the table's spare room). Histograms that each see
-hundreds of values, as the load timeline's windows do, take arrays from their first value
-(``dense``): as sparse decades, the soak's timeline kept gaining slots (1,400 at its 10th
-minute, over 2,000 at its 15th) and arrays as its widening windows saw more distinct
-values.
+for a slot above 256, an entry, the table's spare room). Histograms that come and go, as
+the load timeline's windows do (cleared when a widening merges them away, then filled
+again), share their arrays (``spares``): a decade that turns into an array takes a spare
+one, and a cleared histogram gives its arrays back. As their own arrays (from their first
+value, or kept through every refill), the soak's timeline kept making arrays for its
+whole 30 minutes, as each window came to hold a rare decade (a reply under a
+millisecond) it had once seen.
 """
 
 from __future__ import annotations
@@ -114,17 +116,17 @@ def _decade(decade: int) -> tuple[tuple[float, ...], tuple[str, ...]]:
 class Histogram:
     """Counts of values, exact keys or three-significant-digit buckets."""
 
-    __slots__ = ("_counts", "_decades", "_zeros", "dense", "exact", "max")
+    __slots__ = ("_counts", "_decades", "_zeros", "exact", "max", "spares")
 
-    def __init__(self, exact: bool = False, dense: bool = False) -> None:
+    def __init__(self, exact: bool = False, spares: list[array] | None = None) -> None:
         self.exact = exact
-        self.dense = dense
-        """Every decade an array from its first value, never ``Sparse``: for histograms
-        that each see hundreds of values, such as the load timeline's windows. Their
-        sparse decades kept gaining slots and turning into arrays for a whole long run
-        (the soak's timeline grew 16 KB a minute from its 10th minute to its 15th, as its
-        widening windows saw more distinct values); as arrays, they are all there in the
-        first minutes."""
+        self.spares = spares
+        """Zeroed arrays shared with other histograms (the load timeline's windows): a
+        decade turning into an array takes one, ``clear`` gives the arrays back. Their
+        arrays are then the most the histograms held at once, not every decade each one
+        ever saw: with arrays of their own (1.8 KB a decade, from the first value), a
+        window that once counted a rare decade kept its array through every refill, and
+        the soak's timeline made such arrays for its whole 30 minutes (12 KB a minute)."""
         self._counts: Counter[float] = Counter()
         """An exact histogram's counts."""
         self._decades: dict[int, Slots] = {}
@@ -150,17 +152,28 @@ class Histogram:
     def _tally_slot(self, decade: int, slot: int, n: int) -> None:
         counts = self._decades.get(decade)
         if counts is None:
-            counts = self._decades[decade] = _ZEROS[WIDTHS[0]][:] if self.dense else Sparse()
+            counts = self._decades[decade] = Sparse()
             _decade(decade)  # its buckets' texts are known from now on
         if isinstance(counts, Sparse):
             counts.add(slot, n)
             if len(counts.slots) >= DENSE_AT:
-                self._decades[decade] = _dense(counts)
+                self._decades[decade] = self._dense(counts)
             return
         try:
             counts[slot] += n
         except OverflowError:
             self._widen(decade, slot, n)
+
+    def _dense(self, counts: Sparse) -> array:
+        """A sparse decade as an array (a spare one, if any) whose counts hold its
+        largest."""
+        largest = max(counts.counts)
+        dense = self.spares.pop() if self.spares else _ZEROS[WIDTHS[0]][:]
+        while largest >= _LIMIT[dense.typecode]:
+            dense = array(WIDER[dense.typecode], dense)
+        for slot, n in _occupied(counts):
+            dense[slot] = n
+        return dense
 
     def _widen(self, decade: int, slot: int, n: int) -> array:
         """``decade``'s array in wider counts, with ``n`` added at ``slot``: that count
@@ -175,9 +188,9 @@ class Histogram:
             return wide
 
     def clear(self) -> None:
-        """No values, keeping the decades' arrays (zeroed) to count in again: a long
-        run's timeline refills the windows it merged away, rather than freeing their
-        memory and making it again a few minutes later."""
+        """No values, keeping the decades' arrays (zeroed) to count in again, its own or
+        (``spares``) any histogram's: a long run's timeline refills the windows it merged
+        away, rather than freeing their memory and making it again a few minutes later."""
         self._counts.clear()
         self._zeros = 0
         self.max = None
@@ -186,6 +199,9 @@ class Histogram:
                 counts.clear()
             else:
                 counts[:] = _ZEROS[counts.typecode]
+        if self.spares is not None:
+            self.spares.extend(c for c in self._decades.values() if not isinstance(c, Sparse))
+            self._decades.clear()
 
     def _buckets(self, as_text: bool = False) -> Iterator[tuple[float | str, int]]:
         """(bucket, count) in bucket order, counts above zero only; the bucket as its text
@@ -240,7 +256,7 @@ class Histogram:
             self._zeros += other._zeros
             for decade, theirs in other._decades.items():
                 ours = self._decades.get(decade)
-                if ours is None and not self.dense:
+                if ours is None and self.spares is None:
                     self._decades[decade] = copy(theirs)
                 elif ours is None or isinstance(ours, Sparse):  # may become an array
                     for slot, n in _occupied(theirs):
@@ -291,16 +307,8 @@ class Histogram:
 
 _ZEROS = {typecode: array(typecode, [0]) * SLOTS for typecode in WIDTHS}
 """A decade's array of no counts, in 2-, 4- and 8-byte counts: copied to make or clear one."""
-
-
-def _dense(counts: Sparse) -> array:
-    """A sparse decade as an array in the narrowest counts that hold its largest."""
-    largest = max(counts.counts)
-    typecode = next(code for code in WIDTHS if largest < 1 << (8 * _ZEROS[code].itemsize))
-    dense = _ZEROS[typecode][:]
-    for slot, n in _occupied(counts):
-        dense[slot] = n
-    return dense
+_LIMIT = {typecode: 1 << (8 * zeros.itemsize) for typecode, zeros in _ZEROS.items()}
+"""The first count each width cannot hold."""
 
 
 def _occupied(counts: Slots) -> Iterator[tuple[int, int]]:

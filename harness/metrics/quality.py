@@ -13,14 +13,16 @@ A run of hours must not grow with its length, so the timeline keeps at most
 and windows are twice as wide from then on (10 s, 20 s, 40 s...). Window edges are
 multiples of the width in wall-clock time, so a narrower window falls inside exactly one
 wider window, and timelines of different widths (a worker's delta, the master's whole
-run) still merge exactly, at the wider width. A window's latency histograms take 1.8 KB
-for each decade their values span, from their first values and however wide the window
-(``Histogram(dense=True)``), so the timeline stops growing once its windows are all there.
+run) still merge exactly, at the wider width. The windows a widening merged away are
+cleared and opened again next, and their latency histograms' arrays go to spares that
+every window's histograms draw from (``Histogram.spares``): the timeline holds the most
+arrays its windows needed at once, whatever rare decades each window ever saw.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field, fields
 
@@ -41,11 +43,20 @@ class QualityWindow:
     bursts: int = 0
     premature_bursts: int = 0
     timeouts: int = 0
-    first_reply: Histogram = field(default_factory=lambda: Histogram(dense=True))
-    complete_reply: Histogram = field(default_factory=lambda: Histogram(dense=True))
+    first_reply: Histogram = field(default_factory=Histogram)
+    complete_reply: Histogram = field(default_factory=Histogram)
     judged: int = 0
     successes: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def sharing(cls, spares: list[array]) -> QualityWindow:
+        """A window whose histograms take their arrays from ``spares`` and give them back
+        when cleared (``Histogram.spares``)."""
+        return cls(
+            first_reply=Histogram(spares=spares),
+            complete_reply=Histogram(spares=spares),
+        )
 
     def clear(self) -> None:
         """No figures, keeping the histograms' memory (``Histogram.clear``)."""
@@ -135,6 +146,8 @@ class QualityTimeline:
         open next: the timeline's memory stays what its first ``MAX_WINDOWS`` windows
         took, where freeing half of it at each widening and making it again over the next
         minutes showed as resident memory growing for the whole 30-minute soak."""
+        self._spares: list[array] = []
+        """Its windows' histograms' arrays not in use (``Histogram.spares``)."""
 
     def window_of(self, wall_time: float) -> int:
         return int(wall_time // self.window_s)
@@ -163,7 +176,9 @@ class QualityTimeline:
         figures added."""
         existing = self.windows.get(key)
         if existing is None:
-            existing = self.windows[key] = self._emptied.pop() if self._emptied else QualityWindow()
+            existing = self.windows[key] = (
+                self._emptied.pop() if self._emptied else QualityWindow.sharing(self._spares)
+            )
         if window is not None:
             existing.merge(window)
         return existing

@@ -6,7 +6,7 @@ import pytest
 
 from harness.metrics.aggregate import ScenarioStats
 from harness.metrics.burst import measure_burst
-from harness.metrics.histogram import DENSE_AT, Histogram, _key_text, bucket_3sig
+from harness.metrics.histogram import DENSE_AT, Histogram, Sparse, _key_text, bucket_3sig
 
 
 def test_buckets_keep_three_significant_digits():
@@ -144,21 +144,37 @@ def test_a_histogram_merges_alike_whether_its_decades_are_sparse_or_arrays():
         assert left.counts() == whole.counts() and left.summary() == whole.summary()
 
 
-def test_a_dense_histogram_keeps_arrays_from_its_first_value_and_counts_the_same():
+def test_histograms_sharing_spares_reuse_each_others_arrays_and_count_the_same():
+    """A cleared histogram gives its arrays to the spares, and a decade turning into an
+    array anywhere takes one (a window of the timeline refilling the memory another
+    window had), whatever width its counts reached; what they count is what a histogram
+    of its own counts."""
     rng = random.Random(6)
-    values = [rng.lognormvariate(6, 1.5) for _ in range(300)]
-    dense, sparse = Histogram(dense=True), Histogram()
-    for v in values[:150]:
-        dense.add(v)
-        sparse.add(v)
-    assert all(isinstance(counts, array) for counts in dense._decades.values())
-    later = Histogram()  # a sparse one merged in turns into arrays too
-    for v in values[150:]:
-        later.add(v)
-        sparse.add(v)
-    dense.merge(later)
-    assert all(isinstance(counts, array) for counts in dense._decades.values())
-    assert dense.counts() == sparse.counts() and dense.summary() == sparse.summary()
+    spares: list[array] = []
+    first, second = Histogram(spares=spares), Histogram(spares=spares)
+    for _ in range(2000):
+        first.add(rng.uniform(150, 9000))  # two decades, both arrays
+    first.merge(Histogram.from_state({"exact": False, "counts": {"150": 70_000}, "max": 150.0}))
+    arrays = {id(counts) for counts in first._decades.values()}
+    assert len(arrays) == 2 and first._decades[2].typecode == "I"
+    first.clear()
+    assert first.count == 0 and first._decades == {} and {id(a) for a in spares} == arrays
+    assert all(not any(a) for a in spares)
+
+    alone = Histogram()
+    values = [rng.uniform(150, 999) for _ in range(1000)] + [0.05] * 3  # a rare decade
+    for v in values:
+        second.add(v)
+        alone.add(v)
+    assert id(second._decades[2]) in arrays and len(spares) == 1
+    assert isinstance(second._decades[-2], Sparse)  # a few values: no array for them
+    later = Histogram.from_state({"exact": False, "counts": {"7000": 2**33}, "max": 7000.0})
+    for histogram in (second, alone):
+        histogram.merge(later)
+        for slot in range(100, 100 + DENSE_AT):
+            histogram.add(float(slot) * 10)  # decade 3 turns into an array
+    assert spares == [] and second._decades[3].typecode == "Q"  # the spare, widened for 2**33
+    assert second.counts() == alone.counts() and second.summary() == alone.summary()
 
 
 def test_a_latency_histogram_stops_growing_once_its_decades_are_there():
