@@ -1,7 +1,8 @@
 """Mergeable histograms: counts per bucket, so workers' histograms add up exactly.
 
-Latencies are bucketed to three significant digits (at most 0.5 % off, 0.1 ms under
-100 ms); small integer counts (reply groups, messages per reply) are kept exact.
+Latencies are bucketed to three significant digits (at most 0.5 % off), under a
+microsecond as zero (``SMALLEST``); small integer counts (reply groups, messages per
+reply) are kept exact.
 Percentiles are read from the merged counts, never averaged across processes.
 
 A latency histogram counts per decade of values, in slots for its 900 three-digit
@@ -48,9 +49,12 @@ WIDTHS = "HIQ"
 """A decade's array's counts, narrowest first: 2, 4 and 8 bytes."""
 WIDER = dict(pairwise(WIDTHS))
 """Each width's next: an array widens to it when a count outgrows it."""
-TINY = 1e-300
-"""Values below this count as zero: no latency is this small, and a decade's arithmetic
-needs normal floats."""
+SMALLEST = 0.001
+"""Values below this (a microsecond, for latencies in milliseconds) count as zero: no
+clock here tells such a time from none, and every decade counted in costs the process its
+buckets' floats and texts for good (about 250 KB, ``_decade``). Down to 1e-300, replies
+that arrived with their message (a gap of 100 ns) made new decades for the whole soak,
+one every few minutes, each smaller than the last."""
 
 
 class Sparse:
@@ -86,7 +90,7 @@ Slots = Sparse | array
 
 def bucket_3sig(value: float) -> float:
     """``value`` rounded to three significant digits: the latency bucket it falls in."""
-    if value <= 0:
+    if value < SMALLEST:
         return 0.0
     return round(value, 2 - math.floor(math.log10(value)))
 
@@ -144,7 +148,7 @@ class Histogram:
             self.max = value
 
     def _tally(self, bucket: float, n: int) -> None:
-        if bucket < TINY:
+        if bucket < SMALLEST:
             self._zeros += n
         else:
             self._tally_slot(*_slot(bucket), n)
