@@ -199,12 +199,13 @@ class Histogram:
         self._zeros = 0
         self.max = None
         for counts in self._decades.values():
-            if isinstance(counts, Sparse):
-                counts.clear()
-            else:
+            if not isinstance(counts, Sparse):
                 counts[:] = _ZEROS[counts.typecode]
+                if self.spares is not None:
+                    self.spares.append(counts)
+            elif self.spares is None:  # kept: with spares, sparse decades are dropped
+                counts.clear()
         if self.spares is not None:
-            self.spares.extend(c for c in self._decades.values() if not isinstance(c, Sparse))
             self._decades.clear()
 
     def _buckets(self, as_text: bool = False) -> Iterator[tuple[float | str, int]]:
