@@ -226,7 +226,7 @@ class Conversation:
             turn=index,
             thoughts=turn.thoughts,
             is_last_turn=index == self.scenario.max_turns - 1,
-            history=tuple(self._history),
+            history=self._history,
         )
         move = await self.persona.next_burst(request)
         if move.usage:

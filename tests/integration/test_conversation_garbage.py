@@ -1,13 +1,20 @@
 """A finished conversation is freed by reference counting alone. The runtime keeps the
 garbage collector rare (a full collection under load stalls the loop for 50-150 ms), so
 a conversation caught in a reference cycle stays in memory: a 30-minute soak grew 770 MB
-an hour when each judged conversation and its judge held each other."""
+an hour when each judged conversation and its judge held each other. Nor does a turn
+copy the conversation so far for its persona: CPython keeps freed tuples of up to 20
+items for reuse, and the soak's copies filled those lists 1.5 MB an hour."""
 
 from __future__ import annotations
 
 import gc
 
-from tests.support.conversations import converse
+from harness.clock import Clock
+from harness.conversation import Conversation
+from harness.persona.base import Burst, BurstRequest
+from harness.transport.mock import MockTransport
+from tests.support.conversations import SCALE, converse, within
+from tests.support.observers import Collected
 from tests.support.scenarios import make
 
 CONVERSATIONS = 40
@@ -30,3 +37,37 @@ async def test_judged_conversations_leave_nothing_for_the_garbage_collector():
     assert all(end.judgment is not None for end in collected.ends)
     # A cycle per conversation is some forty objects each: 1,600 here.
     assert unreachable < CONVERSATIONS, f"{unreachable} objects were only freed by the collector"
+
+
+class _Remembering:
+    """A persona that notes, at each turn, which history it was given and what it held."""
+
+    def __init__(self) -> None:
+        self.given: list[tuple[object, list[tuple[str, str]]]] = []
+
+    async def next_burst(self, request: BurstRequest) -> Burst:
+        self.given.append((request.history, list(request.history)))
+        return Burst((f"Message {request.turn}.",))
+
+
+async def test_each_turn_reads_the_conversation_itself_not_a_copy_of_it():
+    played = make(
+        "Remembered",
+        max_turns=3,
+        agent={"debounce_s": 0.5, "reply_parts": 1},
+        collect={"first_reply_timeout": 60},  # a stalled loop must not skip a reply
+    )
+    clock = Clock(SCALE)
+    transport = MockTransport(clock)
+    persona = _Remembering()
+    collected = Collected()
+    session = await transport.open("remembered", played)
+    conversation = Conversation("remembered", played, session, clock, collected, persona=persona)
+    result = await within(conversation.run(), 30, "the conversation")
+    await transport.close()
+    assert result.turns == 3
+    first = persona.given[0][0]
+    assert all(history is first for history, _ in persona.given)  # one list, never copied
+    said = [(entry.role, entry.text) for entry in collected.messages if entry.action is None]
+    for turn, (_, seen) in enumerate(persona.given):
+        assert seen == said[: 2 * turn], f"turn {turn} read {seen}"
