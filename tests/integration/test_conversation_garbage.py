@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import gc
 
-from harness.clock import Clock
-from harness.conversation import Conversation
 from harness.persona.base import Burst, BurstRequest
-from harness.transport.mock import MockTransport
-from tests.support.conversations import SCALE, converse, within
-from tests.support.observers import Collected
+from tests.support.conversations import converse, converse_as
 from tests.support.scenarios import make
 
 CONVERSATIONS = 40
@@ -57,14 +53,8 @@ async def test_each_turn_reads_the_conversation_itself_not_a_copy_of_it():
         agent={"debounce_s": 0.5, "reply_parts": 1},
         collect={"first_reply_timeout": 60},  # a stalled loop must not skip a reply
     )
-    clock = Clock(SCALE)
-    transport = MockTransport(clock)
     persona = _Remembering()
-    collected = Collected()
-    session = await transport.open("remembered", played)
-    conversation = Conversation("remembered", played, session, clock, collected, persona=persona)
-    result = await within(conversation.run(), 30, "the conversation")
-    await transport.close()
+    result, collected = await converse_as(persona, played, "remembered")
     assert result.turns == 3
     first = persona.given[0][0]
     assert all(history is first for history, _ in persona.given)  # one list, never copied

@@ -9,16 +9,12 @@ import json
 
 import pytest
 
-from harness.clock import Clock
-from harness.conversation import Conversation
 from harness.metrics.loop_lag import LoopLagFigures
 from harness.metrics.quality import QualityTimeline
 from harness.persona.base import Burst, BurstRequest
 from harness.report import CONVERSATIONS_FILE, Recorder
 from harness.runtime import ProcessRuntime, RunSettings, conclude
-from harness.transport.mock import MockTransport
-from tests.support.conversations import within
-from tests.support.observers import Collected
+from tests.support.conversations import converse_as, within
 from tests.support.scenarios import make
 
 SCALE = 0.05
@@ -202,14 +198,6 @@ class _LeavesOnTurnTwo:
 
 async def test_the_turn_a_persona_leaves_on_is_judged():
     played = judged("Leaving", turn_evaluations=[{"type": "string_contains", "value": "said"}])
-    clock = Clock(SCALE)
-    transport = MockTransport(clock)
-    session = await transport.open("leaving", played)
-    collected = Collected()
-    conversation = Conversation(
-        "leaving", played, session, clock, collected, persona=_LeavesOnTurnTwo()
-    )
-    result = await within(conversation.run(), 30, "the conversation")
-    await transport.close()
+    result, _ = await converse_as(_LeavesOnTurnTwo(), played, "leaving")
     assert (result.end_reason, result.turns) == ("persona_ended", 2)
     assert [(e.turn, e.verdict) for e in result.judgment.evaluations] == [(0, "pass"), (1, "pass")]

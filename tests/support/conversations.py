@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from harness.clock import Clock
-from harness.conversation import run_conversation
+from harness.conversation import Conversation, ConversationResult, run_conversation
+from harness.persona.base import PersonaEngine
 from harness.persona.services import PersonaServices
 from harness.scenario.models import Scenario
 from harness.transport.mock import MockTransport
@@ -32,6 +33,20 @@ async def converse(
     )
     await transport.close()
     return collected
+
+
+async def converse_as(
+    persona: PersonaEngine, played: Scenario, conversation_id: str
+) -> tuple[ConversationResult, Collected]:
+    """One conversation with ``persona`` playing the person."""
+    clock = Clock(SCALE)
+    transport = MockTransport(clock)
+    session = await transport.open(conversation_id, played)
+    collected = Collected()
+    conversation = Conversation(conversation_id, played, session, clock, collected, persona=persona)
+    result = await within(conversation.run(), 30, "the conversation")
+    await transport.close()
+    return result, collected
 
 
 async def within(work, timeout_s: float, what: str):
